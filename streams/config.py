@@ -1,0 +1,179 @@
+"""The desk config file: bots, strategies, limits, universe, fee profiles, alert routes.
+
+One YAML file, validated in full at start-up. Unknown keys are errors (a typo
+in a limit name must not silently disable the limit), cross-references are
+checked (a bot's strategy, fee profile and symbols must exist), and the first
+problem is reported as one line naming the key path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from streams.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).with_name("desk.default.yaml")
+
+Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Instrument(_Strict):
+    venue: str
+    symbol: str
+    asset_class: Literal["crypto", "equity", "etf", "fx", "future"] = "crypto"
+    quote_currency: str
+    calendar: str | None = Field(None, description="exchange-calendars code, e.g. XNYS")
+    tick_size: Decimal | None = Field(None, gt=0)
+    lot_size: Decimal | None = Field(None, gt=0)
+
+    @property
+    def key(self) -> str:
+        return f"{self.venue}:{self.symbol}"
+
+
+class FeeProfile(_Strict):
+    maker_bps: Decimal = Field(ge=-10, le=1000)
+    taker_bps: Decimal = Field(ge=0, le=1000)
+
+
+class Limits(_Strict):
+    """Pre-trade limits; a bot's block overrides the desk defaults key by key."""
+
+    max_order_notional: Money | None = None
+    max_position_notional: Money | None = None
+    max_gross_exposure: Money | None = None
+    max_net_exposure: Money | None = None
+    max_leverage: Money | None = None
+    max_orders_per_minute: int | None = Field(None, ge=0)
+    max_daily_loss: Money | None = None
+    max_drawdown: Fraction | None = None
+    price_band_bps: Money | None = None
+    max_data_age_seconds: int | None = Field(None, gt=0)
+
+
+class Strategy(_Strict):
+    kind: str = Field(description="Registered strategy adapter name, e.g. trend_ema.")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Bot(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    strategy: str
+    venue: str
+    account: str = "main"
+    symbols: list[str] = Field(min_length=1)
+    fee_profile: str
+    starting_cash: Money
+    limits: Limits = Limits()
+    enabled: bool = True
+
+
+class AlertRoute(_Strict):
+    name: str
+    kind: Literal["file", "webhook", "ntfy"]
+    min_severity: Literal["INFO", "WARNING", "CRITICAL"] = "WARNING"
+    path: str | None = None
+    url_env: str | None = Field(
+        None, description="Name of the environment variable holding the URL (a secret)."
+    )
+
+    @model_validator(mode="after")
+    def _target(self) -> AlertRoute:
+        if self.kind == "file" and not self.path:
+            raise ValueError("a file route needs 'path'")
+        if self.kind in ("webhook", "ntfy") and not self.url_env:
+            raise ValueError(f"a {self.kind} route needs 'url_env' (the URL is a secret)")
+        return self
+
+
+class DeskInfo(_Strict):
+    name: str
+    base_currency: str = "USD"
+    timezone: str = "UTC"
+
+
+class DeskConfig(_Strict):
+    desk: DeskInfo
+    universe: list[Instrument] = Field(min_length=1)
+    fee_profiles: dict[str, FeeProfile]
+    limits: Limits = Limits()
+    strategies: dict[str, Strategy] = Field(default_factory=dict)
+    bots: list[Bot] = Field(default_factory=list)
+    alert_routes: list[AlertRoute] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> DeskConfig:
+        instruments = {i.key for i in self.universe}
+        seen: set[str] = set()
+        for n, bot in enumerate(self.bots):
+            where = f"bots.{n}"
+            if bot.id in seen:
+                raise ValueError(f"{where}.id: duplicate bot id {bot.id!r}")
+            seen.add(bot.id)
+            if bot.strategy not in self.strategies:
+                raise ValueError(
+                    f"{where}.strategy: unknown strategy {bot.strategy!r} "
+                    f"(known: {', '.join(sorted(self.strategies)) or 'none'})"
+                )
+            if bot.fee_profile not in self.fee_profiles:
+                raise ValueError(f"{where}.fee_profile: unknown fee profile {bot.fee_profile!r}")
+            for sym in bot.symbols:
+                if f"{bot.venue}:{sym}" not in instruments:
+                    raise ValueError(
+                        f"{where}.symbols: {bot.venue}:{sym} is not in the universe"
+                    )
+        return self
+
+    def bot(self, bot_id: str) -> Bot:
+        for b in self.bots:
+            if b.id == bot_id:
+                return b
+        raise KeyError(bot_id)
+
+    def limits_for(self, bot_id: str) -> Limits:
+        """Desk limits with the bot's own values laid over them."""
+        own = self.bot(bot_id).limits.model_dump(exclude_none=True)
+        return self.limits.model_copy(update=own)
+
+
+def _error_line(source: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    # cross-reference errors carry their own key path at the front of the message
+    if not loc and ": " in msg:
+        loc, msg = msg.split(": ", 1)
+    return f"config {source}: {loc or '<root>'}: {msg}"
+
+
+def parse_config(data: Any, source: str = "<config>") -> DeskConfig:
+    try:
+        return DeskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_error_line(source, exc)) from None
+
+
+def load_config(path: Path | None = None) -> DeskConfig:
+    """Load and validate the desk config; any problem is a one-line ConfigError."""
+    path = path or DEFAULT_CONFIG
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config {path}:{where}: not valid YAML") from None
+    return parse_config(data, str(path))

