@@ -1,0 +1,17 @@
+"""Agents, one sub-package per concern: a pure core (no I/O, no Faust) + a thin Faust agent.
+
+Each agent module exposes ``register(desk: streams.app.DeskApp) -> None``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any
+
+AGENT_MODULES: tuple[str, ...] = ("agents.bars.agent",)
+
+
+def register_all(desk: Any, modules: Iterable[str] | None = None) -> None:
+    for name in AGENT_MODULES if modules is None else modules:
+        importlib.import_module(name).register(desk)

@@ -85,7 +85,9 @@ class SchemaRegistry:
         try:
             return self._current[name]
         except KeyError:
-            raise AvroError(f"unknown event type {name!r}; known: {', '.join(self.names())}") from None
+            raise AvroError(
+                f"unknown event type {name!r}; known: {', '.join(self.names())}"
+            ) from None
 
     def versions(self) -> list[SchemaVersion]:
         """Every known version (current and historic), stable order."""
@@ -137,9 +139,7 @@ def encode_with(version: SchemaVersion, record: Mapping[str, Any]) -> bytes:
     out.write(MAGIC)
     out.write(version.fingerprint)
     try:
-        fastavro.schemaless_writer(
-            out, version.parsed, record, strict_allow_default=True
-        )
+        fastavro.schemaless_writer(out, version.parsed, record, strict_allow_default=True)
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Scale provided in schema" in msg:

@@ -129,9 +129,7 @@ class DeskConfig(_Strict):
                 raise ValueError(f"{where}.fee_profile: unknown fee profile {bot.fee_profile!r}")
             for sym in bot.symbols:
                 if f"{bot.venue}:{sym}" not in instruments:
-                    raise ValueError(
-                        f"{where}.symbols: {bot.venue}:{sym} is not in the universe"
-                    )
+                    raise ValueError(f"{where}.symbols: {bot.venue}:{sym} is not in the universe")
         return self
 
     def bot(self, bot_id: str) -> Bot:

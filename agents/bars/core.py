@@ -1,0 +1,33 @@
+"""Pure core of the bars pass-through: structural validation and per-stream counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+
+class InvalidBar(ValueError):
+    """A bar that cannot be processed at all (dead-lettered, never silently dropped)."""
+
+
+def stream_key(bar: Mapping[str, Any]) -> str:
+    return f"{bar['venue']}:{bar['symbol']}"
+
+
+class BarPassThrough:
+    """Checks a bar's structure and counts bars per ``venue:symbol``."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def process(self, bar: Mapping[str, Any]) -> Mapping[str, Any]:
+        for name in ("venue", "symbol", "interval"):
+            if not bar.get(name):
+                raise InvalidBar(f"bar {bar.get('event_id')}: empty {name}")
+        if bar["open_time"] > bar["ts_event"]:
+            raise InvalidBar(
+                f"bar {bar['event_id']}: open_time {bar['open_time']} after ts_event {bar['ts_event']}"
+            )
+        self.counts[stream_key(bar)] += 1
+        return bar

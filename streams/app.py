@@ -1,0 +1,181 @@
+"""The Faust app factory: catalog topics with the Avro codec, dead-lettering, agents.
+
+Only this module (with ``streams.kafka``) knows Faust/Kafka settings. Agents
+register through ``agents.register_all`` and see a ``DeskApp``: the Faust app,
+the catalog topics by logical name, and ``dead_letter`` for input they reject.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.serializers import codecs
+
+from streams.avro import registry
+from streams.deadletter import dead_letter_record
+from streams.metrics import DEAD_LETTERS
+from streams.settings import DeskSettings
+from streams.topics import CATALOG, physical_name
+
+log = logging.getLogger("deskplane.app")
+
+
+class AvroCodec(codecs.Codec):
+    """Faust codec for one event type: Avro single-object encoding over the catalog."""
+
+    def __init__(self, schema_name: str, **kwargs: Any) -> None:
+        super().__init__(schema_name=schema_name, **kwargs)
+        self.schema_name = schema_name
+
+    def _dumps(self, obj: Any) -> bytes:
+        return registry().encode(self.schema_name, obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return registry().decode(s, expect=self.schema_name)[1]
+
+
+def codec_name(schema_name: str) -> str:
+    return f"avro-{schema_name}"
+
+
+def register_codecs() -> None:
+    """Make ``avro-<Type>`` usable as a Faust ``value_serializer`` for every event type."""
+    for name in registry().names():
+        codecs.register(codec_name(name), AvroCodec(name))
+
+
+class DeskTopic(faust.Topic):
+    """A topic whose undecodable messages go to ``deadletter`` instead of crashing the agent."""
+
+    async def on_key_decode_error(self, exc: Exception, message: Any) -> None:
+        await self._dead_letter(exc, message)
+
+    async def on_value_decode_error(self, exc: Exception, message: Any) -> None:
+        await self._dead_letter(exc, message)
+
+    async def _dead_letter(self, exc: Exception, message: Any) -> None:
+        desk: DeskApp | None = getattr(self.app, "desk", None)
+        if desk is None:  # not a desk app: keep Faust's behaviour
+            await self.on_decode_error(exc, message)
+            return
+        await desk.dead_letter(
+            agent="decoder",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            raw=message.value,
+            timestamp=message.timestamp,
+            error=exc.__cause__ or exc,
+            kind="decode",
+        )
+
+
+@dataclass
+class DeskApp:
+    """What an agent module sees when it registers."""
+
+    app: faust.App
+    settings: DeskSettings
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+
+    def logical(self, physical: str) -> str:
+        return physical.removeprefix(self.settings.topic_prefix)
+
+    async def dead_letter(
+        self,
+        *,
+        agent: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        raw: bytes | None,
+        timestamp: float | None,
+        error: BaseException | str,
+        kind: str,
+    ) -> None:
+        """Send the bad message to ``deadletter`` with its origin and the reason; count it."""
+        logical = self.logical(topic)
+        record = dead_letter_record(
+            topic=logical,
+            partition=partition,
+            offset=offset,
+            key=key,
+            raw=raw if isinstance(raw, bytes | None) else repr(raw).encode(),
+            error=error,
+            kind=kind,
+            agent=agent,
+            ts_ms=int((timestamp or 0) * 1000),
+        )
+        DEAD_LETTERS.labels(agent, logical, kind).inc()
+        log.warning(
+            "dead-lettered %s[%s]@%s (%s): %s", logical, partition, offset, kind, record["error"]
+        )
+        await self.topics["deadletter"].send(key=logical.encode(), value=record)
+
+    async def dead_letter_event(
+        self, event: Any, *, agent: str, error: BaseException | str, kind: str
+    ) -> None:
+        """Dead-letter a decoded event that failed validation or processing (raw bytes kept)."""
+        m = event.message
+        await self.dead_letter(
+            agent=agent,
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            key=m.key,
+            raw=getattr(m, "value", None) if isinstance(getattr(m, "value", None), bytes) else None,
+            timestamp=m.timestamp,
+            error=error,
+            kind=kind,
+        )
+
+
+def faust_settings(settings: DeskSettings, bootstrap: str) -> dict[str, Any]:
+    """Faust settings tuned for the embedded broker (fast group joins, at-least-once)."""
+    return dict(
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        autodiscover=False,
+        processing_guarantee="at_least_once",
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=0.5,
+        broker_rebalance_timeout=6.0,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        web_enabled=settings.worker_web_port != 0,
+        web_port=settings.worker_web_port or 6066,
+        web_bind="127.0.0.1",
+        datadir=str(settings.data_path / "faust"),
+        Topic=DeskTopic,
+        stream_wait_empty=False,
+    )
+
+
+def create_app(
+    settings: DeskSettings, bootstrap: str, agent_modules: Iterable[str] | None = None
+) -> DeskApp:
+    """Build the Faust app, its catalog topics, and register the agents."""
+    import agents
+
+    register_codecs()
+    app_id = f"{settings.topic_prefix}{settings.app_id}"
+    app = faust.App(app_id, **faust_settings(settings, bootstrap))
+    desk = DeskApp(app=app, settings=settings)
+    app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
+    for spec in CATALOG:
+        desk.topics[spec.name] = app.topic(
+            physical_name(spec.name, settings.topic_prefix),
+            key_serializer="raw",
+            value_serializer=codec_name(spec.value_schema),
+            partitions=spec.partitions,
+        )
+    agents.register_all(desk, agent_modules)
+    return desk

@@ -1,0 +1,54 @@
+"""Dead letters: what an agent could not decode, validate or process, kept with the reason.
+
+Pure: builds the ``DeadLetter`` event; the Faust side (``streams.app``) sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.ids import event_id
+
+MAX_ERROR_CHARS = 500
+
+
+def one_line(error: BaseException | str) -> str:
+    """The error as one bounded line (type name kept when the message is empty)."""
+    if isinstance(error, BaseException):
+        text = str(error).strip() or type(error).__name__
+        if not isinstance(error, ValueError):
+            text = f"{type(error).__name__}: {text}"
+    else:
+        text = error
+    line = " ".join(text.split())
+    return line[:MAX_ERROR_CHARS]
+
+
+def dead_letter_record(
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    raw: bytes | None,
+    error: BaseException | str,
+    kind: str,
+    agent: str,
+    ts_ms: int,
+) -> dict[str, Any]:
+    """A ``DeadLetter`` event; ``ts_ms`` is the bad message's own timestamp."""
+    return {
+        "event_id": event_id("deadletter", topic, partition, offset, agent, kind),
+        "ts_event": ts_ms,
+        "ts_ingest": ts_ms,
+        "source": f"agent.{agent}",
+        "correlation_id": None,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "key": key,
+        "raw": raw,
+        "error_kind": kind,
+        "error": one_line(error),
+        "agent": agent,
+    }

