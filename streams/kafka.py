@@ -9,10 +9,11 @@ instead of stderr.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streams.avro import registry
@@ -99,52 +100,69 @@ class EventProducer:
             )
 
 
+class TopicReader:
+    """Reads a whole topic from the beginning, without a consumer group (assign, not subscribe).
+
+    Watermarks are not used to decide where a topic ends: the embedded broker's
+    high watermarks are unreliable (observed below the real end), so a reader
+    stops on a count or on an idle period instead.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, prefix: str = "", timeout_s: float = 10.0):
+        self.name = physical_name(topic, prefix)
+        self._c = consumer(bootstrap, group="deskplane-topic-reader")
+        tmeta = self._c.list_topics(self.name, timeout=timeout_s).topics.get(self.name)
+        if tmeta is None or tmeta.error is not None:
+            self._c.close()
+            raise DeskError(f"topic {self.name} does not exist")
+        self._c.assign(
+            [TopicPartition(self.name, p, OFFSET_BEGINNING) for p in sorted(tmeta.partitions)]
+        )
+        self.records: list[tuple[bytes | None, bytes, int, int]] = []
+
+    def poll(self, timeout_s: float = 0.2) -> int:
+        """Fetch what is available now; returns how many new messages arrived."""
+        msgs = self._c.consume(5000, timeout=timeout_s)
+        for m in msgs:
+            if m.error() is not None:
+                raise KafkaException(m.error())
+            self.records.append((m.key(), m.value(), m.partition(), m.offset()))
+        return len(msgs)
+
+    def read(self, until_count: int | None = None, idle_s: float = 1.0, timeout_s: float = 60.0):
+        """Poll until ``until_count`` records, or nothing new for ``idle_s``, or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            if until_count is not None and len(self.records) >= until_count:
+                break
+            if self.poll():
+                last_new = time.monotonic()
+            elif time.monotonic() - last_new >= idle_s:
+                break
+        return sorted(self.records, key=lambda r: (r[2], r[3]))
+
+    def close(self) -> None:
+        self._c.close()
+
+    def __enter__(self) -> TopicReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def read_topic(
     bootstrap: str,
     topic: str,
     prefix: str = "",
-    timeout_s: float = 5.0,
     until_count: int | None = None,
+    idle_s: float = 1.0,
+    timeout_s: float = 60.0,
 ) -> list[tuple[bytes | None, bytes, int, int]]:
-    """Read a whole topic from the beginning without a consumer group (assign, not subscribe).
-
-    Returns (key, value, partition, offset) in partition/offset order. Stops at the
-    high watermarks seen at start, or when ``until_count`` messages were read.
-    """
-    name = physical_name(topic, prefix)
-    c = consumer(bootstrap, group="deskplane-read-topic")
-    try:
-        md = c.list_topics(name, timeout=timeout_s)
-        tmeta = md.topics.get(name)
-        if tmeta is None or tmeta.error is not None:
-            return []
-        parts: list[TopicPartition] = []
-        ends: dict[int, int] = {}
-        for p in tmeta.partitions:
-            lo, hi = c.get_watermark_offsets(TopicPartition(name, p), timeout=timeout_s)
-            if hi > lo:
-                parts.append(TopicPartition(name, p, lo))
-                ends[p] = hi
-        if not parts:
-            return []
-        c.assign(parts)
-        out: list[tuple[bytes | None, bytes, int, int]] = []
-        done: set[int] = set()
-        idle = 0
-        while len(done) < len(ends) and idle < 40:
-            msgs = c.consume(1000, timeout=0.25)
-            idle = 0 if msgs else idle + 1
-            for m in msgs:
-                if m.error() is not None:
-                    raise KafkaException(m.error())
-                out.append((m.key(), m.value(), m.partition(), m.offset()))
-                if m.offset() + 1 >= ends[m.partition()]:
-                    done.add(m.partition())
-            if until_count is not None and len(out) >= until_count:
-                break
-        return sorted(out, key=lambda r: (r[2], r[3]))
-    finally:
-        c.close()
+    """(key, value, partition, offset) of a whole topic, in partition/offset order."""
+    with TopicReader(bootstrap, topic, prefix) as reader:
+        return reader.read(until_count, idle_s, timeout_s)
 
 
 def decode_all(records: Iterable[tuple[bytes | None, bytes, int, int]]) -> list[dict[str, Any]]:

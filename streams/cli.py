@@ -1,0 +1,343 @@
+"""``desk``: the one command-line entry point, subcommands per concern.
+
+Every failure an operator can cause (bad setting, unreachable broker, a desk
+already running) ends as one line on stderr and a non-zero exit, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.errors import DeskError
+from streams.settings import DeskSettings, load_settings
+
+app = typer.Typer(
+    help="deskplane: a streaming control plane for a small trading desk.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="The topic catalog on the broker.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The Avro event catalog (schemas/avro).", no_args_is_help=True)
+config_app = typer.Typer(help="The desk config file.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _settings() -> DeskSettings:
+    return load_settings()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _bootstrap(settings: DeskSettings) -> str:
+    """The broker to talk to: the configured cluster, else the running embedded one."""
+    from streams.runtime.stack import pid_alive, read_state
+
+    if settings.broker_url:
+        return settings.broker_url
+    state = read_state(settings)
+    if state and pid_alive(int(state["pid"])):
+        return str(state["broker"])
+    raise DeskError(
+        f"no broker: nothing runs on {settings.data_path} (start it: desk up) "
+        "and DESK_BROKER_URL is not set"
+    )
+
+
+def _health_table(parts: list[dict[str, Any]]) -> Table:
+    t = Table("part", "mode", "health", "detail", "endpoint")
+    for p in parts:
+        mark = "[green]healthy[/]" if p["healthy"] else "[red]down[/]"
+        t.add_row(p["part"], p["mode"], mark, p["detail"], p.get("endpoint") or "")
+    return t
+
+
+# -- up / status / worker -------------------------------------------------------------------
+
+
+@app.command()
+def up() -> None:
+    """Run the stack (broker, PostgreSQL, ClickHouse) and the agents in the foreground.
+
+    Ctrl-C or SIGTERM stops everything cleanly. Parts with a URL/DSN in the
+    settings are used as they are (only health-checked), the rest are embedded.
+    """
+    from streams.runtime.stack import Stack
+
+    settings = _settings()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = Stack(settings)
+    try:
+        with err.status("starting the desk...") as st:
+            stack.start(progress=lambda part: st.update(f"starting {part}..."))
+        out.print(_health_table([p.to_json() for p in stack.health()]))
+        out.print(f"desk up on {settings.data_path} - Ctrl-C to stop")
+        while not stop.wait(1.0):
+            if stack.worker is not None and stack.worker.poll() is not None:
+                raise DeskError(
+                    f"agents worker exited with {stack.worker.returncode}; "
+                    f"see {stack.run_dir / 'worker.log'}"
+                )
+    finally:
+        with err.status("stopping..."):
+            stack.stop()
+        err.print("desk stopped")
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Health of each part (broker, PostgreSQL, ClickHouse, agents). Exit 1 if any is down."""
+    from streams.runtime.stack import status as stack_status
+
+    report = stack_status(_settings())
+    if json_out:
+        _print_json(report)
+    else:
+        state = f"running (pid {report['pid']})" if report["running"] else "not running"
+        out.print(f"desk: {state}")
+        if report.get("error"):
+            out.print(f"[red]{report['error']}[/]")
+        out.print(_health_table(report["parts"]))
+    raise typer.Exit(0 if report["healthy"] else 1)
+
+
+@app.command(hidden=True)
+def worker() -> None:
+    """Run the Faust agents worker (started by `desk up`; needs DESK_BROKER_URL)."""
+    from streams.worker import run_worker
+
+    settings = _settings()
+    if not settings.broker_url:
+        raise DeskError("desk worker needs DESK_BROKER_URL (desk up sets it)")
+    run_worker(settings, settings.broker_url)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    json_out: JsonOpt = False,
+    limit: Annotated[
+        int | None, typer.Option(help="Bars per sample (default: all).", min=1)
+    ] = None,
+) -> None:
+    """Replay real bundled bars through the embedded desk and report (offline, no setup)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from streams.demo import run_demo
+
+    settings = _settings()
+    if settings.data_dir == Path(".desk"):  # keep the demo away from a real desk's data
+        settings = settings.model_copy(update={"data_dir": Path(".desk/demo")})
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=json_out,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_stage(msg: str) -> None:
+            if not json_out:
+                err.print(f"- {msg}")
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
+
+        report = run_demo(settings, limit, on_stage, on_progress)
+    if json_out:
+        _print_json(report)
+        return
+    t = Table("stream", "bars in", "clean out", title="bars through the agents")
+    for s in report["streams"]:
+        t.add_row(s["stream"], str(s["bars_in"]), str(s["bars_clean"]))
+    out.print(t)
+    d = Table("topic", "partition", "offset", "kind", "error", title="dead letters")
+    for x in report["dead_letters"]:
+        d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
+    out.print(d)
+    out.print(
+        f"{report['bars_in']} bars in, {report['bars_clean']} clean out, "
+        f"{len(report['dead_letters'])} dead letters; stack up in "
+        f"{report['seconds']['stack_start']} s, replay+processing "
+        f"{report['seconds']['replay_and_process']} s ({report['bars_per_second']} bars/s)"
+    )
+
+
+# -- topics ---------------------------------------------------------------------------------
+
+
+def _topic_rows(changes: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "topic": c.topic,
+            "action": c.action,
+            "detail": c.detail,
+            "value_schema": c.spec.value_schema,
+            "key": c.spec.key,
+            "partitions": c.spec.partitions,
+            "retention_days": c.spec.retention_days,
+        }
+        for c in changes
+    ]
+
+
+def _topic_table(rows: list[dict[str, Any]], title: str) -> Table:
+    t = Table("topic", "value", "key", "partitions", "retention", "state", "detail", title=title)
+    for r in rows:
+        ret = "forever" if r["retention_days"] is None else f"{r['retention_days']} d"
+        t.add_row(
+            r["topic"],
+            r["value_schema"],
+            r["key"],
+            str(r["partitions"]),
+            ret,
+            r["action"],
+            r["detail"],
+        )
+    return t
+
+
+@topics_app.command("apply")
+def topics_apply(json_out: JsonOpt = False) -> None:
+    """Create missing topics and fix drifted configs (idempotent; says when nothing changed)."""
+    from streams.admin import apply_topics
+
+    settings = _settings()
+    changes = apply_topics(_bootstrap(settings), settings.topic_prefix)
+    rows = _topic_rows(changes)
+    changed = sum(1 for c in changes if c.changes_anything)
+    if json_out:
+        _print_json({"changed": changed, "topics": rows})
+        return
+    out.print(_topic_table(rows, "topics apply"))
+    out.print(
+        "nothing to change: every topic is up to date"
+        if changed == 0
+        else f"{changed} topic(s) created or altered"
+    )
+
+
+@topics_app.command("list")
+def topics_list(json_out: JsonOpt = False) -> None:
+    """The catalog and each topic's state on the broker (changes nothing)."""
+    from streams.admin import list_topics
+
+    settings = _settings()
+    rows = _topic_rows(list_topics(_bootstrap(settings), settings.topic_prefix))
+    for r in rows:
+        r["action"] = {"create": "missing", "alter": "drifted"}.get(r["action"], r["action"])
+    if json_out:
+        _print_json({"topics": rows})
+    else:
+        out.print(_topic_table(rows, "topic catalog"))
+
+
+# -- schemas / config -----------------------------------------------------------------------
+
+
+@schemas_app.command("list")
+def schemas_list(json_out: JsonOpt = False) -> None:
+    """Every event type with its current fingerprint and how many versions are committed."""
+    from streams.avro import registry
+
+    reg = registry()
+    rows = []
+    for name in reg.names():
+        versions = [v for v in reg.versions() if v.name == name]
+        rows.append(
+            {
+                "type": name,
+                "fingerprint": reg.current(name).fingerprint_hex,
+                "versions": len(versions),
+            }
+        )
+    if json_out:
+        _print_json(rows)
+        return
+    t = Table("type", "current fingerprint", "versions")
+    for r in rows:
+        t.add_row(r["type"], r["fingerprint"], str(r["versions"]))
+    out.print(t)
+
+
+@schemas_app.command("freeze")
+def schemas_freeze(
+    fixtures: Annotated[Path, typer.Option(help="Fixture folder.")] = Path("tests/fixtures/avro"),
+) -> None:
+    """Record current schema versions in history/ and write an encoded fixture for each."""
+    from schemas import avro_dir
+    from streams.avro import SchemaRegistry
+    from streams.schema_history import freeze
+
+    added = freeze(SchemaRegistry(avro_dir()), fixtures)
+    for a in added:
+        out.print(f"added {a}")
+    out.print("every schema version is frozen" if not added else f"{len(added)} file(s) added")
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path | None, typer.Argument(help="Config file (default: settings').")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate the desk config file; one line naming the bad key if it is wrong."""
+    from streams.config import DEFAULT_CONFIG, load_config
+
+    settings = _settings()
+    path = path or settings.config_file or DEFAULT_CONFIG
+    cfg = load_config(path)
+    summary = {
+        "config": str(path),
+        "desk": cfg.desk.name,
+        "instruments": len(cfg.universe),
+        "bots": [b.id for b in cfg.bots],
+        "strategies": sorted(cfg.strategies),
+        "fee_profiles": sorted(cfg.fee_profiles),
+        "alert_routes": [r.name for r in cfg.alert_routes],
+    }
+    if json_out:
+        _print_json(summary)
+    else:
+        out.print(
+            f"config ok: {path}: desk {cfg.desk.name!r}, {len(cfg.universe)} instruments, "
+            f"{len(cfg.bots)} bots ({', '.join(summary['bots'])})"
+        )
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors, no tracebacks, for operator mistakes."""
+    try:
+        app()
+    except DeskError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""The whole stack: broker + PostgreSQL + ClickHouse + the agents' worker, started and
+stopped in order, guarded by a lock on the data dir, with a health endpoint.
+
+``desk up`` holds one ``Stack`` in the foreground. A second ``desk up`` on the
+same data dir finds the lock taken and refuses (the embedded PostgreSQL and chDB
+data must never have two owners). ``desk status`` reads ``run/stack.json`` and
+asks the running stack's health endpoint; the chDB store can only be queried by
+its owner, so the owner answers for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from streams.admin import apply_topics
+from streams.errors import DeskError
+from streams.runtime.broker import EmbeddedBroker, ExternalBroker
+from streams.runtime.clickhouse import ClickHouse
+from streams.runtime.health import PartHealth
+from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
+from streams.runtime.proc import spawn, stop_process, wait_until
+from streams.settings import DeskSettings, redact_url
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+class DataDirLock:
+    """An exclusive, non-blocking flock on ``<data_dir>/desk.lock`` (released on process death)."""
+
+    def __init__(self, data_path: Path) -> None:
+        self.path = data_path / "desk.lock"
+        self._fd: int | None = None
+
+    def acquire(self, holder_info: Callable[[], str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DeskError(
+                f"a desk is already running on {self.path.parent} ({holder_info()}); "
+                "stop it first (Ctrl-C in its terminal) or set DESK_DATA_DIR to another directory"
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def state_path(settings: DeskSettings) -> Path:
+    return settings.data_path / "run" / "stack.json"
+
+
+def read_state(settings: DeskSettings) -> dict[str, Any] | None:
+    try:
+        return json.loads(state_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Stack:
+    """Start, health-check and stop every part; embedded or external per settings."""
+
+    def __init__(self, settings: DeskSettings, *, with_agents: bool = True) -> None:
+        self.settings = settings
+        self.run_dir = settings.data_path / "run"
+        self.broker: EmbeddedBroker | ExternalBroker = (
+            EmbeddedBroker(self.run_dir / "tansu.log", settings.tansu_bin)
+            if settings.broker_url is None
+            else ExternalBroker(settings.broker_url)
+        )
+        self.postgres: EmbeddedPostgres | ExternalPostgres = (
+            EmbeddedPostgres(settings.data_path / "postgres")
+            if settings.postgres_dsn is None
+            else ExternalPostgres(settings.postgres_dsn.get_secret_value())
+        )
+        self.clickhouse = ClickHouse(settings.clickhouse_dsn)
+        self.with_agents = with_agents
+        self.worker: subprocess.Popen | None = None
+        self._lock = DataDirLock(settings.data_path)
+        self._http: ThreadingHTTPServer | None = None
+        self._ch_lock = threading.Lock()
+        self.started_at: float | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _holder(self) -> str:
+        state = read_state(self.settings)
+        if state and pid_alive(int(state.get("pid", 0))):
+            return f"pid {state['pid']}, up since {state.get('started_at_iso', '?')}"
+        return "held by another process"
+
+    def start(self, progress: Progress = _quiet) -> None:
+        self._lock.acquire(self._holder)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            progress(f"broker ({self.broker.mode})")
+            self.broker.start()
+            progress(f"postgres ({self.postgres.mode})")
+            self.postgres.start()
+            progress(f"clickhouse ({self.clickhouse.mode})")
+            self.clickhouse.start()
+            progress("topics")
+            apply_topics(self.broker.bootstrap, self.settings.topic_prefix)
+            if self.with_agents:
+                progress("agents")
+                self.start_worker()
+            self._serve_health()
+            self.started_at = time.time()
+            self._write_state()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_worker(self, timeout_s: float = 60.0) -> None:
+        ready = self.run_dir / "worker.ready"
+        ready.unlink(missing_ok=True)
+        env = dict(os.environ)
+        env.update(
+            DESK_BROKER_URL=self.broker.bootstrap,
+            DESK_DATA_DIR=str(self.settings.data_path),
+            DESK_TOPIC_PREFIX=self.settings.topic_prefix,
+            DESK_APP_ID=self.settings.app_id,
+            DESK_LOG_LEVEL=self.settings.log_level,
+        )
+        self.worker = spawn(
+            [sys.executable, "-m", "streams.cli", "worker"], str(self.run_dir / "worker.log"), env
+        )
+        ok = wait_until(lambda: ready.exists() or self.worker.poll() is not None, timeout_s, 0.1)
+        if not ok or self.worker.poll() is not None:
+            raise DeskError(f"agents did not start; see {self.run_dir / 'worker.log'}")
+
+    def stop(self) -> None:
+        """Stop in reverse order; safe to call twice and after a partial start."""
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self.worker is not None:
+            stop_process(self.worker, timeout_s=30)
+            self.worker = None
+        with self._ch_lock:
+            self.clickhouse.stop()
+        self.postgres.stop()
+        self.broker.stop()
+        with contextlib.suppress(OSError):
+            state_path(self.settings).unlink()
+        self._lock.release()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- health ----------------------------------------------------------------------------
+
+    def agents_health(self) -> PartHealth:
+        if not self.with_agents:
+            return PartHealth("agents", "embedded", True, "not started (stack only)")
+        if self.worker is None or self.worker.poll() is not None:
+            code = None if self.worker is None else self.worker.returncode
+            return PartHealth("agents", "embedded", False, f"worker not running (exit {code})")
+        return PartHealth("agents", "embedded", True, f"worker pid {self.worker.pid} running")
+
+    def health(self) -> list[PartHealth]:
+        with self._ch_lock:
+            ch = self.clickhouse.health()
+        return [self.broker.health(), self.postgres.health(), ch, self.agents_health()]
+
+    def query_clickhouse(self, sql: str) -> Any:
+        """Run a query on the store this process owns (chDB allows one process per path)."""
+        with self._ch_lock:
+            if self.clickhouse.client is None:
+                raise DeskError("ClickHouse is not started")
+            return self.clickhouse.client.query(sql)
+
+    def _serve_health(self) -> None:
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/health":
+                    self.send_error(404)
+                    return
+                parts = [p.to_json() for p in stack.health()]
+                body = json.dumps({"pid": os.getpid(), "parts": parts}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._http.serve_forever, daemon=True, name="health").start()
+
+    def _write_state(self) -> None:
+        assert self._http is not None and self.started_at is not None
+        state = {
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "started_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at)),
+            "health_url": f"http://127.0.0.1:{self._http.server_address[1]}/health",
+            "broker": self.broker.bootstrap,
+            "postgres": redact_url(self.postgres.dsn),
+            "clickhouse": redact_url(self.clickhouse.dsn),
+            "topic_prefix": self.settings.topic_prefix,
+        }
+        path = state_path(self.settings)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+
+def status(settings: DeskSettings, timeout_s: float = 5.0) -> dict[str, Any]:
+    """Health of every part, from the running stack if there is one, else checked directly."""
+    import urllib.request
+
+    state = read_state(settings)
+    if state and pid_alive(int(state["pid"])):
+        try:
+            with urllib.request.urlopen(state["health_url"], timeout=timeout_s) as resp:
+                report = json.loads(resp.read())
+        except OSError as exc:
+            return {
+                "running": True,
+                "pid": state["pid"],
+                "healthy": False,
+                "parts": [],
+                "error": f"health endpoint unreachable: {exc}",
+            }
+        parts = report["parts"]
+        return {
+            "running": True,
+            "pid": state["pid"],
+            "started_at": state["started_at_iso"],
+            "healthy": all(p["healthy"] for p in parts),
+            "parts": parts,
+        }
+    parts = []
+    for part, external in (
+        ("broker", settings.broker_url),
+        ("postgres", settings.postgres_dsn),
+        ("clickhouse", settings.clickhouse_url),
+    ):
+        if external is None:
+            parts.append(PartHealth(part, "embedded", False, "not running (start it: desk up)"))
+        elif part == "broker":
+            parts.append(ExternalBroker(settings.broker_url or "").health())
+        elif part == "postgres":
+            parts.append(ExternalPostgres(external.get_secret_value()).health())  # type: ignore[union-attr]
+        else:
+            ch = ClickHouse(external.get_secret_value())  # type: ignore[union-attr]
+            ch.start()
+            parts.append(ch.health())
+            ch.stop()
+    parts.append(PartHealth("agents", "embedded", False, "not running (start them: desk up)"))
+    return {"running": False, "healthy": False, "parts": [p.to_json() for p in parts]}
