@@ -1,0 +1,55 @@
+"""Shared fixtures: the real embedded stack (Tansu, PostgreSQL, chDB) once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.settings import DeskSettings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> DeskSettings:
+    return load_settings(data_dir=tmp_path_factory.mktemp("desk"), topic_prefix="it.")
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: DeskSettings) -> Iterator[object]:
+    """Broker + PostgreSQL + chDB + the agents worker, started once for the session."""
+    from streams.runtime.stack import Stack
+
+    s = Stack(stack_settings, with_agents=True)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def bootstrap(stack: object) -> str:
+    return stack.broker.bootstrap  # type: ignore[attr-defined]
+
+
+def run_desk(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `desk` entry point in a subprocess (as an operator would)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=kw.get("cwd", REPO),  # type: ignore[arg-type]
+    )
