@@ -59,6 +59,10 @@ class DataDirLock:
             ) from None
         self._fd = fd
 
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -120,7 +124,7 @@ class Stack:
         return "held by another process"
 
     def start(self, progress: Progress = _quiet) -> None:
-        self._lock.acquire(self._holder)
+        self._lock.acquire(self._holder)  # refuses before touching anything
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             progress(f"broker ({self.broker.mode})")
@@ -172,9 +176,10 @@ class Stack:
             self.clickhouse.stop()
         self.postgres.stop()
         self.broker.stop()
-        with contextlib.suppress(OSError):
-            state_path(self.settings).unlink()
-        self._lock.release()
+        if self._lock.held:  # only the owner may touch the run state
+            with contextlib.suppress(OSError):
+                state_path(self.settings).unlink()
+            self._lock.release()
 
     def __enter__(self) -> Stack:
         return self

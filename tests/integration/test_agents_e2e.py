@@ -1,0 +1,80 @@
+"""Avro events through the real broker and the real Faust worker, bad input included."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.feeds.normalize import bar_event, stream_key
+from streams.avro import registry
+from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
+from streams.schema_history import sample_record
+
+pytestmark = pytest.mark.integration
+
+
+def _bars(symbol: str, n: int, start: int = 1_678_000_000_000) -> list[dict]:
+    return [
+        bar_event(
+            venue="itest",
+            symbol=symbol,
+            interval="1m",
+            open_time_ms=start + i * 60_000,
+            open=100 + i,
+            high=101 + i,
+            low=99 + i,
+            close=100.5 + i,
+            volume=1 + i,
+            source="test",
+        )
+        for i in range(n)
+    ]
+
+
+def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack_settings) -> None:
+    bootstrap, prefix = stack.broker.bootstrap, stack_settings.topic_prefix
+    first, after = _bars("E2E/A", 50), _bars("E2E/A", 50, start=1_679_000_000_000)
+    invalid = _bars("E2E/A", 1, start=1_680_000_000_000)[0] | {"venue": "", "event_id": "bad-1"}
+    wrong_type = registry().encode("Fill", sample_record(registry().current("Fill")))
+
+    producer = EventProducer(bootstrap, prefix)
+    for bar in first:
+        producer.send("market.bars", stream_key(bar), bar)
+    producer.send_raw("market.bars", b"itest:E2E/A", b"\x00garbage that is not avro", 1)
+    producer.send_raw("market.bars", b"itest:E2E/A", wrong_type, 2)
+    producer.send("market.bars", "itest:E2E/A", invalid)  # decodes, fails validation
+    for bar in after:  # the agent must keep processing after the bad messages
+        producer.send("market.bars", stream_key(bar), bar)
+    producer.flush()
+
+    want = {b["event_id"] for b in first + after}
+    with TopicReader(bootstrap, "market.bars.clean", prefix) as reader:
+        seen: dict[str, dict] = {}
+        for _ in range(300):
+            reader.poll()
+            seen = {b["event_id"]: b for b in decode_all(reader.records)}
+            if want <= seen.keys():
+                break
+    assert want <= seen.keys(), f"{len(want - seen.keys())} bars never came out"
+    assert "bad-1" not in seen
+    # the clean bars are the same events, byte for byte once re-encoded
+    for b in first + after:
+        assert registry().encode("Bar", seen[b["event_id"]]) == registry().encode("Bar", b)
+
+    dead = [
+        d
+        for d in decode_all(read_topic(bootstrap, "deadletter", prefix, until_count=3))
+        if d["key"] == b"itest:E2E/A"
+    ]
+    by_kind = sorted((d["error_kind"], d["error"]) for d in dead)
+    assert len(dead) == 3, by_kind
+    assert (
+        (by_kind[0][0] == "decode"
+        and "expected a Bar event, got Fill" in by_kind[0][1])
+        or any("expected a Bar event, got Fill" in e for _, e in by_kind)
+    )
+    assert any(k == "decode" and "not an Avro single-object message" in e for k, e in by_kind)
+    assert any(k == "validation" and "empty venue" in e for k, e in by_kind)
+    garbage = next(d for d in dead if "single-object" in d["error"])
+    assert garbage["raw"] == b"\x00garbage that is not avro"
+    assert garbage["topic"] == "market.bars" and garbage["offset"] >= 0
+    assert stack.agents_health().healthy  # the worker is still up

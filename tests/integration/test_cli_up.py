@@ -1,0 +1,91 @@
+"""`desk up` / `desk status` / `desk demo` as an operator runs them, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO, run_desk
+
+pytestmark = pytest.mark.integration
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    return env | {"DESK_DATA_DIR": str(data_dir)}
+
+
+def _status(data_dir: Path) -> tuple[int, dict]:
+    res = run_desk("status", "--json", env={"DESK_DATA_DIR": str(data_dir)})
+    return res.returncode, json.loads(res.stdout)
+
+
+def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "desk"
+    code, report = _status(data_dir)
+    assert code == 1 and report["running"] is False
+
+    up = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "up"],
+        env=_env(data_dir),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            code, report = _status(data_dir)
+            if code == 0:
+                break
+            assert up.poll() is None, up.stdout.read() if up.stdout else ""
+            time.sleep(0.5)
+        assert code == 0, report
+        parts = {p["part"]: p for p in report["parts"]}
+        assert set(parts) == {"broker", "postgres", "clickhouse", "agents"}
+        assert all(p["healthy"] for p in parts.values()) and report["healthy"]
+
+        # a second desk on the same data dir refuses, one line, and changes nothing
+        second = run_desk("up", env={"DESK_DATA_DIR": str(data_dir)}, timeout=60)
+        assert second.returncode == 2
+        assert "already running" in second.stderr and f"pid {up.pid}" in second.stderr
+        assert _status(data_dir)[0] == 0
+
+        owned = psutil.Process(up.pid).children(recursive=True)
+        postmaster = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        owned.append(psutil.Process(postmaster))
+        assert len(owned) >= 3  # broker, worker, postgres (at least)
+    finally:
+        up.send_signal(signal.SIGINT)  # what Ctrl-C does
+        out, _ = up.communicate(timeout=90)
+    assert up.returncode == 0, out
+    assert "desk stopped" in out
+    gone, alive = psutil.wait_procs(owned, timeout=10)
+    assert not alive, [p.info if hasattr(p, "info") else p.pid for p in alive]
+    assert _status(data_dir)[1]["running"] is False
+
+
+def test_demo_replays_real_bars_and_reports_json(tmp_path: Path) -> None:
+    res = run_desk(
+        "demo",
+        "--json",
+        "--limit",
+        "300",
+        env={"DESK_DATA_DIR": str(tmp_path / "demo")},
+        timeout=240,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads(res.stdout)
+    assert report["bars_in"] == 600 and report["bars_clean"] == 600
+    assert {s["stream"] for s in report["streams"]} == {"sample:EUR/USD", "sample:GOOG"}
+    assert sorted(d["kind"] for d in report["dead_letters"]) == ["decode", "decode"]
+    assert all(p["healthy"] for p in report["health"])
