@@ -27,7 +27,8 @@ class BarPassThrough:
                 raise InvalidBar(f"bar {bar.get('event_id')}: empty {name}")
         if bar["open_time"] > bar["ts_event"]:
             raise InvalidBar(
-                f"bar {bar['event_id']}: open_time {bar['open_time']} after ts_event {bar['ts_event']}"
+                f"bar {bar['event_id']}: open_time {bar['open_time']} "
+                f"after ts_event {bar['ts_event']}"
             )
         self.counts[stream_key(bar)] += 1
         return bar

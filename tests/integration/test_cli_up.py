@@ -69,7 +69,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
         out, _ = up.communicate(timeout=90)
     assert up.returncode == 0, out
     assert "desk stopped" in out
-    gone, alive = psutil.wait_procs(owned, timeout=10)
+    _gone, alive = psutil.wait_procs(owned, timeout=10)
     assert not alive, [p.info if hasattr(p, "info") else p.pid for p in alive]
     assert _status(data_dir)[1]["running"] is False
 

@@ -1,4 +1,4 @@
-"""Settings (DESK_* env, .env) and the desk config file: defaults, and one-line errors naming the key."""
+"""Settings (DESK_* env, .env) and the desk config: defaults, one-line errors naming the key."""
 
 from __future__ import annotations
 
