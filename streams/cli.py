@@ -121,9 +121,13 @@ def status(json_out: JsonOpt = False) -> None:
     raise typer.Exit(0 if report["healthy"] else 1)
 
 
-@app.command(hidden=True)
+@app.command()
 def worker() -> None:
-    """Run the Faust agents worker (started by `desk up`; needs DESK_BROKER_URL)."""
+    """Run only the agents (Faust worker) against DESK_BROKER_URL.
+
+    `desk up` starts one for you; in production run one per container and scale
+    out with more partitions and more workers.
+    """
     from streams.worker import run_worker
 
     settings = _settings()
