@@ -43,7 +43,7 @@ def test_desk_commands_exist() -> None:
 
 def test_no_literal_secrets_in_deploy_files() -> None:
     text = (DEPLOY / "compose.yaml").read_text()
-    values = re.findall(r"PASSWORD: *(\S+)", text) + re.findall(r"://\w+:(\S+?)@", text)
+    values = re.findall(r"PASSWORD: +(\S+)", text) + re.findall(r"://\w+:(\S+?)@", text)
     assert values
     for value in values:
         assert value.startswith("${"), f"literal secret in compose.yaml: {value[:3]}..."
