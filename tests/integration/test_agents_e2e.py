@@ -67,10 +67,8 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     ]
     by_kind = sorted((d["error_kind"], d["error"]) for d in dead)
     assert len(dead) == 3, by_kind
-    assert (
-        (by_kind[0][0] == "decode"
-        and "expected a Bar event, got Fill" in by_kind[0][1])
-        or any("expected a Bar event, got Fill" in e for _, e in by_kind)
+    assert (by_kind[0][0] == "decode" and "expected a Bar event, got Fill" in by_kind[0][1]) or any(
+        "expected a Bar event, got Fill" in e for _, e in by_kind
     )
     assert any(k == "decode" and "not an Avro single-object message" in e for k, e in by_kind)
     assert any(k == "validation" and "empty venue" in e for k, e in by_kind)
