@@ -43,6 +43,15 @@ def _settings() -> DeskSettings:
     return load_settings()
 
 
+def _checked_settings() -> DeskSettings:
+    """Settings plus a full validation of the desk config: a bad value stops us at start."""
+    from streams.config import load_config
+
+    settings = _settings()
+    load_config(settings.config_file)
+    return settings
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -82,7 +91,7 @@ def up() -> None:
     """
     from streams.runtime.stack import Stack
 
-    settings = _settings()
+    settings = _checked_settings()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -130,7 +139,7 @@ def worker() -> None:
     """
     from streams.worker import run_worker
 
-    settings = _settings()
+    settings = _checked_settings()
     if not settings.broker_url:
         raise DeskError("desk worker needs DESK_BROKER_URL (desk up sets it)")
     run_worker(settings, settings.broker_url)
@@ -151,7 +160,7 @@ def demo(
 
     from streams.demo import run_demo
 
-    settings = _settings()
+    settings = _checked_settings()
     if settings.data_dir == Path(".desk"):  # keep the demo away from a real desk's data
         settings = settings.model_copy(update={"data_dir": Path(".desk/demo")})
     with Progress(

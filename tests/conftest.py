@@ -18,7 +18,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> DeskSettings:
-    return load_settings(data_dir=tmp_path_factory.mktemp("desk"), topic_prefix="it.")
+    from streams.runtime.proc import free_port
+
+    return load_settings(
+        data_dir=tmp_path_factory.mktemp("desk"), topic_prefix="it.", metrics_port=free_port()
+    )
 
 
 @pytest.fixture(scope="session")

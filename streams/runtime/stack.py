@@ -155,6 +155,7 @@ class Stack:
             DESK_TOPIC_PREFIX=self.settings.topic_prefix,
             DESK_APP_ID=self.settings.app_id,
             DESK_LOG_LEVEL=self.settings.log_level,
+            DESK_METRICS_PORT=str(self.settings.metrics_port),
         )
         self.worker = spawn(
             [sys.executable, "-m", "streams.cli", "worker"], str(self.run_dir / "worker.log"), env

@@ -145,3 +145,14 @@ def test_unreadable_and_non_yaml_config(tmp_path: Path) -> None:
     broken.write_text("desk: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_desk_up_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "desk.yaml"
+    data = _default()
+    data["bots"][0]["strategy"] = "missing"
+    bad.write_text(yaml.safe_dump(data))
+    env = {"DESK_CONFIG_FILE": str(bad), "DESK_DATA_DIR": str(tmp_path / "d")}
+    res = run_desk("up", env=env)
+    assert res.returncode == 2 and "bots.0.strategy: unknown strategy 'missing'" in res.stderr
+    assert not (tmp_path / "d").exists()  # nothing was started or written
