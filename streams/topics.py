@@ -35,64 +35,29 @@ class TopicSpec:
         }
 
 
+# fmt: off
 CATALOG: tuple[TopicSpec, ...] = (
-    TopicSpec("market.bars", "Bar", "venue:symbol", 6, 30, doc="feeds → data quality"),
-    TopicSpec("market.quotes", "Quote", "venue:symbol", 6, 7, doc="feeds → paper venue, risk"),
-    TopicSpec(
-        "market.bars.clean",
-        "Bar",
-        "venue:symbol",
-        6,
-        30,
-        doc="data quality → strategies, paper venue, portfolio marks",
-    ),
-    TopicSpec(
-        "dq.reports",
-        "DataQualityReport",
-        "venue:symbol",
-        3,
-        90,
-        doc="data quality → risk, alerts, sinks",
-    ),
-    TopicSpec("orders.intents", "OrderIntent", "bot:symbol", 6, 90, doc="strategies → risk"),
-    TopicSpec("risk.decisions", "RiskDecision", "bot:symbol", 6, 365, doc="risk → sinks, parity"),
-    TopicSpec(
-        "orders.commands", "OrderCommand", "venue:account", 3, 365, doc="risk, kill switch → venues"
-    ),
-    TopicSpec(
-        "orders.events", "OrderEvent", "venue:account", 3, 365, doc="venues → portfolio, recon"
-    ),
-    TopicSpec("fills", "Fill", "venue:account", 3, None, doc="venues → portfolio, recon, parity"),
-    TopicSpec("venue.reports", "VenueReport", "venue:account", 3, 90, doc="venues → recon"),
-    TopicSpec(
-        "portfolio.snapshots",
-        "PortfolioSnapshot",
-        "bot",
-        3,
-        365,
-        doc="portfolio → portfolio risk, sinks",
-    ),
-    TopicSpec(
-        "risk.commands",
-        "RiskCommand",
-        "scope",
-        1,
-        None,
-        doc="operator, portfolio risk → risk, venues (one partition: total order)",
-    ),
-    TopicSpec(
-        "recon.reports",
-        "ReconReport",
-        "venue:account",
-        3,
-        365,
-        doc="reconciliation → alerts, gates, sinks",
-    ),
-    TopicSpec("parity.reports", "ParityReport", "bot", 3, 365, doc="parity → alerts, gates, sinks"),
-    TopicSpec("alerts", "Alert", "source", 1, 90, doc="any agent → alert router"),
-    TopicSpec("gate.results", "GateResult", "gate", 1, None, doc="gates → sinks"),
-    TopicSpec("deadletter", "DeadLetter", "topic", 1, 30, doc="any agent → sinks, metrics"),
+    #         name                   value schema         key              parts days  producer → consumers
+    TopicSpec("market.bars",         "Bar",               "venue:symbol",  6, 30,   doc="feeds → data quality"),
+    TopicSpec("market.quotes",       "Quote",             "venue:symbol",  6, 7,    doc="feeds → paper venue, risk"),
+    TopicSpec("market.bars.clean",   "Bar",               "venue:symbol",  6, 30,   doc="data quality → strategies, venues, marks"),
+    TopicSpec("dq.reports",          "DataQualityReport", "venue:symbol",  3, 90,   doc="data quality → risk, alerts, sinks"),
+    TopicSpec("orders.intents",      "OrderIntent",       "bot:symbol",    6, 90,   doc="strategies → risk"),
+    TopicSpec("risk.decisions",      "RiskDecision",      "bot:symbol",    6, 365,  doc="risk → sinks, parity"),
+    TopicSpec("orders.commands",     "OrderCommand",      "venue:account", 3, 365,  doc="risk, kill switch → venues"),
+    TopicSpec("orders.events",       "OrderEvent",        "venue:account", 3, 365,  doc="venues → portfolio, recon"),
+    TopicSpec("fills",               "Fill",              "venue:account", 3, None, doc="venues → portfolio, recon, parity"),
+    TopicSpec("venue.reports",       "VenueReport",       "venue:account", 3, 90,   doc="venues → recon"),
+    TopicSpec("portfolio.snapshots", "PortfolioSnapshot", "bot",           3, 365,  doc="portfolio → portfolio risk, sinks"),
+    # one partition: kill / halt / resume are totally ordered
+    TopicSpec("risk.commands",       "RiskCommand",       "scope",         1, None, doc="operator, portfolio risk → risk, venues"),
+    TopicSpec("recon.reports",       "ReconReport",       "venue:account", 3, 365,  doc="reconciliation → alerts, gates, sinks"),
+    TopicSpec("parity.reports",      "ParityReport",      "bot",           3, 365,  doc="parity → alerts, gates, sinks"),
+    TopicSpec("alerts",              "Alert",             "source",        1, 90,   doc="any agent → alert router"),
+    TopicSpec("gate.results",        "GateResult",        "gate",          1, None, doc="gates → sinks"),
+    TopicSpec("deadletter",          "DeadLetter",        "topic",         1, 30,   doc="any agent → sinks, metrics"),
 )
+# fmt: on
 
 BY_NAME: Mapping[str, TopicSpec] = {t.name: t for t in CATALOG}
 

@@ -21,7 +21,6 @@ def register(desk: Any) -> None:
         help="Bars seen per venue:symbol.",
     )
     core = BarPassThrough()
-    desk.tables = getattr(desk, "tables", {}) | {"bars-seen": seen}
 
     @app.agent(source, name=NAME)
     async def bars_passthrough(stream: Any) -> None:

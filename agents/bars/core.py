@@ -1,8 +1,7 @@
-"""Pure core of the bars pass-through: structural validation and per-stream counts."""
+"""Pure core of the bars pass-through: structural validation (the agent counts in a table)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,10 +15,7 @@ def stream_key(bar: Mapping[str, Any]) -> str:
 
 
 class BarPassThrough:
-    """Checks a bar's structure and counts bars per ``venue:symbol``."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+    """Checks a bar's structure; a bar that passes goes on unchanged."""
 
     def process(self, bar: Mapping[str, Any]) -> Mapping[str, Any]:
         for name in ("venue", "symbol", "interval"):
@@ -30,5 +26,4 @@ class BarPassThrough:
                 f"bar {bar['event_id']}: open_time {bar['open_time']} "
                 f"after ts_event {bar['ts_event']}"
             )
-        self.counts[stream_key(bar)] += 1
         return bar

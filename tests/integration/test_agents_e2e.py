@@ -72,6 +72,8 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     assert any(k == "decode" and "expected a Bar event, got Fill" in e for k, e in by_kind)
     assert any(k == "decode" and "not an Avro single-object message" in e for k, e in by_kind)
     assert any(k == "validation" and "empty venue" in e for k, e in by_kind)
+    rejected = next(d for d in dead if d["error_kind"] == "validation")
+    assert registry().decode(rejected["raw"])[1]["event_id"] == "bad-1"  # raw bytes kept
     garbage = next(d for d in dead if "single-object" in d["error"])
     assert garbage["raw"] == b"\x00garbage that is not avro"
     assert garbage["topic"] == "market.bars" and garbage["offset"] >= 0
