@@ -129,7 +129,9 @@ class TopicReader:
             self.records.append((m.key(), m.value(), m.partition(), m.offset()))
         return len(msgs)
 
-    def read(self, until_count: int | None = None, idle_s: float = 1.0, timeout_s: float = 60.0):
+    def read(
+        self, until_count: int | None = None, idle_s: float = 1.0, timeout_s: float = 60.0
+    ) -> list[tuple[bytes | None, bytes, int, int]]:
         """Poll until ``until_count`` records, or nothing new for ``idle_s``, or the timeout."""
         deadline = time.monotonic() + timeout_s
         last_new = time.monotonic()

@@ -8,6 +8,7 @@ query endpoint) or open it directly when nothing runs.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
@@ -20,8 +21,6 @@ from streams.settings import redact_url
 def connect(dsn: str) -> Any:
     """A clickhouse-connect client for a ``chdb:///path`` or ``http(s)://`` DSN."""
     if dsn.startswith("chdb://"):
-        from pathlib import Path
-
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     try:
         return clickhouse_connect.get_client(dsn=dsn)

@@ -99,12 +99,12 @@ class Stack:
         self.run_dir = settings.data_path / "run"
         self.broker: EmbeddedBroker | ExternalBroker = (
             EmbeddedBroker(self.run_dir / "tansu.log", settings.tansu_bin)
-            if settings.broker_url is None
-            else ExternalBroker(settings.broker_url)
+            if settings.embedded_broker
+            else ExternalBroker(settings.broker_url or "")
         )
         self.postgres: EmbeddedPostgres | ExternalPostgres = (
             EmbeddedPostgres(settings.data_path / "postgres")
-            if settings.postgres_dsn is None
+            if settings.embedded_postgres or settings.postgres_dsn is None
             else ExternalPostgres(settings.postgres_dsn.get_secret_value())
         )
         self.clickhouse = ClickHouse(settings.clickhouse_dsn)
@@ -289,7 +289,11 @@ def status(settings: DeskSettings, timeout_s: float = 5.0) -> dict[str, Any]:
             parts.append(ExternalPostgres(external.get_secret_value()).health())  # type: ignore[union-attr]
         else:
             ch = ClickHouse(external.get_secret_value())  # type: ignore[union-attr]
-            ch.start()
+            try:
+                ch.start()
+            except DeskError as exc:  # status reports a down part, it does not fail
+                parts.append(PartHealth("clickhouse", ch.mode, False, str(exc)))
+                continue
             parts.append(ch.health())
             ch.stop()
     parts.append(PartHealth("agents", "embedded", False, "not running (start them: desk up)"))
