@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connectors.feeds.normalize import stream_key
 from connectors.feeds.sample import demo_bars
 from streams.errors import DeskError
 from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings
+from streams.topics import stream_key
 
 BAD_MESSAGES: tuple[tuple[bytes, bytes], ...] = (
     (b"sample:EUR/USD", b"this is not avro"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 DAY_MS = 86_400_000
 
@@ -67,6 +68,11 @@ def spec(name: str) -> TopicSpec:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"{name!r} is not in the topic catalog") from None
+
+
+def stream_key(event: Mapping[str, Any]) -> str:
+    """The ``venue:symbol`` key of market-data topics: one stream's events stay ordered."""
+    return f"{event['venue']}:{event['symbol']}"
 
 
 def physical_name(name: str, prefix: str = "") -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.bars.core import BarPassThrough, InvalidBar, stream_key
+from agents.bars.core import BarPassThrough, InvalidBar
 from streams.metrics import EVENTS_IN, EVENTS_OUT
-from streams.topics import spec
+from streams.topics import spec, stream_key
 
 NAME = "bars-passthrough"
 

@@ -10,10 +10,6 @@ class InvalidBar(ValueError):
     """A bar that cannot be processed at all (dead-lettered, never silently dropped)."""
 
 
-def stream_key(bar: Mapping[str, Any]) -> str:
-    return f"{bar['venue']}:{bar['symbol']}"
-
-
 class BarPassThrough:
     """Checks a bar's structure; a bar that passes goes on unchanged."""
 

@@ -58,10 +58,6 @@ def bar_event(
     }
 
 
-def stream_key(bar: dict[str, Any]) -> str:
-    return f"{bar['venue']}:{bar['symbol']}"
-
-
 def merge_by_event_time(*streams: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Merge time-ordered bar streams into one, ordered by (ts_event, venue, symbol)."""
     return heapq.merge(*streams, key=lambda b: (b["ts_event"], b["venue"], b["symbol"]))

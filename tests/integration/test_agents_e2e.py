@@ -6,10 +6,11 @@ import urllib.request
 
 import pytest
 
-from connectors.feeds.normalize import bar_event, stream_key
+from connectors.feeds.normalize import bar_event
 from streams.avro import registry
 from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
 from streams.schema_history import sample_record
+from streams.topics import stream_key
 
 pytestmark = pytest.mark.integration
 

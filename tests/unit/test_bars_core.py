@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agents.bars.core import BarPassThrough, InvalidBar, stream_key
+from agents.bars.core import BarPassThrough, InvalidBar
 from connectors.feeds.normalize import bar_event, merge_by_event_time
 from connectors.feeds.sample import demo_bars
 from streams.deadletter import dead_letter_record, one_line
+from streams.topics import stream_key
 
 
 def _bar(symbol: str = "BTC/USD", t: int = 0, **kw: object) -> dict:
