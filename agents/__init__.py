@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
-AGENT_MODULES: tuple[str, ...] = ("agents.bars.agent",)
+AGENT_MODULES: tuple[str, ...] = ("agents.dq.agent", "agents.quotes.agent")
 
 
 def register_all(desk: Any, modules: Iterable[str] | None = None) -> None:

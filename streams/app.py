@@ -16,6 +16,7 @@ import faust
 from faust.serializers import codecs
 
 from streams.avro import registry
+from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
 from streams.metrics import DEAD_LETTERS
 from streams.settings import DeskSettings
@@ -81,6 +82,7 @@ class DeskApp:
 
     app: faust.App
     settings: DeskSettings
+    config: DeskConfig
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
     def logical(self, physical: str) -> str:
@@ -168,7 +170,7 @@ def create_app(
     register_codecs()
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
-    desk = DeskApp(app=app, settings=settings)
+    desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
     for spec in CATALOG:
         desk.topics[spec.name] = app.topic(

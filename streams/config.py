@@ -96,6 +96,64 @@ class AlertRoute(_Strict):
         return self
 
 
+class CrossMarketGroup(_Strict):
+    """Streams that should track each other (one base asset in several quote currencies)."""
+
+    name: str
+    reference: str = Field(description="venue:symbol every member is compared with")
+    members: list[str] = Field(min_length=1)
+    interval: str = "1m"
+    warning_bps: Decimal = Field(Decimal("100"), gt=0)
+    critical_bps: Decimal = Field(Decimal("300"), gt=0)
+    smoothing_bars: int = Field(5, ge=1, description="median of the last N bases")
+    clear_bars: int = Field(30, ge=1, description="calm bars to clear")
+
+    @model_validator(mode="after")
+    def _levels(self) -> CrossMarketGroup:
+        if self.critical_bps < self.warning_bps:
+            raise ValueError("critical_bps must be >= warning_bps")
+        if self.reference in self.members:
+            raise ValueError(f"{self.reference} is both reference and member")
+        return self
+
+
+class DataQuality(_Strict):
+    """Thresholds of the data-quality gate (agents/dq); intervals are the stream's own bars."""
+
+    stale_intervals: int = Field(5, ge=2, description="no bar for N intervals: stale (critical)")
+    stale_clock: Literal["event", "wall"] = Field(
+        "event", description="event time (replay: judged on the next bar) or wall time (live)"
+    )
+    gap_critical_intervals: int = Field(60, ge=1)
+    zero_volume_run_bars: int = Field(15, ge=2)
+    outlier_sigma: Decimal = Field(Decimal("12"), gt=0)
+    outlier_critical_sigma: Decimal = Field(Decimal("40"), gt=0)
+    outlier_min_return_bps: Decimal = Field(Decimal("100"), ge=0)
+    outlier_critical_min_return_bps: Decimal = Field(Decimal("500"), ge=0)
+    outlier_confirm_bars: int = Field(3, ge=1, description="outliers in a row = new level")
+    vol_halflife_bars: int = Field(60, ge=2)
+    vol_warmup_bars: int = Field(30, ge=2)
+    daily_calendar: str = Field("XNYS", description="calendar of end-of-day streams by default")
+    calendars: dict[str, str] = Field(
+        default_factory=dict,
+        description="venue:symbol -> exchange-calendars code, '24/7' or '24/5' (forex week)",
+    )
+    cross_market: list[CrossMarketGroup] = Field(default_factory=list)
+
+
+class MarketData(_Strict):
+    """Where quotes come from: streams without a recorded book get synthetic quotes."""
+
+    recorded_books: list[str] = Field(default_factory=list, description="venue:symbol")
+    synthetic_spread_atr: Decimal = Field(Decimal("0.5"), gt=0, description="spread = k x ATR")
+    synthetic_min_spread_bps: Decimal = Field(Decimal("1"), ge=0)
+    synthetic_max_spread_bps: Decimal = Field(Decimal("200"), gt=0)
+    synthetic_atr_period: int = Field(14, ge=1)
+    synthetic_size_share: Fraction = Field(
+        Decimal("0.1"), description="quoted size, share of bar volume"
+    )
+
+
 class DeskInfo(_Strict):
     name: str
     base_currency: str = "USD"
@@ -110,6 +168,21 @@ class DeskConfig(_Strict):
     strategies: dict[str, Strategy] = Field(default_factory=dict)
     bots: list[Bot] = Field(default_factory=list)
     alert_routes: list[AlertRoute] = Field(default_factory=list)
+    data_quality: DataQuality = DataQuality()
+    market_data: MarketData = MarketData()
+
+    def calendar_for(self, stream: str, interval: str) -> str | None:
+        """The trading calendar of a stream: explicit, else the instrument's, else EOD default."""
+        if stream in self.data_quality.calendars:
+            return self.data_quality.calendars[stream]
+        for i in self.universe:
+            if i.key == stream:
+                if i.calendar:
+                    return i.calendar
+                return {"crypto": "24/7", "fx": "24/5"}.get(i.asset_class)
+        if interval == "1d":
+            return self.data_quality.daily_calendar
+        return None
 
     @model_validator(mode="after")
     def _cross_references(self) -> DeskConfig:

@@ -35,7 +35,8 @@ def _bars(symbol: str, n: int, start: int = 1_678_000_000_000) -> list[dict]:
 
 def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack_settings) -> None:
     bootstrap, prefix = stack.broker.bootstrap, stack_settings.topic_prefix
-    first, after = _bars("E2E/A", 50), _bars("E2E/A", 50, start=1_679_000_000_000)
+    bars = _bars("E2E/A", 100)
+    first, after = bars[:50], bars[50:]
     invalid = _bars("E2E/A", 1, start=1_680_000_000_000)[0] | {"venue": "", "event_id": "bad-1"}
     wrong_type = registry().encode("Fill", sample_record(registry().current("Fill")))
 
@@ -59,7 +60,7 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
                 break
     assert want <= seen.keys(), f"{len(want - seen.keys())} bars never came out"
     assert "bad-1" not in seen
-    # the clean bars are the same events, byte for byte once re-encoded
+    # the clean bars are the same events, byte for byte once re-encoded (no flags: clean data)
     for b in first + after:
         assert registry().encode("Bar", seen[b["event_id"]]) == registry().encode("Bar", b)
 
@@ -82,11 +83,11 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
 
     # the worker counts what it did, per agent/topic/kind, in Prometheus
     metrics = _scrape(stack_settings.metrics_port)
-    assert metrics[("desk_events_in_total", "bars-passthrough", "market.bars", None)] >= 101
-    assert metrics[("desk_events_out_total", "bars-passthrough", "market.bars.clean", None)] >= 100
+    assert metrics[("desk_events_in_total", "data-quality", "market.bars", None)] >= 101
+    assert metrics[("desk_events_out_total", "data-quality", "market.bars.clean", None)] >= 100
     assert metrics[("desk_dead_letters_total", "decoder", "market.bars", "decode")] >= 2
     assert (
-        metrics[("desk_dead_letters_total", "bars-passthrough", "market.bars", "validation")] >= 1
+        metrics[("desk_dead_letters_total", "data-quality", "market.bars", "validation")] >= 1
     )
 
 

@@ -1,14 +1,10 @@
-"""The bars pass-through core, the dead-letter record, and bar normalization."""
+"""Bar normalization, the bundled sample bars, and the dead-letter record."""
 
 from __future__ import annotations
 
-import pytest
-
-from agents.bars.core import BarPassThrough, InvalidBar
 from connectors.feeds.normalize import bar_event, merge_by_event_time
 from connectors.feeds.sample import demo_bars
 from streams.deadletter import dead_letter_record, one_line
-from streams.topics import stream_key
 
 
 def _bar(symbol: str = "BTC/USD", t: int = 0, **kw: object) -> dict:
@@ -26,20 +22,6 @@ def _bar(symbol: str = "BTC/USD", t: int = 0, **kw: object) -> dict:
     )
     b.update(kw)
     return b
-
-
-def test_passes_valid_bars_through_unchanged() -> None:
-    core = BarPassThrough()
-    bars = [_bar("A", 0), _bar("B", 0), _bar("A", 60_000)]
-    assert [core.process(b) for b in bars] == bars
-    assert [stream_key(b) for b in bars] == ["v:A", "v:B", "v:A"]
-
-
-@pytest.mark.parametrize("bad", [{"venue": ""}, {"symbol": ""}, {"open_time": 10**13}])
-def test_structurally_broken_bars_are_rejected_with_a_reason(bad: dict) -> None:
-    core = BarPassThrough()
-    with pytest.raises(InvalidBar, match="bar "):
-        core.process(_bar(**bad))
 
 
 def test_bar_ids_are_deterministic_and_close_time_is_event_time() -> None:

@@ -1,0 +1,1 @@
+"""Data quality: the in-stream gate between market.bars and market.bars.clean."""

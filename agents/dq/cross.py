@@ -1,0 +1,155 @@
+"""Cross-market divergence: streams that should track each other, compared bar by bar.
+
+Example: BTC quoted in USD, USDT and USDC. The basis of each member to the
+reference, in bps, is smoothed by a short median (zero-volume minutes repeat a
+stale price) and judged against warning and critical levels with hysteresis:
+one report when an episode reaches a level, one when it has converged again.
+
+Bars of different streams arrive on different partitions, in any interleaving.
+Closes are buffered by open time and a minute is judged only once every leg has
+moved past it (a watermark), so the findings do not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from agents.dq.findings import CRITICAL, INFO, WARNING, Finding, iso, num
+from connectors.feeds.normalize import interval_ms
+from streams.config import CrossMarketGroup
+
+LEVELS = {0: INFO, 1: WARNING, 2: CRITICAL}
+MAX_PENDING = 10_000  # bars buffered while a leg lags; beyond that the lagging leg is skipped
+
+
+@dataclass
+class _Pair:
+    """Basis state of one member against the reference."""
+
+    window: deque[float]
+    level: int = 0
+    start: int | None = None
+    peak: float = 0.0
+    peak_at: int | None = None
+    calm: int = 0
+
+
+@dataclass
+class CrossMarketCheck:
+    """One group: a reference stream and its members."""
+
+    group: CrossMarketGroup
+    pending: dict[int, dict[str, tuple[float, int]]] = field(default_factory=dict)
+    latest: dict[str, int] = field(default_factory=dict)
+    pairs: dict[str, _Pair] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.legs = (self.group.reference, *self.group.members)
+        self.step = interval_ms(self.group.interval)
+        for m in self.group.members:
+            self.pairs[m] = _Pair(deque(maxlen=self.group.smoothing_bars))
+
+    def wants(self, stream: str, interval: str) -> bool:
+        return interval == self.group.interval and stream in self.legs
+
+    def critical_streams(self) -> set[str]:
+        return {m for m, p in self.pairs.items() if p.level == 2}
+
+    def add(self, stream: str, open_time: int, close: float, ts_ingest: int) -> list[Finding]:
+        """Record one usable close; judge every minute all legs have passed."""
+        self.pending.setdefault(open_time, {})[stream] = (close, ts_ingest)
+        if open_time > self.latest.get(stream, -1):
+            self.latest[stream] = open_time
+        if len(self.pending) > MAX_PENDING:  # a leg went silent: judge without it
+            self.latest = {leg: max(self.latest.values()) for leg in self.legs}
+        if len(self.latest) < len(self.legs):
+            return []
+        watermark = min(self.latest.values())
+        out: list[Finding] = []
+        for t in sorted(k for k in self.pending if k <= watermark):
+            closes = self.pending.pop(t)
+            if self.group.reference not in closes:
+                continue
+            ref, ref_ingest = closes[self.group.reference]
+            for member in self.group.members:
+                if member in closes:
+                    px, ingest = closes[member]
+                    out.extend(self._judge(member, t, ref, px, max(ref_ingest, ingest)))
+        return out
+
+    def _judge(self, member: str, t: int, ref: float, px: float, ts_ingest: int) -> list[Finding]:
+        g, p = self.group, self.pairs[member]
+        p.window.append((px / ref - 1.0) * 1e4)
+        basis = statistics.median(p.window)
+        mag = abs(basis)
+        level = 2 if mag >= float(g.critical_bps) else 1 if mag >= float(g.warning_bps) else 0
+        out: list[Finding] = []
+        if p.level and mag > abs(p.peak):
+            p.peak, p.peak_at = basis, t
+        if level > p.level:
+            if p.level == 0:
+                p.start, p.peak, p.peak_at = t, basis, t
+            p.level, p.calm = level, 0
+            limit = g.critical_bps if level == 2 else g.warning_bps
+            out.append(
+                self._finding(
+                    member,
+                    t,
+                    ts_ingest,
+                    "cross_market_divergence",
+                    LEVELS[level],
+                    f"basis to {g.reference} {basis:+.0f} bps (limit {limit} bps)",
+                    basis_bps=num(basis),
+                    limit_bps=str(limit),
+                    reference_close=num(ref, 12),
+                    close=num(px, 12),
+                )
+            )
+        elif p.level and mag < float(g.warning_bps) / 2:
+            p.calm += 1
+            if p.calm >= g.clear_bars:
+                out.append(
+                    self._finding(
+                        member,
+                        t,
+                        ts_ingest,
+                        "cross_market_converged",
+                        INFO,
+                        f"basis to {g.reference} back to {basis:+.0f} bps; peak {p.peak:+.0f} bps"
+                        f" at {iso(p.peak_at or t)}",
+                        basis_bps=num(basis),
+                        peak_bps=num(p.peak),
+                        peak_at=iso(p.peak_at or t),
+                    )
+                )
+                p.level, p.start, p.peak, p.peak_at, p.calm = 0, None, 0.0, None, 0
+        else:
+            p.calm = 0
+        return out
+
+    def _finding(
+        self,
+        member: str,
+        t: int,
+        ts_ingest: int,
+        check: str,
+        severity: str,
+        message: str,
+        **evidence: str,
+    ) -> Finding:
+        venue, symbol = member.split(":", 1)
+        p = self.pairs[member]
+        return Finding(
+            venue=venue,
+            symbol=symbol,
+            check=check,
+            severity=severity,
+            message=f"{member} {self.group.interval}: {message}",
+            ts_event=t + self.step,
+            ts_ingest=ts_ingest,
+            window_start=p.start,
+            window_end=t,
+            evidence={"group": self.group.name, "reference": self.group.reference, **evidence},
+        )
