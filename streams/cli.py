@@ -29,9 +29,11 @@ app = typer.Typer(
 topics_app = typer.Typer(help="The topic catalog on the broker.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The Avro event catalog (schemas/avro).", no_args_is_help=True)
 config_app = typer.Typer(help="The desk config file.", no_args_is_help=True)
+dq_app = typer.Typer(help="Data quality of the market data.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(config_app, name="config")
+app.add_typer(dq_app, name="dq")
 
 out = Console()
 err = Console(stderr=True)
@@ -341,6 +343,50 @@ def config_check(
             f"config ok: {path}: desk {cfg.desk.name!r}, {len(cfg.universe)} instruments, "
             f"{len(cfg.bots)} bots ({', '.join(summary['bots'])})"
         )
+
+
+@dq_app.command("report")
+def dq_report(
+    json_out: JsonOpt = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only from this event time: ISO (2023-03-11T07:00) or back (6h)."),
+    ] = None,
+) -> None:
+    """Data-quality findings and clean-bar flags per stream, worst first, from the running desk."""
+    from agents.dq.summary import parse_since, summarize
+    from streams.kafka import decode_all, read_topic
+
+    try:
+        since_ms = parse_since(since) if since else None
+    except ValueError as exc:
+        raise DeskError(str(exc)) from None
+    settings = _settings()
+    bootstrap, prefix = _bootstrap(settings), settings.topic_prefix
+    with err.status("reading dq.reports and market.bars.clean", spinner="dots"):
+        reports = decode_all(read_topic(bootstrap, "dq.reports", prefix, idle_s=1.0))
+        bars = decode_all(read_topic(bootstrap, "market.bars.clean", prefix, idle_s=1.0))
+    summary = summarize(reports, bars, since_ms)
+    if json_out:
+        _print_json(summary)
+        return
+    colour = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
+    t = Table("stream", "status", "clean bars", "flags", "reports", "worst finding",
+              title=f"data quality{' since ' + summary['since'] if summary['since'] else ''}")
+    rank = {"CRITICAL": 0, "WARNING": 1, "INFO": 2, "OK": 3}
+    for row in sorted(summary["streams"], key=lambda r: (rank[r["status"]], r["stream"])):
+        worst = row["worst"]
+        t.add_row(
+            row["stream"],
+            f"[{colour[row['status']]}]{row['status']}[/]",
+            str(row["bars_clean"]),
+            ", ".join(f"{k} {v}" for k, v in row["flags"].items()),
+            ", ".join(f"{k} {v}" for k, v in row["reports"].items()),
+            f"{worst['at']} {worst['message']}" if worst else "",
+        )
+    out.print(t)
+    totals = summary["reports"]
+    out.print(", ".join(f"{v} {k.lower()}" for k, v in totals.items()) + " report(s)")
 
 
 def main() -> None:
