@@ -25,5 +25,5 @@ def register(desk: Any) -> None:
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
                 continue
             if quote is not None:
-                await sink.send(key=event.key, value=quote)
+                sink.send_soon(key=event.key, value=quote)  # flushed before offsets commit
                 EVENTS_OUT.labels(NAME, "market.quotes").inc()
