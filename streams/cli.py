@@ -196,6 +196,7 @@ def demo(
     for x in report["dead_letters"]:
         d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
     out.print(d)
+    out.print(_dq_table(report["data_quality"]))
     out.print(
         f"{report['bars_in']} bars in, {report['bars_clean']} clean out, "
         f"{len(report['dead_letters'])} dead letters; stack up in "
@@ -345,6 +346,25 @@ def config_check(
         )
 
 
+def _dq_table(summary: dict[str, Any]) -> Table:
+    """Data quality per stream, worst first (``desk dq report`` and ``desk demo``)."""
+    colour = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
+    t = Table("stream", "worst", "clean bars", "flags", "reports", "worst finding",
+              title=f"data quality{' since ' + summary['since'] if summary['since'] else ''}")
+    rank = {"CRITICAL": 0, "WARNING": 1, "INFO": 2, "OK": 3}
+    for row in sorted(summary["streams"], key=lambda r: (rank[r["status"]], r["stream"])):
+        worst = row["worst"]
+        t.add_row(
+            row["stream"],
+            f"[{colour[row['status']]}]{row['status']}[/]",
+            str(row["bars_clean"]),
+            ", ".join(f"{k} {v}" for k, v in row["flags"].items()),
+            ", ".join(f"{k} {v}" for k, v in row["reports"].items()),
+            f"{worst['at']} {worst['message']}" if worst else "",
+        )
+    return t
+
+
 @dq_app.command("report")
 def dq_report(
     json_out: JsonOpt = False,
@@ -370,21 +390,7 @@ def dq_report(
     if json_out:
         _print_json(summary)
         return
-    colour = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
-    t = Table("stream", "status", "clean bars", "flags", "reports", "worst finding",
-              title=f"data quality{' since ' + summary['since'] if summary['since'] else ''}")
-    rank = {"CRITICAL": 0, "WARNING": 1, "INFO": 2, "OK": 3}
-    for row in sorted(summary["streams"], key=lambda r: (rank[r["status"]], r["stream"])):
-        worst = row["worst"]
-        t.add_row(
-            row["stream"],
-            f"[{colour[row['status']]}]{row['status']}[/]",
-            str(row["bars_clean"]),
-            ", ".join(f"{k} {v}" for k, v in row["flags"].items()),
-            ", ".join(f"{k} {v}" for k, v in row["reports"].items()),
-            f"{worst['at']} {worst['message']}" if worst else "",
-        )
-    out.print(t)
+    out.print(_dq_table(summary))
     totals = summary["reports"]
     out.print(", ".join(f"{v} {k.lower()}" for k, v in totals.items()) + " report(s)")
 

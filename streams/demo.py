@@ -4,6 +4,8 @@ Starts the embedded stack and the agents, replays the real sample bars (EUR/USD
 hourly and GOOG daily from the ``backtesting`` wheel) into ``market.bars`` in
 event-time order, adds a few malformed messages to show the dead-letter path,
 waits until the agents have processed everything, and reports what happened.
+The same bars also go through the data-quality core in this process: the
+agents' reports must be exactly the ones the core predicts (stream = replay).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents.dq.core import DataQualityCore
+from agents.dq.summary import summarize
 from connectors.feeds.sample import demo_bars
+from streams.config import load_config
 from streams.errors import DeskError
 from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
 from streams.runtime.stack import Stack
@@ -37,6 +42,10 @@ def run_demo(
     """Run the demo and return its report (JSON-ready)."""
     t_start = time.perf_counter()
     bars = list(demo_bars(limit_per_sample))
+    core = DataQualityCore.from_config(load_config(settings.config_file))
+    outcomes = [core.process(b) for b in bars]
+    want_clean = sum(o.clean is not None for o in outcomes)
+    want_reports = {r["event_id"] for o in outcomes for r in o.reports()}
     with Stack(settings) as stack:
         stack.start(progress=lambda part: on_stage(f"starting {part}"))
         t_ready = time.perf_counter()
@@ -54,12 +63,12 @@ def run_demo(
         on_stage("agents processing")
         deadline = time.monotonic() + timeout_s
         with TopicReader(bootstrap, "market.bars.clean", prefix) as clean_reader:
-            while len(clean_reader.records) < len(bars):
+            while len(clean_reader.records) < want_clean:
                 clean_reader.poll()
-                on_progress("processed", len(clean_reader.records), len(bars))
+                on_progress("processed", len(clean_reader.records), want_clean)
                 if time.monotonic() > deadline:
                     raise DeskError(
-                        f"agents processed {len(clean_reader.records)} of {len(bars)} bars in "
+                        f"agents processed {len(clean_reader.records)} of {want_clean} bars in "
                         f"{timeout_s:.0f} s; see {Path(stack.run_dir) / 'worker.log'}"
                     )
             t_done = time.perf_counter()
@@ -68,7 +77,16 @@ def run_demo(
         dead = decode_all(
             read_topic(bootstrap, "deadletter", prefix, until_count=len(BAD_MESSAGES))
         )
+        reports = decode_all(
+            read_topic(bootstrap, "dq.reports", prefix, until_count=len(want_reports))
+        )
         health = [p.to_json() for p in stack.health()]
+    got_reports = {r["event_id"] for r in reports}
+    if got_reports != want_reports:
+        raise DeskError(
+            f"data-quality agent and core disagree: {len(got_reports - want_reports)} extra, "
+            f"{len(want_reports - got_reports)} missing report(s)"
+        )
     per_stream_in = Counter(stream_key(b) for b in bars)
     per_stream_out = Counter(stream_key(b) for b in clean_events)
     return {
@@ -84,6 +102,7 @@ def run_demo(
             }
             for k in sorted(per_stream_in)
         ],
+        "data_quality": summarize(reports, clean_events),
         "dead_letters": [
             {
                 "topic": d["topic"],

@@ -4,16 +4,19 @@ End-of-day streams are checked against a real exchange calendar
 (``exchange-calendars``): a missing session is "missing", a day before the
 stream's first bar is "not listed yet", a bar on a non-session day is flagged.
 Intraday streams count expected bars per interval; ``24/5`` skips the forex
-weekend (Friday 21:00 to Sunday 21:00 UTC), ``24/7`` skips nothing.
+weekend (Friday 17:00 to Sunday 17:00 New York time), ``24/7`` skips nothing.
 """
 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 DAY_MS = 86_400_000
 CALENDAR_START = "1990-01-01"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 class SessionCalendar:
@@ -52,11 +55,10 @@ def session_calendar(code: str) -> SessionCalendar:
 
 
 def forex_closed(open_time_ms: int) -> bool:
-    """True inside the forex weekend: Friday 21:00 UTC to Sunday 21:00 UTC."""
-    day = open_time_ms // DAY_MS
-    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    hour = (open_time_ms % DAY_MS) // 3_600_000
-    return weekday == 5 or (weekday == 4 and hour >= 21) or (weekday == 6 and hour < 21)
+    """True inside the forex weekend: Friday 17:00 to Sunday 17:00 New York time."""
+    ny = dt.datetime.fromtimestamp(open_time_ms / 1000, NEW_YORK)
+    weekday, hour = ny.weekday(), ny.hour
+    return weekday == 5 or (weekday == 4 and hour >= 17) or (weekday == 6 and hour < 17)
 
 
 def expected_missing(calendar: str | None, last_open: int, open_time: int, step: int) -> int:
