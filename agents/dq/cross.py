@@ -6,14 +6,16 @@ stale price) and judged against warning and critical levels with hysteresis:
 one report when an episode reaches a level, one when it has converged again.
 
 Bars of different streams arrive on different partitions, in any interleaving.
-Closes are buffered by open time and a minute is judged only once every leg has
-moved past it (a watermark), so the findings do not depend on arrival order.
+Closes are buffered by open time and a minute is judged only once both legs of
+a pair have moved past it (a watermark), so the findings do not depend on
+arrival order, and a leg that is not fed at all does not hold the others back.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agents.dq.findings import CRITICAL, INFO, WARNING, Finding, iso, num
@@ -44,6 +46,8 @@ class CrossMarketCheck:
     pending: dict[int, dict[str, tuple[float, int]]] = field(default_factory=dict)
     latest: dict[str, int] = field(default_factory=dict)
     pairs: dict[str, _Pair] = field(default_factory=dict)
+    judged: dict[str, int] = field(default_factory=dict)  # member -> last open time judged
+    _floor: int | None = None
 
     def __post_init__(self) -> None:
         self.legs = (self.group.reference, *self.group.members)
@@ -58,26 +62,47 @@ class CrossMarketCheck:
         return {m for m, p in self.pairs.items() if p.level == 2}
 
     def add(self, stream: str, open_time: int, close: float, ts_ingest: int) -> list[Finding]:
-        """Record one usable close; judge every minute all legs have passed."""
+        """Record one usable close; judge every minute both legs of a pair have passed."""
         self.pending.setdefault(open_time, {})[stream] = (close, ts_ingest)
         if open_time > self.latest.get(stream, -1):
             self.latest[stream] = open_time
-        if len(self.pending) > MAX_PENDING:  # a leg went silent: judge without it
-            self.latest = {leg: max(self.latest.values()) for leg in self.legs}
-        if len(self.latest) < len(self.legs):
-            return []
-        watermark = min(self.latest.values())
+        ref = self.group.reference
         out: list[Finding] = []
-        for t in sorted(k for k in self.pending if k <= watermark):
-            closes = self.pending.pop(t)
-            if self.group.reference not in closes:
-                continue
-            ref, ref_ingest = closes[self.group.reference]
+        if ref in self.latest:
             for member in self.group.members:
-                if member in closes:
-                    px, ingest = closes[member]
-                    out.extend(self._judge(member, t, ref, px, max(ref_ingest, ingest)))
+                if member in self.latest:
+                    out.extend(self._advance(member, min(self.latest[ref], self.latest[member])))
+        self._forget()
         return out
+
+    def _advance(self, member: str, watermark: int) -> list[Finding]:
+        done = self.judged.get(member)
+        if done is not None and watermark <= done:
+            return []
+        if done is None:
+            times: Iterable[int] = sorted(t for t in self.pending if t <= watermark)
+        else:
+            times = range(done + self.step, watermark + 1, self.step)
+        out: list[Finding] = []
+        ref = self.group.reference
+        for t in times:
+            closes = self.pending.get(t)
+            if closes and ref in closes and member in closes:
+                (rpx, ringest), (px, ingest) = closes[ref], closes[member]
+                out.extend(self._judge(member, t, rpx, px, max(ringest, ingest)))
+        self.judged[member] = watermark
+        return out
+
+    def _forget(self) -> None:
+        """Drop minutes every seen member has judged; bound the buffer if a leg lags for long."""
+        seen = [self.judged[m] for m in self.group.members if m in self.judged]
+        floor = min(seen) if seen else None
+        if floor != self._floor or len(self.pending) > MAX_PENDING:
+            self._floor = floor
+            for t in sorted(self.pending):
+                if (floor is None or t > floor) and len(self.pending) <= MAX_PENDING:
+                    break
+                del self.pending[t]
 
     def _judge(self, member: str, t: int, ref: float, px: float, ts_ingest: int) -> list[Finding]:
         g, p = self.group, self.pairs[member]

@@ -270,6 +270,7 @@ class StreamChecker:
     def stale_finding(self, bar: Mapping[str, Any], now: int, silent_from: int | None) -> Finding:
         """No bar for ``stale_intervals`` intervals: critical, risk fails closed on it."""
         self.state.stale_open = True
+        self.state.critical.add("stale")
         start = silent_from or now
         limit = self.cfg.stale_intervals * self.step
         f = self._finding(
