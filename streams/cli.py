@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connectors.feeds.replay_cli import register_replay
 from streams.errors import DeskError
 from streams.settings import DeskSettings, load_settings
 
@@ -33,6 +34,9 @@ dq_app = typer.Typer(help="Data quality of the market data.", no_args_is_help=Tr
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(config_app, name="config")
+feed_app = typer.Typer(help="Market-data feeds into the desk.", no_args_is_help=True)
+app.add_typer(feed_app, name="feed")
+register_replay(feed_app)
 app.add_typer(dq_app, name="dq")
 
 out = Console()

@@ -1,0 +1,216 @@
+"""``desk feed replay``: bar files into the running desk's ``market.bars``, or a dry-run summary.
+
+The readers (pandas, pyarrow) load inside the command: every other ``desk``
+command starts without them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from streams.errors import DeskError
+
+if TYPE_CHECKING:
+    from connectors.feeds.files import ReadResult
+
+BAR_SUFFIXES = (".csv", ".parquet", ".pq")
+FORMAT_HELP = "auto, binance, yahoo_ohlcv, yahoo_wide or generic (docs/events.md)."
+SHOWN_REJECTS = 20
+
+out = Console()
+err = Console(stderr=True)
+
+
+def register_replay(feed_app: typer.Typer) -> None:
+    """Add ``replay`` to the ``desk feed`` group."""
+    feed_app.command("replay")(replay_command)
+
+
+def replay_command(
+    files: Annotated[
+        list[Path], typer.Argument(help="Bar files (CSV or Parquet) or folders holding them.")
+    ],
+    speed: Annotated[
+        str, typer.Option(help="asap, realtime, or xN (N times real time, e.g. x60).")
+    ] = "asap",
+    venue: Annotated[str | None, typer.Option(help="Venue for every file.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Symbol for every file (not wide).")] = None,
+    interval: Annotated[str | None, typer.Option(help="Bar interval: 1m, 5m, 1h, 1d.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "auto",
+    symbols: Annotated[
+        str | None, typer.Option(help="Only these symbols, e.g. SPY,QQQ (wide files: columns).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Bars opening at/after this time (ISO-8601; UTC if naive).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Bars opening before this time.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only read and summarize; no broker needed.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+) -> None:
+    """Replay recorded bars into market.bars in event-time order; bad rows go to deadletter."""
+    from connectors.feeds.files import FORMATS, ReadOptions, parse_when, read_files
+    from connectors.feeds.replay import parse_speed
+
+    if fmt not in ("auto", *FORMATS):
+        raise DeskError(f"unknown --format {fmt!r}; use auto or one of {', '.join(FORMATS)}")
+    pace = parse_speed(speed)
+    opts = ReadOptions(
+        fmt=fmt,
+        venue=venue,
+        symbol=symbol,
+        interval=interval,
+        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else None,
+        since=parse_when(since) if since else None,
+        until=parse_when(until) if until else None,
+    )
+    paths = expand(files)
+    target = None if dry_run else _target()  # no broker: say so before reading anything
+
+    t0 = time.perf_counter()
+    with nullcontext() if json_out else err.status("reading bar files..."):
+        result = read_files(paths, opts)
+    read_s = time.perf_counter() - t0
+
+    publish_s: float | None = None
+    if target is not None:
+        publish_s = _publish(result, target, pace, quiet=json_out)
+    summary = summarize(result, read_s, publish_s, speed, target)
+    if json_out:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _print(summary)
+
+
+def expand(files: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for its CSV/Parquet files, sorted by name."""
+    paths: list[Path] = []
+    for f in files:
+        if f.is_dir():
+            found = sorted(p for p in f.iterdir() if p.suffix.lower() in BAR_SUFFIXES)
+            if not found:
+                raise DeskError(f"{f}: no {'/'.join(BAR_SUFFIXES)} files in this folder")
+            paths.extend(found)
+        elif f.is_file():
+            paths.append(f)
+        else:
+            raise DeskError(f"{f}: no such file or folder")
+    return paths
+
+
+def _target() -> tuple[str, str]:
+    from streams.cli import _bootstrap  # late: streams.cli imports this module
+    from streams.settings import load_settings
+
+    settings = load_settings()
+    return _bootstrap(settings), settings.topic_prefix
+
+
+def _publish(result: ReadResult, target: tuple[str, str], pace: float | None, quiet: bool) -> float:
+    from connectors.feeds.replay import replay
+    from streams.kafka import EventProducer
+
+    bootstrap, prefix = target
+    producer = EventProducer(bootstrap, prefix)
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("replay", total=len(result.bars) + len(result.rejects))
+        stats = replay(
+            result.bars,
+            result.rejects,
+            producer,
+            speed=pace,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    return stats.seconds
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def summarize(
+    result: ReadResult,
+    read_s: float,
+    publish_s: float | None,
+    speed: str,
+    target: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """The JSON-ready report: files, streams (count, first/last event time), rejects, speed."""
+    busy = publish_s if publish_s is not None else read_s
+    return {
+        "dry_run": target is None,
+        "speed": speed,
+        "topic_prefix": None if target is None else target[1],
+        "files": [
+            {
+                "path": str(f.path),
+                "format": f.format,
+                "bars": len(f.bars),
+                "rejects": len(f.rejects),
+            }
+            for f in result.files
+        ],
+        "streams": [
+            {"stream": f"{s['venue']}:{s['symbol']}", **s}
+            | {"first": _iso(s["first_ts"]), "last": _iso(s["last_ts"])}
+            for s in result.streams()
+        ],
+        "bars": len(result.bars),
+        "overlapping_streams": result.overlaps(),
+        "rejects": len(result.rejects),
+        "reject_samples": [
+            {"file": r.file, "line": r.line, "reason": r.reason}
+            for r in result.rejects[:SHOWN_REJECTS]
+        ],
+        "seconds": {
+            "read": round(read_s, 3),
+            "publish": None if publish_s is None else round(publish_s, 3),
+        },
+        "bars_per_second": round(len(result.bars) / max(busy, 1e-9)),
+    }
+
+
+def _print(summary: dict[str, Any]) -> None:
+    t = Table("stream", "interval", "bars", "first (close)", "last (close)", title="bars")
+    for s in summary["streams"]:
+        t.add_row(s["stream"], s["interval"], str(s["bars"]), s["first"], s["last"])
+    out.print(t)
+    for o in summary["overlapping_streams"]:
+        out.print(f"[yellow]warning[/] {o} comes from several files: same event ids, first wins")
+    for r in summary["reject_samples"]:
+        out.print(f"[yellow]reject[/] {r['file']}:{r['line']}: {r['reason']}", highlight=False)
+    if summary["rejects"] > len(summary["reject_samples"]):
+        out.print(f"... and {summary['rejects'] - len(summary['reject_samples'])} more rejects")
+    secs = summary["seconds"]
+    if summary["dry_run"]:
+        what = (
+            f"read in {secs['read']} s ({summary['bars_per_second']} bars/s); dry run, nothing sent"
+        )
+    else:
+        what = (
+            f"sent to {summary['topic_prefix']}market.bars in {secs['publish']} s "
+            f"({summary['bars_per_second']} bars/s), rejects to deadletter"
+        )
+    out.print(
+        f"{summary['bars']} bars, {summary['rejects']} rejects from "
+        f"{len(summary['files'])} file(s); {what}"
+    )
