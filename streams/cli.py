@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connectors.feeds.live_cli import data_app, register_live
 from connectors.feeds.replay_cli import register_replay
 from streams.errors import DeskError
 from streams.settings import DeskSettings, load_settings
@@ -37,6 +38,8 @@ app.add_typer(config_app, name="config")
 feed_app = typer.Typer(help="Market-data feeds into the desk.", no_args_is_help=True)
 app.add_typer(feed_app, name="feed")
 register_replay(feed_app)
+register_live(feed_app)
+app.add_typer(data_app, name="data")
 app.add_typer(dq_app, name="dq")
 
 out = Console()
