@@ -9,6 +9,7 @@ order per stream.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 
@@ -21,7 +22,7 @@ from streams.avro import registry
 from streams.config import load_config
 from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
 from streams.topics import stream_key
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, run_desk
 
 CRYPTO = SHARED_DATA / "crypto_1m"
 pytestmark = [
@@ -84,3 +85,24 @@ def test_depeg_window_through_the_running_agent(stack, stack_settings) -> None:
     assert len(clean) == want_clean
     flagged = sum("zero_volume" in b["quality_flags"] for b in clean if b["symbol"] == "BTC/USDC")
     assert flagged == 12_971  # every zero-volume minute of the recorded file
+
+    # risk's fail-closed input: the freshness table (read from its changelog) knows the state
+    changelog = f"{prefix}{stack_settings.app_id}-dq-freshness-changelog"
+    latest = {
+        json.loads(k): json.loads(v)
+        for k, v, _p, _o in read_topic(bootstrap, changelog, idle_s=1.0)
+    }
+    usdc = latest["binanceus:BTC/USDC"]["1m"]
+    assert usdc["bars"] == 30_240 and usdc["stale"] is False
+    assert usdc["last_bar_close"] == bars[-1]["ts_event"]
+
+    # the operator's summary, from the real CLI against the running desk
+    env = {"DESK_BROKER_URL": bootstrap, "DESK_TOPIC_PREFIX": prefix}
+    res = run_desk("dq", "report", "--json", "--since", "2023-03-11", env=env)
+    assert res.returncode == 0, res.stderr
+    summary = {s["stream"]: s for s in json.loads(res.stdout)["streams"]}
+    assert summary["binanceus:BTC/USDC"]["status"] == "CRITICAL"
+    assert summary["binanceus:BTC/USD"]["status"] != "CRITICAL"
+    # event time is the close: the 03-10 23:59 bar closes at 03-11 00:00 and counts
+    assert summary["binanceus:BTC/USDC"]["bars_clean"] == 11 * 1440 + 1
+    assert summary["binanceus:BTC/USDC"]["flags"]["zero_volume"] > 0
