@@ -165,21 +165,13 @@ def demo(
     ] = None,
 ) -> None:
     """Replay real bundled bars through the embedded desk and report (offline, no setup)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from streams.demo import run_demo
+    from streams.progress import progress_bar
 
     settings = _checked_settings()
     if settings.data_dir == Path(".desk"):  # keep the demo away from a real desk's data
         settings = settings.model_copy(update={"data_dir": Path(".desk/demo")})
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-        disable=json_out,
-    ) as progress:
+    with progress_bar(err, disable=json_out) as progress:
         tasks: dict[str, Any] = {}
 
         def on_stage(msg: str) -> None:

@@ -91,10 +91,9 @@ def fetch(
     Example: desk data fetch --exchange binanceus --symbol BTC/USDT --timeframe 1m
     --since 2023-03-01 --until 2023-03-02 --out btc.parquet
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from connectors.feeds.ccxt_feed import bar_interval_ms, fetch_history
     from connectors.feeds.ohlcv_out import file_format, iso_utc, ohlcv_frame, write_ohlcv
+    from streams.progress import progress_bar
 
     hooks = _hooks(ctx)
     file_format(out)  # a bad extension fails before any download
@@ -110,14 +109,7 @@ def fetch(
     ex = hooks["exchange_factory"](exchange)
     iv = bar_interval_ms(ex, timeframe)
     expected = max(1, ((until_ms or now) - since_ms) // iv)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-        disable=json_out,
-    ) as progress:
+    with progress_bar(err, disable=json_out) as progress:
         task = progress.add_task(f"{exchange} {symbol} {timeframe}", total=expected)
 
         def on_page(rows: int, _last_open: int) -> None:

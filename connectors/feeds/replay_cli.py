@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from streams.errors import DeskError
+from streams.progress import progress_bar
 
 if TYPE_CHECKING:
     from connectors.feeds.files import ReadResult
@@ -123,15 +123,7 @@ def _publish(result: ReadResult, target: tuple[str, str], pace: float | None, qu
 
     bootstrap, prefix = target
     producer = EventProducer(bootstrap, prefix)
-    with Progress(
-        TextColumn("replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=quiet,
-    ) as progress:
+    with progress_bar(err, disable=quiet, eta=True) as progress:
         task = progress.add_task("replay", total=len(result.bars) + len(result.rejects))
         stats = replay(
             result.bars,
