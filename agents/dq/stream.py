@@ -78,7 +78,7 @@ class StreamChecker:
         self.step = interval_ms(interval)
         self.cfg = cfg
         self.calendar = calendar
-        self.sessions = sessions if interval == "1d" else None
+        self.sessions = sessions  # end-of-day streams only (the core decides)
         self.state = StreamState()
         self._recent: deque[int] = deque(maxlen=RECENT)
         self._recent_set: set[int] = set()
@@ -405,8 +405,8 @@ class StreamChecker:
         """Returns far beyond recent volatility; a spike is one episode, a new level is accepted."""
         close = values[3]
         ref = self._ref_close
-        self._ref_close = close if ref is None else ref
         if ref is None:
+            self._ref_close = close
             return
         r = math.log(close / ref)
         vol = self._vol.value
