@@ -94,9 +94,10 @@ class CrossMarketCheck:
         return out
 
     def _forget(self) -> None:
-        """Drop minutes every seen member has judged; bound the buffer if a leg lags for long."""
-        seen = [self.judged[m] for m in self.group.members if m in self.judged]
-        floor = min(seen) if seen else None
+        """Drop minutes every member has judged; bound the buffer if a leg lags for long."""
+        # a member not judged yet (its partition may lag) still needs the reference's closes
+        members = self.group.members
+        floor = min(self.judged[m] for m in members) if self.judged.keys() >= set(members) else None
         if floor != self._floor or len(self.pending) > MAX_PENDING:
             self._floor = floor
             for t in sorted(self.pending):

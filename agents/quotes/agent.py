@@ -25,5 +25,5 @@ def register(desk: Any) -> None:
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
                 continue
             if quote is not None:
-                sink.send_soon(key=event.key, value=quote)  # flushed before offsets commit
+                await sink.send(key=event.key, value=quote)
                 EVENTS_OUT.labels(NAME, "market.quotes").inc()
