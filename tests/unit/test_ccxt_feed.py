@@ -10,26 +10,18 @@ building, rate limiter, HTTP-status/error mapping and parsers all run.
 from __future__ import annotations
 
 import csv
-import http
 import json
 import random
 import threading
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
 import pandas as pd
 import pytest
-import requests
 import typer
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 from typer.testing import CliRunner
 
 from connectors.feeds.backoff import BackoffPolicy, FeedError, FeedUnavailable, Retrier
@@ -47,114 +39,11 @@ from streams.errors import DeskError
 from streams.ids import event_id
 from streams.topics import spec, stream_key
 from tests.conftest import SHARED_DATA, run_desk
+from tests.exchange_transport import BinanceUS, binanceus, fixture, ok
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "exchange" / "binanceus"
 MIN = 60_000
 T0 = 1_677_628_800_000  # 2023-03-01T00:00:00Z, the first fixture bar
 REAL_CSV = SHARED_DATA / "crypto_1m" / "binanceus_{}_1m_2023-03-01_2023-03-21.csv"
-
-
-# -- the transport under ccxt ---------------------------------------------------------------
-
-
-class BinanceUS(BaseAdapter):
-    """Answers ccxt's HTTP requests like api.binance.us would, from the fixture payloads.
-
-    ``now_ms`` is the exchange's clock: klines opening after it do not exist
-    yet and the one still open is served as its forming snapshot. ``script``
-    queues raw responses per path, answered before the fixtures ("429, then 503,
-    then OK"). ``calls`` records every request (path, query, monotonic time).
-    """
-
-    def __init__(self, now_ms: Callable[[], int | None] = lambda: None) -> None:
-        super().__init__()
-        self.now_ms = now_ms
-        self.script: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
-        self.calls: list[tuple[str, dict[str, str], float]] = []
-        self.klines_ignore_since = False
-
-    def paths(self, path: str) -> list[dict[str, str]]:
-        return [q for p, q, _ in self.calls if p == path]
-
-    def then(self, path: str, *names_or_specs: str | dict[str, Any]) -> None:
-        for x in names_or_specs:
-            self.script[path].append(fixture(x) if isinstance(x, str) else x)
-
-    def send(self, request: Any, **_kw: Any) -> requests.Response:  # type: ignore[override]
-        url = urlsplit(request.url)
-        assert url.netloc == "api.binance.us", url.netloc
-        query = dict(parse_qsl(url.query))
-        self.calls.append((url.path, query, time.monotonic()))
-        if self.script[url.path]:
-            return _response(request, self.script[url.path].popleft())
-        return _response(request, self._route(url.path, query))
-
-    def _route(self, path: str, q: dict[str, str]) -> dict[str, Any]:
-        now = self.now_ms()
-        if path == "/api/v3/exchangeInfo":
-            return _ok(fixture("exchangeInfo.json"))
-        if path == "/api/v3/time":
-            return _ok({"serverTime": now} if now is not None else fixture("time.json"))
-        if path == "/api/v3/depth":
-            name = f"depth_{q['symbol']}.json"
-            if not (FIX / name).exists():
-                return fixture("error_bad_symbol.json")
-            book = fixture(name)
-            n = int(q.get("limit", 100))
-            return _ok({**book, "bids": book["bids"][:n], "asks": book["asks"][:n]})
-        if path == "/api/v3/klines":
-            return self._klines(q, now)
-        return {"status": 404, "headers": {}, "body": ""}
-
-    def _klines(self, q: dict[str, str], now: int | None) -> dict[str, Any]:
-        name = f"klines_{q['symbol']}_{q['interval']}.json"
-        if not (FIX / name).exists():
-            return fixture("error_bad_symbol.json")
-        final, forming = fixture(name), {}
-        if (FIX / name.replace(".json", "_forming.json")).exists():
-            forming = {r[0]: r for r in fixture(name.replace(".json", "_forming.json"))}
-        rows = [r for r in final if now is None or r[0] <= now]
-        rows = [forming.get(r[0], r) if now is not None and r[6] >= now else r for r in rows]
-        limit = int(q.get("limit", 500))
-        if "startTime" in q and not self.klines_ignore_since:
-            rows = [r for r in rows if r[0] >= int(q["startTime"])][:limit]
-        else:  # Binance without startTime: the latest `limit` bars
-            rows = rows[-limit:]
-        return _ok(rows)
-
-    def close(self) -> None:
-        pass
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIX / name).read_text())
-
-
-def _ok(payload: Any) -> dict[str, Any]:
-    return {
-        "status": 200,
-        "headers": {"Content-Type": "application/json;charset=UTF-8"},
-        "body": json.dumps(payload),
-    }
-
-
-def _response(request: Any, spec: dict[str, Any]) -> requests.Response:
-    r = requests.Response()
-    r.status_code = spec["status"]
-    r.reason = http.HTTPStatus(spec["status"]).phrase
-    r.headers = CaseInsensitiveDict(spec.get("headers", {}))
-    r._content = spec["body"].encode()
-    r.encoding = "utf-8"
-    r.url = request.url
-    r.request = request
-    return r
-
-
-def binanceus(server: BinanceUS, exchange: ccxt.Exchange | None = None) -> ccxt.Exchange:
-    """The real ccxt exchange with our transport mounted under its requests session."""
-    ex = exchange or make_exchange("binanceus", env={})
-    ex.session.mount("https://", server)
-    return ex
 
 
 class Clock:
@@ -285,7 +174,7 @@ def test_duplicate_rows_in_one_response_are_emitted_once() -> None:
     clock = Clock(T0 + 5 * MIN + 10_000)
     server = BinanceUS(now_ms=clock)
     rows = fixture("klines_BTCUSDT_1m.json")
-    server.then("/api/v3/klines", _ok([rows[3], rows[2], rows[3], rows[4], rows[5]]))
+    server.then("/api/v3/klines", ok([rows[3], rows[2], rows[3], rows[4], rows[5]]))
     f = feed(server, ["BTC/USDT"], clock, backfill=3)
     assert [e["open_time"] for _, e in f.poll_once()] == [T0 + 2 * MIN, T0 + 3 * MIN, T0 + 4 * MIN]
 
