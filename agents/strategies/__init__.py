@@ -1,0 +1,1 @@
+"""Strategies: one method from (bar, state) to order intents; registered by name."""
