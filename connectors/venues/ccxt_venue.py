@@ -51,6 +51,22 @@ _STATUS = {"closed": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED", "re
 _SCALE = Decimal(1).scaleb(-18)  # Avro decimal(38, 18)
 
 
+class _Redact(logging.Filter):
+    """ccxt's own DEBUG log prints request headers (the API key): blank the secrets out."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self.secrets = [x for x in secrets if x]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(x in text for x in self.secrets):
+            for x in self.secrets:
+                text = text.replace(x, "***")
+            record.msg, record.args = text, None
+        return True
+
+
 class VenueError(DeskError):
     """The venue cannot be used as configured (keys, live switch, sandbox); one line."""
 
@@ -125,6 +141,9 @@ class CcxtVenue:
         exchange.enableRateLimit = True
         # we do ask for all open orders at once, rarely and on purpose (cancel-all, reports)
         exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
+        logging.getLogger("ccxt.base.exchange").addFilter(
+            _Redact(str(exchange.apiKey or ""), str(exchange.secret or ""))
+        )
         self.exchange = exchange
         self.venue = str(exchange.id)
         self.account = account
@@ -381,7 +400,10 @@ class CcxtVenue:
             kind = "MARKET"
         else:
             kind = "POST_ONLY" if order.get("postOnly") else "LIMIT"
-        cid = order.get("clientOrderId") or ctx.get("client_order_id") or ""
+        # a Binance cancel answers with the cancel's own client id; the order's is "orig..."
+        info = order.get("info") or {}
+        cid = info.get("origClientOrderId") or order.get("clientOrderId")
+        cid = cid or ctx.get("client_order_id") or ""
         event = self._order_event(
             ctx,
             status=status,
