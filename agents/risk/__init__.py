@@ -1,0 +1,1 @@
+"""Pre-trade risk: every intent gets a decision with the measured values and the limits."""

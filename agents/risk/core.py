@@ -1,0 +1,279 @@
+"""Pure core of pre-trade risk: deterministic checks, fail closed, reasons on every decision.
+
+Every check runs and is recorded with its measured value and its limit, in
+order, so a denial explains itself and an approval shows what it was judged
+on. Anything the engine does not know (trading state, a mark, the portfolio)
+denies: nothing is approved by default. Cancels are always approved: they
+only take risk away, and the kill switch relies on them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from streams.config import Limits
+from streams.ids import event_id
+
+SOURCE = "agent.risk"
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class RiskContext:
+    """What risk knows about the bot and its market when an intent arrives."""
+
+    account: str
+    allowed_symbols: frozenset[str]  # venue:symbol
+    limits: Limits
+    trading_state: str | None  # ACTIVE / REDUCING / HALTED; None = unknown (deny)
+    kill: bool = False
+    mark: float | None = None  # last clean close of the symbol
+    mark_ts: int | None = None
+    data_critical: tuple[str, ...] = ()  # open critical data-quality checks of the stream
+    position: Decimal | None = None  # base units, signed; None = portfolio unknown
+    gross_exposure: Decimal | None = None  # quote currency, across the bot's symbols
+    net_exposure: Decimal | None = None
+    equity: Decimal | None = None
+    peak_equity: Decimal | None = None
+    daily_pnl: Decimal | None = None
+
+
+@dataclass
+class _Check:
+    name: str
+    passed: bool
+    value: str | None
+    limit: str | None
+    detail: str
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "value": self.value,
+            "limit": self.limit,
+            "detail": self.detail,
+        }
+
+
+def _s(x: object) -> str | None:
+    return None if x is None else str(x)
+
+
+@dataclass
+class PreTradeRisk:
+    """Decides intents; remembers only the recent approvals per bot (the order-rate check)."""
+
+    _recent: dict[str, deque[int]] = field(default_factory=dict)
+
+    def decide(
+        self, intent: Mapping[str, Any], ctx: RiskContext
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The ``RiskDecision`` and, when approved, the ``OrderCommand`` to send."""
+        checks = (
+            [_Check("cancel", True, intent["action"], None, "cancels only take risk away")]
+            if intent["action"] != "NEW"
+            else self._checks(intent, ctx)
+        )
+        approved = all(c.passed for c in checks)
+        state = ctx.trading_state or "HALTED"
+        decision = {
+            "event_id": event_id("decision", intent["event_id"]),
+            "ts_event": intent["ts_event"],
+            "ts_ingest": intent["ts_ingest"],
+            "source": SOURCE,
+            "correlation_id": intent.get("correlation_id") or intent["event_id"],
+            "bot_id": intent["bot_id"],
+            "venue": intent["venue"],
+            "symbol": intent["symbol"],
+            "intent_id": intent["event_id"],
+            "decision": "APPROVE" if approved else "DENY",
+            "trading_state": state,
+            "reasons": [f"{c.name}: {c.detail}" for c in checks if not c.passed],
+            "checks": [c.record() for c in checks],
+        }
+        if not approved:
+            return decision, None
+        if intent["action"] == "NEW":
+            self._recent.setdefault(intent["bot_id"], deque()).append(intent["ts_event"])
+        return decision, self._command(intent, ctx, decision["event_id"])
+
+    # -- the checks, in order ------------------------------------------------------------------
+
+    def _checks(self, it: Mapping[str, Any], ctx: RiskContext) -> list[_Check]:
+        lim = ctx.limits
+        qty: Decimal = it["quantity"] or Decimal(0)
+        signed = qty if it["side"] == "BUY" else -qty
+        pos = ctx.position
+        reducing = pos is not None and pos != 0 and signed * pos < 0 and abs(signed) <= abs(pos)
+        out = [self._state(ctx, reducing), self._kill(ctx)]
+        stream = f"{it['venue']}:{it['symbol']}"
+        out.append(
+            _Check(
+                "instrument_allowed",
+                stream in ctx.allowed_symbols,
+                stream,
+                None,
+                "in the bot's universe"
+                if stream in ctx.allowed_symbols
+                else f"{stream} is not one of the bot's symbols",
+            )
+        )
+        out.append(_Check("quantity", qty > 0, _s(qty), "> 0", "size of the order"))
+        out += self._market_data(it, ctx)
+        mark = None if ctx.mark is None else Decimal(repr(ctx.mark))
+        price = it["limit_price"] if it["order_type"] != "MARKET" else mark
+        out.append(self._band(it, mark, lim))
+        notional = None if price is None else qty * price
+        out.append(self._max("max_order_notional", notional, lim.max_order_notional))
+        out += self._exposure(ctx, signed, mark, reducing)
+        out.append(self._rate(it, lim))
+        out += self._loss(ctx, reducing)
+        return out
+
+    def _state(self, ctx: RiskContext, reducing: bool) -> _Check:
+        st = ctx.trading_state
+        if st == "ACTIVE":
+            return _Check("trading_state", True, st, None, "active")
+        if st == "REDUCING":
+            ok = reducing
+            why = "reducing order allowed" if ok else "REDUCING: only orders that cut the position"
+            return _Check("trading_state", ok, st, None, why)
+        if st == "HALTED":
+            return _Check("trading_state", False, st, None, "HALTED: nothing trades")
+        return _Check("trading_state", False, _s(st), None, "trading state unknown: fail closed")
+
+    def _kill(self, ctx: RiskContext) -> _Check:
+        if not ctx.kill:
+            return _Check("kill_switch", True, "off", None, "off")
+        return _Check("kill_switch", False, "on", None, "kill switch is on: nothing trades")
+
+    def _market_data(self, it: Mapping[str, Any], ctx: RiskContext) -> list[_Check]:
+        age_limit = ctx.limits.max_data_age_seconds
+        if ctx.mark is None or ctx.mark_ts is None:
+            fresh = _Check(
+                "market_data_fresh", False, None, _s(age_limit), "no clean mark: fail closed"
+            )
+        else:
+            age_s = Decimal(it["ts_event"] - ctx.mark_ts) / 1000
+            ok = age_s >= 0 and (age_limit is None or age_s <= age_limit)
+            fresh = _Check(
+                "market_data_fresh", ok, _s(age_s), _s(age_limit), f"last clean bar {age_s} s old"
+            )
+        crit = ctx.data_critical
+        quality = _Check(
+            "market_data_quality",
+            not crit,
+            ",".join(crit) or "none",
+            "no critical",
+            "open critical data-quality findings: fail closed" if crit else "no critical finding",
+        )
+        return [fresh, quality]
+
+    def _band(self, it: Mapping[str, Any], mark: Decimal | None, lim: Limits) -> _Check:
+        if it["order_type"] == "MARKET":
+            return _Check("price_band", True, None, _s(lim.price_band_bps), "market order")
+        px = it["limit_price"]
+        if px is None or px <= 0 or mark is None or mark <= 0:
+            return _Check("price_band", False, _s(px), _s(lim.price_band_bps), "no price or mark")
+        bps = (abs(px - mark) / mark * 10_000).quantize(Decimal("0.01"))
+        ok = lim.price_band_bps is None or bps <= lim.price_band_bps
+        return _Check(
+            "price_band",
+            ok,
+            _s(bps),
+            _s(lim.price_band_bps),
+            f"limit {px} is {bps} bps from mark {mark}",
+        )
+
+    def _max(self, name: str, value: Decimal | None, limit: Decimal | None) -> _Check:
+        if value is None:
+            return _Check(name, False, None, _s(limit), "cannot be measured: fail closed")
+        ok = limit is None or value <= limit
+        return _Check(name, ok, _s(value), _s(limit), "within limit" if ok else "over limit")
+
+    def _exposure(
+        self, ctx: RiskContext, signed: Decimal, mark: Decimal | None, reducing: bool
+    ) -> list[_Check]:
+        lim = ctx.limits
+        known = None not in (ctx.position, ctx.gross_exposure, ctx.net_exposure, ctx.equity, mark)
+        if not known:
+            return [_Check("portfolio_known", False, None, None, "portfolio or mark unknown")]
+        assert ctx.position is not None and ctx.gross_exposure is not None and mark is not None
+        assert ctx.net_exposure is not None and ctx.equity is not None
+        new_pos = ctx.position + signed
+        delta_gross = (abs(new_pos) - abs(ctx.position)) * mark
+        gross = ctx.gross_exposure + delta_gross
+        net = ctx.net_exposure + signed * mark
+        out = [
+            self._max("max_position_notional", abs(new_pos) * mark, lim.max_position_notional),
+            self._max("max_gross_exposure", gross, lim.max_gross_exposure),
+            self._max("max_net_exposure", abs(net), lim.max_net_exposure),
+        ]
+        if ctx.equity <= 0:
+            out.append(_Check("max_leverage", False, None, _s(lim.max_leverage), "equity <= 0"))
+        else:
+            lev = (gross / ctx.equity).quantize(Decimal("0.0001"))
+            out.append(self._max("max_leverage", lev, lim.max_leverage))
+        if reducing:  # cutting a position never breaches exposure: it only lowers it
+            out = [_Check(c.name, True, c.value, c.limit, "reducing") for c in out]
+        return out
+
+    def _rate(self, it: Mapping[str, Any], lim: Limits) -> _Check:
+        recent = self._recent.setdefault(it["bot_id"], deque())
+        while recent and recent[0] <= it["ts_event"] - MINUTE_MS:
+            recent.popleft()
+        n = len(recent) + 1
+        ok = lim.max_orders_per_minute is None or n <= lim.max_orders_per_minute
+        return _Check(
+            "max_orders_per_minute",
+            ok,
+            str(n),
+            _s(lim.max_orders_per_minute),
+            "orders in the last minute, this one included",
+        )
+
+    def _loss(self, ctx: RiskContext, reducing: bool) -> list[_Check]:
+        lim = ctx.limits
+        if ctx.daily_pnl is None or ctx.equity is None or ctx.peak_equity is None:
+            return [_Check("pnl_known", False, None, None, "daily PnL or equity unknown")]
+        loss = -ctx.daily_pnl if ctx.daily_pnl < 0 else Decimal(0)
+        dd = (
+            ((ctx.peak_equity - ctx.equity) / ctx.peak_equity).quantize(Decimal("0.000001"))
+            if ctx.peak_equity > 0
+            else Decimal(0)
+        )
+        out = [
+            self._max("max_daily_loss", loss, lim.max_daily_loss),
+            self._max("max_drawdown", dd, lim.max_drawdown),
+        ]
+        if reducing:
+            out = [_Check(c.name, True, c.value, c.limit, "reducing") for c in out]
+        return out
+
+    def _command(self, it: Mapping[str, Any], ctx: RiskContext, decision_id: str) -> dict[str, Any]:
+        kind = {"NEW": "SUBMIT", "CANCEL": "CANCEL", "CANCEL_ALL": "CANCEL_ALL"}[it["action"]]
+        return {
+            "event_id": event_id("command", it["event_id"]),
+            "ts_event": it["ts_event"],
+            "ts_ingest": it["ts_ingest"],
+            "source": SOURCE,
+            "correlation_id": it.get("correlation_id") or it["event_id"],
+            "bot_id": it["bot_id"],
+            "venue": it["venue"],
+            "account": ctx.account,
+            "command": kind,
+            "symbol": it["symbol"],
+            "client_order_id": it["client_order_id"],
+            "side": it["side"],
+            "order_type": it["order_type"],
+            "quantity": it["quantity"],
+            "limit_price": it["limit_price"],
+            "time_in_force": it["time_in_force"],
+            "decision_id": decision_id,
+            "reason": it["reason"],
+        }
