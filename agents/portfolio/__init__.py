@@ -1,0 +1,1 @@
+"""Portfolio: positions, cash, PnL and drawdown per bot, in exact decimals."""

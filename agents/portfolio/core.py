@@ -1,0 +1,196 @@
+"""Pure core of the portfolio: fills and marks in, exact books out.
+
+Each position keeps its signed quantity and its signed cost basis (what the
+open quantity cost, fees apart). Closing part of a position releases a share
+of the basis, rounded once to 18 places and removed from the basis by exactly
+that amount, so these identities hold to the last decimal at every step::
+
+    equity = cash + Σ quantity × mark
+    equity = starting cash + realized PnL + unrealized PnL
+
+Realized PnL is net of fees. The trading day is the UTC date of the event
+time; the equity at the first event of a day is that day's start, so daily
+PnL survives restarts as long as the state does (``to_state``/``from_state``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from streams.ids import event_id
+
+Q18 = Decimal("1e-18")
+ZERO = Decimal(0)
+SOURCE = "agent.portfolio"
+
+
+class PortfolioError(ValueError):
+    """A fill the books cannot take (e.g. a fee in a currency other than the quote)."""
+
+
+def trading_day(ts_ms: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).date().isoformat()
+
+
+def _q(x: Decimal) -> Decimal:
+    return x.quantize(Q18)
+
+
+@dataclass
+class Position:
+    venue: str
+    symbol: str
+    quantity: Decimal = ZERO
+    basis: Decimal = ZERO  # signed cost of the open quantity
+    realized: Decimal = ZERO
+    mark: Decimal | None = None
+
+    def apply(self, signed_qty: Decimal, price: Decimal) -> Decimal:
+        """Apply a trade; returns the PnL it realized (fees apart)."""
+        realized = ZERO
+        pos = self.quantity
+        if pos != 0 and (signed_qty > 0) != (pos > 0):
+            closing = signed_qty if abs(signed_qty) <= abs(pos) else -pos
+            portion = _q(self.basis * abs(closing) / abs(pos))
+            realized = -(closing * price) - portion
+            self.basis -= portion
+            self.quantity += closing
+            signed_qty -= closing
+        if signed_qty != 0:
+            self.quantity += signed_qty
+            self.basis += signed_qty * price
+        if self.quantity == 0:
+            self.basis = ZERO  # nothing open, nothing owed
+        self.realized += realized
+        return realized
+
+    def market_value(self) -> Decimal:
+        return self.quantity * self.mark if self.mark is not None else self.basis
+
+    def unrealized(self) -> Decimal:
+        return self.market_value() - self.basis
+
+
+@dataclass
+class BotBook:
+    """One bot's cash, positions and running PnL statistics."""
+
+    bot_id: str
+    quote_currency: str
+    starting_cash: Decimal
+    cash: Decimal = ZERO
+    realized: Decimal = ZERO
+    fees: Decimal = ZERO
+    peak_equity: Decimal = ZERO
+    day: str | None = None
+    day_start_equity: Decimal = ZERO
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.cash == ZERO and self.peak_equity == ZERO:
+            self.cash = self.starting_cash
+            self.peak_equity = self.starting_cash
+            self.day_start_equity = self.starting_cash
+
+    def equity(self) -> Decimal:
+        return self.cash + sum((p.market_value() for p in self.positions.values()), ZERO)
+
+    def unrealized(self) -> Decimal:
+        return sum((p.unrealized() for p in self.positions.values()), ZERO)
+
+    def roll_day(self, ts_ms: int) -> None:
+        """At the first event of a new UTC day, the current equity becomes the day's start."""
+        day = trading_day(ts_ms)
+        if day != self.day:
+            self.day = day
+            self.day_start_equity = self.equity()
+
+    def after_change(self) -> None:
+        self.peak_equity = max(self.peak_equity, self.equity())
+
+
+class Portfolio:
+    """All bots' books; fills and clean bars (marks) in, snapshots out."""
+
+    def __init__(self, bots: Mapping[str, tuple[str, Decimal]]) -> None:
+        """``bots``: bot id -> (quote currency, starting cash)."""
+        self.books = {b: BotBook(b, ccy, cash) for b, (ccy, cash) in bots.items()}
+
+    def on_fill(self, fill: Mapping[str, Any]) -> BotBook:
+        book = self.books.get(fill["bot_id"])
+        if book is None:
+            raise PortfolioError(f"fill {fill['event_id']}: unknown bot {fill['bot_id']!r}")
+        quote = fill["symbol"].partition("/")[2]
+        if fill["fee_currency"] not in (quote, book.quote_currency):
+            raise PortfolioError(
+                f"fill {fill['event_id']}: fee in {fill['fee_currency']}, books keep {quote} fees"
+            )
+        book.roll_day(fill["ts_event"])
+        qty, price, fee = fill["quantity"], fill["price"], fill["fee"]
+        signed = qty if fill["side"] == "BUY" else -qty
+        key = f"{fill['venue']}:{fill['symbol']}"
+        pos = book.positions.setdefault(key, Position(fill["venue"], fill["symbol"]))
+        if pos.mark is None:
+            pos.mark = price
+        realized = pos.apply(signed, price)
+        book.cash -= signed * price + fee
+        book.fees += fee
+        book.realized += realized - fee
+        pos.realized -= fee
+        book.after_change()
+        return book
+
+    def on_mark(self, bar: Mapping[str, Any]) -> list[BotBook]:
+        """A clean close re-marks every bot holding the symbol; returns the books it moved."""
+        key = f"{bar['venue']}:{bar['symbol']}"
+        mark = Decimal(repr(bar["close"]))
+        moved = []
+        for book in self.books.values():
+            pos = book.positions.get(key)
+            if pos is not None:
+                book.roll_day(bar["ts_event"])
+                pos.mark = mark
+                book.after_change()
+                moved.append(book)
+        return moved
+
+    def snapshot(self, bot_id: str, ts_ms: int, ts_ingest: int | None = None) -> dict[str, Any]:
+        """A ``PortfolioSnapshot`` of one bot at an event time."""
+        b = self.books[bot_id]
+        equity = b.equity()
+        drawdown = _q((b.peak_equity - equity) / b.peak_equity) if b.peak_equity > 0 else ZERO
+        return {
+            "event_id": event_id("portfolio", bot_id, ts_ms),
+            "ts_event": ts_ms,
+            "ts_ingest": ts_ingest if ts_ingest is not None else ts_ms,
+            "source": SOURCE,
+            "correlation_id": None,
+            "bot_id": bot_id,
+            "quote_currency": b.quote_currency,
+            "trading_day": b.day or trading_day(ts_ms),
+            "cash": b.cash,
+            "equity": equity,
+            "peak_equity": b.peak_equity,
+            "drawdown": drawdown,
+            "realized_pnl": b.realized,
+            "unrealized_pnl": b.unrealized(),
+            "daily_pnl": equity - b.day_start_equity,
+            "fees": b.fees,
+            "positions": [
+                {
+                    "venue": p.venue,
+                    "symbol": p.symbol,
+                    "quantity": p.quantity,
+                    "avg_cost": _q(p.basis / p.quantity) if p.quantity else ZERO,
+                    "mark": p.mark,
+                    "market_value": p.market_value(),
+                    "unrealized_pnl": p.unrealized(),
+                    "realized_pnl": p.realized,
+                }
+                for _k, p in sorted(b.positions.items())
+            ],
+        }
