@@ -133,6 +133,8 @@ def test_accept_after_latency_and_no_fill_before_activation() -> None:
         ({"quantity": Decimal(0)}, "non-positive quantity"),
         ({"quantity": Decimal("-1")}, "non-positive quantity"),
         ({"order_type": "LIMIT", "limit_price": None}, "missing limit price"),
+        ({"order_type": "LIMIT", "limit_price": Decimal("20000.000000001")}, "finer than the tick"),
+        ({"quantity": Decimal("0.000000001")}, "finer than the lot step"),
         ({"symbol": "BTCUSDT"}, "not BASE/QUOTE"),
         ({"venue": "other"}, "not this venue"),
     ],
@@ -394,3 +396,18 @@ def test_synthetic_bias_carried_into_fills_recorded_quote_is_not() -> None:
     (_, fill) = v.on_bar(bars[1], quote)
     assert fill["fill_model_bias"] is None
     assert fill["price"] >= Decimal(str(bars[1]["close"] + 1))
+
+
+def test_cancel_all_scoped_by_bot_and_kill_switch_by_symbol() -> None:
+    v = venue()
+    ts = bar_at(0)["ts_event"]
+    v.on_command(submit(ts, "a1", "BUY", "LIMIT", "0.01", "10000"))
+    v.on_command(submit(ts, "b1", "BUY", "LIMIT", "0.01", "10000") | {"bot_id": "bot2"})
+    out = v.on_command(cmd(ts + 10, None, command="CANCEL_ALL", bot_id="bot2"))
+    assert [(e["client_order_id"], e["bot_id"]) for e in out] == [("b1", "bot2")]
+    v.on_bar(bar_at(1))
+    killed = v.cancel_all(SYM)
+    assert [e["client_order_id"] for e in killed] == ["a1"]
+    assert killed[0]["ts_event"] == bar_at(1)["ts_event"] and killed[0]["status"] == "CANCELED"
+    assert v.cancel_all() == []
+    encode_all([*out, *killed])

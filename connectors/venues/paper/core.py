@@ -229,6 +229,8 @@ class PaperVenue:
             return f"missing limit price for a {kind} order"
         if Decimal(price) <= 0:
             return "non-positive limit price"
+        if Decimal(price) != Decimal(price).quantize(PRICE_Q, ROUND_DOWN):
+            return f"limit price finer than the tick {PRICE_Q}"
         if kind == "POST_ONLY":
             return self._post_only_refusal(symbol, cmd["side"], Decimal(price))
         return None
