@@ -107,6 +107,12 @@ class CrossMarketGroup(_Strict):
     critical_bps: Decimal = Field(Decimal("300"), gt=0)
     smoothing_bars: int = Field(5, ge=1, description="median of the last N bases")
     clear_bars: int = Field(30, ge=1, description="calm bars to clear")
+    max_lag_bars: int = Field(
+        200_000,
+        ge=100,
+        description="bars buffered while one leg's partition lags; beyond that the oldest"
+        " minutes are skipped and reported (cross_market_lag)",
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> CrossMarketGroup:

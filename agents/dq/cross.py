@@ -23,7 +23,6 @@ from connectors.feeds.normalize import interval_ms
 from streams.config import CrossMarketGroup
 
 LEVELS = {0: INFO, 1: WARNING, 2: CRITICAL}
-MAX_PENDING = 10_000  # bars buffered while a leg lags; beyond that the lagging leg is skipped
 
 
 @dataclass
@@ -47,6 +46,7 @@ class CrossMarketCheck:
     latest: dict[str, int] = field(default_factory=dict)
     pairs: dict[str, _Pair] = field(default_factory=dict)
     judged: dict[str, int] = field(default_factory=dict)  # member -> last open time judged
+    skipped: dict[str, int] = field(default_factory=dict)  # member -> minutes never compared
     _floor: int | None = None
 
     def __post_init__(self) -> None:
@@ -72,7 +72,7 @@ class CrossMarketCheck:
             for member in self.group.members:
                 if member in self.latest:
                     out.extend(self._advance(member, min(self.latest[ref], self.latest[member])))
-        self._forget()
+        out.extend(self._forget(ts_ingest))
         return out
 
     def _advance(self, member: str, watermark: int) -> list[Finding]:
@@ -93,17 +93,47 @@ class CrossMarketCheck:
         self.judged[member] = watermark
         return out
 
-    def _forget(self) -> None:
-        """Drop minutes every member has judged; bound the buffer if a leg lags for long."""
+    def _forget(self, ts_ingest: int) -> list[Finding]:
+        """Drop minutes every member has judged; bound the buffer if a leg lags for long.
+
+        A minute dropped before a member could judge it is a comparison that never
+        happened: the first skip of each member is reported, and every skipped minute
+        is counted in `skipped`; nothing is lost silently.
+        """
         # a member not judged yet (its partition may lag) still needs the reference's closes
-        members = self.group.members
+        members, bound = self.group.members, self.group.max_lag_bars
         floor = min(self.judged[m] for m in members) if self.judged.keys() >= set(members) else None
-        if floor != self._floor or len(self.pending) > MAX_PENDING:
-            self._floor = floor
-            for t in sorted(self.pending):
-                if (floor is None or t > floor) and len(self.pending) <= MAX_PENDING:
-                    break
-                del self.pending[t]
+        if floor == self._floor and len(self.pending) <= bound:
+            return []
+        self._floor = floor
+        lost: dict[str, list[int]] = {}
+        for t in sorted(self.pending):
+            if (floor is None or t > floor) and len(self.pending) <= bound:
+                break
+            for m in members:
+                if t > self.judged.get(m, -1):
+                    lost.setdefault(m, []).append(t)
+            del self.pending[t]
+        out: list[Finding] = []
+        for m, times in lost.items():
+            first_skip = m not in self.skipped
+            self.skipped[m] = self.skipped.get(m, 0) + len(times)
+            self.judged[m] = max(self.judged.get(m, -1), times[-1])
+            if first_skip:
+                out.append(
+                    self._finding(
+                        m,
+                        times[-1],
+                        ts_ingest,
+                        "cross_market_lag",
+                        WARNING,
+                        f"more than {bound} bars buffered while this leg lags or is not fed;"
+                        f" minutes from {iso(times[0])} are not compared",
+                        skipped_from=iso(times[0]),
+                        max_lag_bars=str(bound),
+                    )
+                )
+        return out
 
     def _judge(self, member: str, t: int, ref: float, px: float, ts_ingest: int) -> list[Finding]:
         g, p = self.group, self.pairs[member]

@@ -188,6 +188,36 @@ def test_cross_market_findings_do_not_depend_on_arrival_order() -> None:
     assert cross(interleaved) == cross(usdc_late) == cross(usdt_late) == cross(ref_late)
 
 
+def _cross(rs: list[dict]) -> list[tuple]:
+    return sorted((r["symbol"], r["check"], r["ts_event"], r["event_id"]) for r in rs
+                  if r["check"].startswith("cross"))  # fmt: skip
+
+
+def test_a_whole_file_arriving_after_the_others_gives_the_same_divergences() -> None:
+    """One partition can be consumed weeks ahead of another (seen in CI): 30,240 bars late."""
+    usd, usdt, usdc = (list(_file_bars(q)) for q in ("USD", "USDT", "USDC"))
+    interleaved = _cross(run(list(merge_by_event_time(usd, usdt, usdc))))
+    assert ("BTC/USDC", "cross_market_divergence") in {r[:2] for r in interleaved}
+    assert _cross(run(list(merge_by_event_time(usd, usdt)) + usdc)) == interleaved
+    assert _cross(run(list(merge_by_event_time(usdt, usdc)) + usd)) == interleaved
+
+
+def test_a_leg_lagging_past_the_buffer_bound_is_reported_not_silently_skipped() -> None:
+    config = load_config()
+    group = config.data_quality.cross_market[0].model_copy(update={"max_lag_bars": 1000})
+    dq = config.data_quality.model_copy(update={"cross_market": [group]})
+    core = DataQualityCore(dq, config.calendar_for)
+    usd, usdc = real("USD", 10 * DAY, DAY), real("USDC", 10 * DAY, DAY)
+    reports = [r for b in usd + usdc for r in core.process(b).reports()]
+    lag = [r for r in reports if r["check"] == "cross_market_lag"]
+    # USDC lags a whole day; USDT (configured, never fed) is not compared either
+    assert sorted((r["symbol"], r["severity"]) for r in lag) == [
+        ("BTC/USDC", "WARNING"), ("BTC/USDT", "WARNING")]  # fmt: skip
+    assert core.groups[0].skipped["binanceus:BTC/USDC"] == DAY - 1000
+    # the minutes still buffered were compared: the de-peg day is still flagged
+    assert any(r["check"] == "cross_market_divergence" for r in reports)
+
+
 def test_three_week_replay_flags_the_usdc_depeg_and_is_byte_identical() -> None:
     bars = list(merge_by_event_time(*(_file_bars(q) for q in ("USD", "USDT", "USDC"))))
     first = run(bars)
