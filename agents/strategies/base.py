@@ -53,7 +53,7 @@ def register(kind: str) -> Callable[[Callable[..., Strategy]], Callable[..., Str
 
 def build(kind: str, params: Mapping[str, Any]) -> Strategy:
     """A configured strategy; an unknown kind or a bad parameter is a one-line ValueError."""
-    from agents.strategies import trend  # noqa: F401  (registers the reference strategies)
+    from agents.strategies import market_maker, trend  # noqa: F401  (registers the references)
 
     try:
         cls = _REGISTRY[kind]
