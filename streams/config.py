@@ -78,6 +78,28 @@ class Bot(_Strict):
     enabled: bool = True
 
 
+class VenueConfig(_Strict):
+    """How the desk executes on a venue. Paper unless explicitly switched."""
+
+    mode: Literal["paper", "sandbox", "live"] = Field(
+        "paper",
+        description="paper: the built-in paper venue; sandbox: the exchange's testnet via ccxt;"
+        " live: real orders (also needs DESK_LIVE_TRADING=I_UNDERSTAND in the environment)",
+    )
+    exchange: str | None = Field(None, description="ccxt exchange id (default: the venue name)")
+    seed: int = Field(7, description="paper fill model RNG seed (partial fills)")
+    latency_ms: int = Field(250, ge=0, description="paper: command to venue, in event time")
+    volume_share: Fraction = Field(
+        Decimal("0.1"), gt=0, description="paper: share of a bar's volume our orders can take"
+    )
+    slippage_bps_per_share: Money = Field(
+        Decimal("100"), description="paper: market-order slippage per unit of participation"
+    )
+    report_every_seconds: int = Field(
+        3600, ge=1, description="paper: the account's venue.report every N seconds of event time"
+    )
+
+
 class AlertRoute(_Strict):
     name: str
     kind: Literal["file", "webhook", "ntfy"]
@@ -176,6 +198,9 @@ class DeskConfig(_Strict):
     alert_routes: list[AlertRoute] = Field(default_factory=list)
     data_quality: DataQuality = DataQuality()
     market_data: MarketData = MarketData()
+    venues: dict[str, VenueConfig] = Field(
+        default_factory=dict, description="per venue; a venue not listed is paper"
+    )
 
     def calendar_for(self, stream: str, interval: str) -> str | None:
         """The trading calendar of a stream: explicit, else the instrument's, else EOD default."""
@@ -209,6 +234,11 @@ class DeskConfig(_Strict):
             for sym in bot.symbols:
                 if f"{bot.venue}:{sym}" not in instruments:
                     raise ValueError(f"{where}.symbols: {bot.venue}:{sym} is not in the universe")
+            quotes = {self.instrument(bot.venue, s).quote_currency for s in bot.symbols}
+            if len(quotes) > 1:
+                raise ValueError(
+                    f"{where}.symbols: one bot keeps one cash currency, got {sorted(quotes)}"
+                )
         return self
 
     def bot(self, bot_id: str) -> Bot:
@@ -216,6 +246,15 @@ class DeskConfig(_Strict):
             if b.id == bot_id:
                 return b
         raise KeyError(bot_id)
+
+    def venue(self, name: str) -> VenueConfig:
+        return self.venues.get(name) or VenueConfig()
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        for i in self.universe:
+            if i.venue == venue and i.symbol == symbol:
+                return i
+        raise KeyError(f"{venue}:{symbol}")
 
     def limits_for(self, bot_id: str) -> Limits:
         """Desk limits with the bot's own values laid over them."""

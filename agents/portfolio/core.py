@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from streams.config import DeskConfig
 from streams.ids import event_id
 
 Q18 = Decimal("1e-18")
@@ -112,6 +113,48 @@ class BotBook:
     def after_change(self) -> None:
         self.peak_equity = max(self.peak_equity, self.equity())
 
+    def to_state(self) -> dict[str, Any]:
+        """Plain JSON-able state (decimals as strings) for a changelog-backed table."""
+        money = ("starting_cash", "cash", "realized", "fees", "peak_equity", "day_start_equity")
+        out: dict[str, Any] = {k: str(getattr(self, k)) for k in money}
+        out |= {"bot_id": self.bot_id, "quote_currency": self.quote_currency, "day": self.day}
+        out["positions"] = {
+            k: {
+                "venue": p.venue,
+                "symbol": p.symbol,
+                "quantity": str(p.quantity),
+                "basis": str(p.basis),
+                "realized": str(p.realized),
+                "mark": None if p.mark is None else str(p.mark),
+            }
+            for k, p in self.positions.items()
+        }
+        return out
+
+    @classmethod
+    def from_state(cls, st: Mapping[str, Any]) -> BotBook:
+        book = cls(
+            st["bot_id"],
+            st["quote_currency"],
+            Decimal(st["starting_cash"]),
+            cash=Decimal(st["cash"]),
+            realized=Decimal(st["realized"]),
+            fees=Decimal(st["fees"]),
+            peak_equity=Decimal(st["peak_equity"]),
+            day=st["day"],
+            day_start_equity=Decimal(st["day_start_equity"]),
+        )
+        for k, p in st["positions"].items():
+            book.positions[k] = Position(
+                p["venue"],
+                p["symbol"],
+                Decimal(p["quantity"]),
+                Decimal(p["basis"]),
+                Decimal(p["realized"]),
+                None if p["mark"] is None else Decimal(p["mark"]),
+            )
+        return book
+
 
 class Portfolio:
     """All bots' books; fills and clean bars (marks) in, snapshots out."""
@@ -119,6 +162,17 @@ class Portfolio:
     def __init__(self, bots: Mapping[str, tuple[str, Decimal]]) -> None:
         """``bots``: bot id -> (quote currency, starting cash)."""
         self.books = {b: BotBook(b, ccy, cash) for b, (ccy, cash) in bots.items()}
+
+    @classmethod
+    def from_config(cls, config: DeskConfig) -> Portfolio:
+        """Every enabled bot, its cash in the quote currency of its symbols."""
+        return cls(
+            {
+                b.id: (config.instrument(b.venue, b.symbols[0]).quote_currency, b.starting_cash)
+                for b in config.bots
+                if b.enabled
+            }
+        )
 
     def on_fill(self, fill: Mapping[str, Any]) -> BotBook:
         book = self.books.get(fill["bot_id"])
@@ -158,17 +212,23 @@ class Portfolio:
                 moved.append(book)
         return moved
 
-    def snapshot(self, bot_id: str, ts_ms: int, ts_ingest: int | None = None) -> dict[str, Any]:
-        """A ``PortfolioSnapshot`` of one bot at an event time."""
+    def snapshot(
+        self,
+        bot_id: str,
+        ts_ms: int,
+        ts_ingest: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A ``PortfolioSnapshot`` of one bot at an event time, after the event it names."""
         b = self.books[bot_id]
         equity = b.equity()
         drawdown = _q((b.peak_equity - equity) / b.peak_equity) if b.peak_equity > 0 else ZERO
         return {
-            "event_id": event_id("portfolio", bot_id, ts_ms),
+            "event_id": event_id("portfolio", bot_id, ts_ms, correlation_id),
             "ts_event": ts_ms,
             "ts_ingest": ts_ingest if ts_ingest is not None else ts_ms,
             "source": SOURCE,
-            "correlation_id": None,
+            "correlation_id": correlation_id,
             "bot_id": bot_id,
             "quote_currency": b.quote_currency,
             "trading_day": b.day or trading_day(ts_ms),

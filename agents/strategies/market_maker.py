@@ -10,7 +10,8 @@ Per clean bar:
   to trade plus the edge asked for. ``high_vol`` widens by ``high_vol_widen``.
 * **Inventory skew.** The base share of equity is pulled toward
   ``target_base_share``: too much base shifts both sides down (sells get
-  hit first, buys sit lower), capped at ``skew_cap_bps``.
+  hit first, buys sit lower), capped at ``skew_cap_bps``; no side is ever
+  pulled closer to mid than maker fee + ``min_edge_bps``.
 * **Levels.** ``levels`` quotes per side, each ``level_step`` half-spreads
   further out, ``order_notional`` each (lot-rounded down).
 * **One-sided in strong trends**: ``up`` quotes bids only, ``down`` asks only
@@ -150,11 +151,13 @@ class EppMarketMaker:
         for side in sides:
             for lvl in range(levels):
                 off = half * (ONE + self.level_step * lvl)
+                # skew leans a side toward mid, never inside what a fill costs plus the edge
+                least = self.fee + self.min_edge
                 if side == "BUY":
-                    raw = mid * (ONE - (off + skew) / BPS)
+                    raw = mid * (ONE - max(off + skew, least) / BPS)
                     price = (raw / self.tick).to_integral_value(ROUND_FLOOR) * self.tick
                 else:
-                    raw = mid * (ONE + (off - skew) / BPS)
+                    raw = mid * (ONE + max(off - skew, least) / BPS)
                     price = (raw / self.tick).to_integral_value(ROUND_CEILING) * self.tick
                 qty = quantize_down(self.notional / price, self.lot)
                 if qty > 0 and price > 0:
