@@ -9,7 +9,14 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
-AGENT_MODULES: tuple[str, ...] = ("agents.dq.agent", "agents.quotes.agent")
+AGENT_MODULES: tuple[str, ...] = (
+    "agents.dq.agent",
+    "agents.quotes.agent",
+    "agents.portfolio.agent",
+    "agents.strategies.agent",
+    "agents.risk.agent",
+    "connectors.venues.paper.agent",
+)
 
 
 def register_all(desk: Any, modules: Iterable[str] | None = None) -> None:

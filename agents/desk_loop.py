@@ -20,8 +20,9 @@ from agents.quotes.core import SyntheticQuoter
 from agents.risk.desk import RiskDesk
 from agents.strategies.runner import StrategyRunner
 from connectors.venues.paper.desk import PaperDesk, Routed
+from streams.avro import registry
 from streams.config import DeskConfig
-from streams.topics import stream_key
+from streams.topics import spec, stream_key
 
 
 @dataclass
@@ -36,8 +37,12 @@ class LoopOutput:
 
 
 class DeskLoop:
-    def __init__(self, config: DeskConfig) -> None:
+    """``wire=True`` passes every event through its Avro encoding before the next core
+    sees it, as the broker does (decimals come back at the schema's scale)."""
+
+    def __init__(self, config: DeskConfig, *, wire: bool = False) -> None:
         self.config = config
+        self.wire = wire
         self.dq = DataQualityCore.from_config(config)
         self.quoter = SyntheticQuoter(config.market_data)
         self.venues = PaperDesk(config)
@@ -62,21 +67,17 @@ class DeskLoop:
             return
         for report in outcome.reports():
             self._emit("dq.reports", stream_key(report), report)
-        clean = outcome.clean
-        if clean is None:
+        if outcome.clean is None:
             return
-        self._emit("market.bars.clean", stream_key(clean), clean)
+        clean = self._emit("market.bars.clean", stream_key(outcome.clean), outcome.clean)
         quote = self.quoter.quote(clean)
         if quote is not None:
-            self._emit("market.quotes", stream_key(quote), quote)
+            quote = self._emit("market.quotes", stream_key(quote), quote)
         self._venue(self.venues.on_bar(clean, quote))
-        moved = {b.bot_id for b in self.portfolio.on_mark(clean)}
-        for bot_id in sorted(
-            moved | set(self.strategies.bots_for(clean["venue"], clean["symbol"]))
-        ):
+        for bot_id in self.portfolio.on_bar(clean):
             self._snapshot(bot_id, clean)
-        for intent in self.strategies.on_bar(clean, self._last_snapshot.get):
-            self._emit("orders.intents", f"{intent['bot_id']}:{intent['symbol']}", intent)
+        for raw in self.strategies.on_bar(clean, self._last_snapshot.get):
+            intent = self._emit("orders.intents", f"{raw['bot_id']}:{raw['symbol']}", raw)
             self.on_intent(intent)
 
     def on_intent(self, intent: Mapping[str, Any]) -> None:
@@ -90,7 +91,7 @@ class DeskLoop:
 
     def on_risk_command(self, cmd: Mapping[str, Any]) -> None:
         """A kill/halt/reduce/resume/limit change, as the operator or portfolio risk sends it."""
-        self._emit("risk.commands", cmd["scope"], dict(cmd))
+        cmd = self._emit("risk.commands", cmd["scope"], dict(cmd))
         _applied, cancels = self.risk.command(cmd)
         for c in cancels:
             self._command(c)
@@ -107,13 +108,13 @@ class DeskLoop:
                     states[interval] = state
         return states
 
-    def _command(self, cmd: dict[str, Any]) -> None:
-        self._emit("orders.commands", f"{cmd['venue']}:{cmd['account']}", cmd)
+    def _command(self, raw: dict[str, Any]) -> None:
+        cmd = self._emit("orders.commands", f"{raw['venue']}:{raw['account']}", raw)
         self._venue(self.venues.on_command(cmd))
 
     def _venue(self, routed: list[Routed]) -> None:
-        for topic, key, event in routed:
-            self._emit(topic, key, event)
+        for topic, key, raw in routed:
+            event = self._emit(topic, key, raw)
             if topic == "fills":
                 book = self.portfolio.on_fill(event)
                 self._snapshot(book.bot_id, event)
@@ -122,8 +123,12 @@ class DeskLoop:
         snap = self.portfolio.snapshot(
             bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"]
         )
-        self._last_snapshot[bot_id] = snap
-        self._emit("portfolio.snapshots", bot_id, snap)
+        self._last_snapshot[bot_id] = self._emit("portfolio.snapshots", bot_id, snap)
 
-    def _emit(self, topic: str, key: str, event: dict[str, Any]) -> None:
+    def _emit(self, topic: str, key: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Record an event; what the consumers get back (its wire form if ``wire``)."""
+        if self.wire:
+            reg = registry()
+            event = reg.decode(reg.encode(spec(topic).value_schema, event))[1]
         self.out.events.append((topic, key, event))
+        return event

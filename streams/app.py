@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import faust
@@ -37,6 +38,17 @@ class AvroCodec(codecs.Codec):
 
     def _loads(self, s: bytes) -> Any:
         return registry().decode(s, expect=self.schema_name)[1]
+
+
+def plain(obj: Any) -> Any:
+    """A JSON-safe copy for a table value: exact decimals as strings, containers walked."""
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    return obj
 
 
 def codec_name(schema_name: str) -> str:
@@ -85,8 +97,25 @@ class DeskApp:
     config: DeskConfig
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
+    tables: dict[str, Any] = field(default_factory=dict)
+
     def logical(self, physical: str) -> str:
         return physical.removeprefix(self.settings.topic_prefix)
+
+    def table(self, name: str, help: str = "", partitions: int | None = None) -> Any:
+        """A changelog-backed Faust table, shared by name between the agents of this worker.
+
+        One worker holds every partition here, so an agent may read a table another
+        agent writes (risk reads ``portfolio-latest`` and ``dq-freshness``). Scaled
+        out, such reads need co-partitioned keys.
+        """
+        if name not in self.tables:
+            # keyed by the producer's partitioner, so agents reading different topics
+            # (different partition counts) may all write it
+            self.tables[name] = self.app.Table(
+                name, default=None, partitions=partitions or 3, use_partitioner=True, help=help
+            )
+        return self.tables[name]
 
     async def dead_letter(
         self,

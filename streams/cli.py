@@ -20,6 +20,7 @@ from rich.table import Table
 from connectors.feeds.live_cli import data_app, register_live
 from connectors.feeds.replay_cli import register_replay
 from streams.errors import DeskError
+from streams.ops_cli import register_ops
 from streams.settings import DeskSettings, load_settings
 
 app = typer.Typer(
@@ -348,8 +349,15 @@ def config_check(
 def _dq_table(summary: dict[str, Any]) -> Table:
     """Data quality per stream, worst first (``desk dq report`` and ``desk demo``)."""
     colour = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
-    t = Table("stream", "worst", "clean bars", "flags", "reports", "worst finding",
-              title=f"data quality{' since ' + summary['since'] if summary['since'] else ''}")
+    t = Table(
+        "stream",
+        "worst",
+        "clean bars",
+        "flags",
+        "reports",
+        "worst finding",
+        title=f"data quality{' since ' + summary['since'] if summary['since'] else ''}",
+    )
     rank = {"CRITICAL": 0, "WARNING": 1, "INFO": 2, "OK": 3}
     for row in sorted(summary["streams"], key=lambda r: (rank[r["status"]], r["stream"])):
         worst = row["worst"]
@@ -392,6 +400,9 @@ def dq_report(
     out.print(_dq_table(summary))
     totals = summary["reports"]
     out.print(", ".join(f"{v} {k.lower()}" for k, v in totals.items()) + " report(s)")
+
+
+register_ops(app)  # positions, orders, kill, resume
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from streams.settings import DeskSettings, load_settings
 
@@ -16,12 +17,28 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def desk_config_file(directory: Path, **changes: object) -> Path:
+    """The packaged desk config with top-level sections replaced, written to ``directory``."""
+    from streams.config import DEFAULT_CONFIG
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text()) | changes
+    path = directory / "desk.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> DeskSettings:
+    """The shared stack runs the data path only (no bots): data-heavy tests stay fast there;
+    the order path gets its own stack (tests/integration/test_order_path.py)."""
     from streams.runtime.proc import free_port
 
+    data_dir = tmp_path_factory.mktemp("desk")
     return load_settings(
-        data_dir=tmp_path_factory.mktemp("desk"), topic_prefix="it.", metrics_port=free_port()
+        data_dir=data_dir,
+        topic_prefix="it.",
+        metrics_port=free_port(),
+        config_file=desk_config_file(data_dir, bots=[]),
     )
 
 

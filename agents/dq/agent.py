@@ -31,6 +31,7 @@ def register(desk: Any) -> None:
         partitions=spec("market.bars").partitions,
         help="Per venue:symbol: last bar, staleness and open critical data-quality problems.",
     )
+    desk.tables["dq-freshness"] = freshness  # risk reads it to fail closed
     core = DataQualityCore.from_config(desk.config)
 
     async def publish(reports: list[dict[str, Any]]) -> None:

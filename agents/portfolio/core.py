@@ -16,12 +16,13 @@ PnL survives restarts as long as the state does (``to_state``/``from_state``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from streams.config import DeskConfig
+from streams.decimals import tidy
 from streams.ids import event_id
 
 Q18 = Decimal("1e-18")
@@ -90,6 +91,7 @@ class BotBook:
     day: str | None = None
     day_start_equity: Decimal = ZERO
     positions: dict[str, Position] = field(default_factory=dict)
+    as_of: int = 0  # event time of the latest snapshot: snapshots never go back in time
 
     def __post_init__(self) -> None:
         if self.cash == ZERO and self.peak_equity == ZERO:
@@ -118,6 +120,7 @@ class BotBook:
         money = ("starting_cash", "cash", "realized", "fees", "peak_equity", "day_start_equity")
         out: dict[str, Any] = {k: str(getattr(self, k)) for k in money}
         out |= {"bot_id": self.bot_id, "quote_currency": self.quote_currency, "day": self.day}
+        out["as_of"] = self.as_of
         out["positions"] = {
             k: {
                 "venue": p.venue,
@@ -143,6 +146,7 @@ class BotBook:
             peak_equity=Decimal(st["peak_equity"]),
             day=st["day"],
             day_start_equity=Decimal(st["day_start_equity"]),
+            as_of=int(st.get("as_of", 0)),
         )
         for k, p in st["positions"].items():
             book.positions[k] = Position(
@@ -159,20 +163,34 @@ class BotBook:
 class Portfolio:
     """All bots' books; fills and clean bars (marks) in, snapshots out."""
 
-    def __init__(self, bots: Mapping[str, tuple[str, Decimal]]) -> None:
-        """``bots``: bot id -> (quote currency, starting cash)."""
+    def __init__(
+        self,
+        bots: Mapping[str, tuple[str, Decimal]],
+        trading: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        """``bots``: bot id -> (quote currency, starting cash); ``trading``: venue:symbol ->
+        the bots trading it (they get a snapshot on every clean bar of it)."""
         self.books = {b: BotBook(b, ccy, cash) for b, (ccy, cash) in bots.items()}
+        self.trading = {k: sorted(v) for k, v in (trading or {}).items()}
 
     @classmethod
     def from_config(cls, config: DeskConfig) -> Portfolio:
         """Every enabled bot, its cash in the quote currency of its symbols."""
-        return cls(
-            {
-                b.id: (config.instrument(b.venue, b.symbols[0]).quote_currency, b.starting_cash)
-                for b in config.bots
-                if b.enabled
-            }
-        )
+        bots = [b for b in config.bots if b.enabled]
+        trading: dict[str, list[str]] = {}
+        for b in bots:
+            for s in b.symbols:
+                trading.setdefault(f"{b.venue}:{s}", []).append(b.id)
+        cash = {
+            b.id: (config.instrument(b.venue, b.symbols[0]).quote_currency, b.starting_cash)
+            for b in bots
+        }
+        return cls(cash, trading)
+
+    def on_bar(self, bar: Mapping[str, Any]) -> list[str]:
+        """Re-mark with a clean bar; the bots to snapshot: those it moved or that trade it."""
+        moved = {b.bot_id for b in self.on_mark(bar)}
+        return sorted(moved | set(self.trading.get(f"{bar['venue']}:{bar['symbol']}", ())))
 
     def on_fill(self, fill: Mapping[str, Any]) -> BotBook:
         book = self.books.get(fill["bot_id"])
@@ -184,7 +202,7 @@ class Portfolio:
                 f"fill {fill['event_id']}: fee in {fill['fee_currency']}, books keep {quote} fees"
             )
         book.roll_day(fill["ts_event"])
-        qty, price, fee = fill["quantity"], fill["price"], fill["fee"]
+        qty, price, fee = tidy(fill["quantity"]), tidy(fill["price"]), tidy(fill["fee"])
         signed = qty if fill["side"] == "BUY" else -qty
         key = f"{fill['venue']}:{fill['symbol']}"
         pos = book.positions.setdefault(key, Position(fill["venue"], fill["symbol"]))
@@ -201,7 +219,7 @@ class Portfolio:
     def on_mark(self, bar: Mapping[str, Any]) -> list[BotBook]:
         """A clean close re-marks every bot holding the symbol; returns the books it moved."""
         key = f"{bar['venue']}:{bar['symbol']}"
-        mark = Decimal(repr(bar["close"]))
+        mark = tidy(repr(bar["close"]))
         moved = []
         for book in self.books.values():
             pos = book.positions.get(key)
@@ -221,6 +239,8 @@ class Portfolio:
     ) -> dict[str, Any]:
         """A ``PortfolioSnapshot`` of one bot at an event time, after the event it names."""
         b = self.books[bot_id]
+        # a fill that arrives late (the stream is arrival-ordered) must not date the books back
+        ts_ms = b.as_of = max(ts_ms, b.as_of)
         equity = b.equity()
         drawdown = _q((b.peak_equity - equity) / b.peak_equity) if b.peak_equity > 0 else ZERO
         return {

@@ -159,8 +159,9 @@ class PreTradeRisk:
                 "market_data_fresh", False, None, _s(age_limit), "no clean mark: fail closed"
             )
         else:
-            age_s = Decimal(it["ts_event"] - ctx.mark_ts) / 1000
-            ok = age_s >= 0 and (age_limit is None or age_s <= age_limit)
+            # a mark newer than the intent (the stream moved on while it was in flight) is fresh
+            age_s = max(Decimal(it["ts_event"] - ctx.mark_ts) / 1000, Decimal(0))
+            ok = age_limit is None or age_s <= age_limit
             fresh = _Check(
                 "market_data_fresh", ok, _s(age_s), _s(age_limit), f"last clean bar {age_s} s old"
             )

@@ -6,6 +6,9 @@ unless ``allow_short``). The target size risks ``risk_per_trade`` of equity per
 exceeds ``max_leverage`` × equity in notional. An order
 goes out when the direction changes, or when the size is off by more than
 ``rebalance_band`` of the target (ATR moves every bar; fees should not).
+After an order it waits ``settle_bars`` bars before topping up toward the same
+direction: the fill may still be on its way to the books (in the stream, the
+view lags the venue), and ordering again would double the position.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class TrendEma:
         allow_short: bool = False,
         rebalance_band: str | Decimal = "0.25",
         max_leverage: str | Decimal = "1",
+        settle_bars: int = 5,
     ) -> None:
         if not 0 < fast < slow:
             raise ValueError(f"need 0 < fast < slow, got fast={fast} slow={slow}")
@@ -46,6 +50,9 @@ class TrendEma:
         self.allow_short = allow_short
         self.band = Decimal(str(rebalance_band))
         self.max_leverage = Decimal(str(max_leverage))
+        self.settle_bars = settle_bars
+        self.bars = 0
+        self._last_order: tuple[Decimal, int] | None = None  # (target, bar number)
 
     def target(self, view: BotView, price: float) -> Decimal | None:
         """Signed target position in base units, or None while warming up."""
@@ -72,14 +79,21 @@ class TrendEma:
         self.fast.update(bar["close"])
         self.slow.update(bar["close"])
         self.atr.update(bar["high"], bar["low"], bar["close"])
+        self.bars += 1
         target = self.target(view, bar["close"])
         if target is None:
             return []
+        if self._last_order is not None:
+            last, at = self._last_order
+            same_way = (target > 0) == (last > 0) and (target < 0) == (last < 0)
+            if same_way and self.bars - at < self.settle_bars:
+                return []  # the last order may still be on its way to the books
         delta = quantize_down(target - view.position, self.lot)
         flip = (target > 0) != (view.position > 0) or (target < 0) != (view.position < 0)
         if delta == 0 or (not flip and abs(delta) <= self.band * abs(target)):
             return []  # same direction, size close enough: do not churn on ATR noise
         side = "BUY" if delta > 0 else "SELL"
+        self._last_order = (target, self.bars)
         reducing = abs(target) < abs(view.position) and (target * view.position) >= 0
         return [
             intent(

@@ -104,8 +104,7 @@ def load_and_check(retrier: Retrier, symbols: Iterable[str], timeframe: str) -> 
     for symbol in symbols:
         if symbol not in exchange.markets:
             raise FeedError(
-                f"{exchange.id} {symbol}: unknown symbol (ccxt unified symbols look like "
-                "BTC/USDT)"
+                f"{exchange.id} {symbol}: unknown symbol (ccxt unified symbols look like BTC/USDT)"
             )
     return bar_interval_ms(exchange, timeframe)
 

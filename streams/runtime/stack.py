@@ -157,6 +157,8 @@ class Stack:
             DESK_LOG_LEVEL=self.settings.log_level,
             DESK_METRICS_PORT=str(self.settings.metrics_port),
         )
+        if self.settings.config_file is not None:
+            env["DESK_CONFIG_FILE"] = str(self.settings.config_file)
         self.worker = spawn(
             [sys.executable, "-m", "streams.cli", "worker"], str(self.run_dir / "worker.log"), env
         )

@@ -86,9 +86,7 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     assert metrics[("desk_events_in_total", "data-quality", "market.bars", None)] >= 101
     assert metrics[("desk_events_out_total", "data-quality", "market.bars.clean", None)] >= 100
     assert metrics[("desk_dead_letters_total", "decoder", "market.bars", "decode")] >= 2
-    assert (
-        metrics[("desk_dead_letters_total", "data-quality", "market.bars", "validation")] >= 1
-    )
+    assert metrics[("desk_dead_letters_total", "data-quality", "market.bars", "validation")] >= 1
 
 
 def _scrape(port: int) -> dict[tuple, float]:

@@ -321,7 +321,8 @@ def test_run_sends_bars_and_quotes_to_their_topics_until_stopped() -> None:
     n = f.run(sink, stop, poll_interval_s=0)
     assert n == len(sent) >= 12
     assert {(t, k) for t, k, _ in sent} == {
-        (topic, f"binanceus:{s}") for topic in (BARS_TOPIC, QUOTES_TOPIC)
+        (topic, f"binanceus:{s}")
+        for topic in (BARS_TOPIC, QUOTES_TOPIC)
         for s in ("BTC/USDT", "BTC/USDC")
     }
     for topic, _, event in sent:  # what EventProducer.send encodes for the topic
@@ -360,9 +361,7 @@ def _fetch(server: BinanceUS, clock: Clock, *args: str) -> Any:
 
 
 @pytest.mark.parametrize("ext", ["csv", "parquet"])
-def test_data_fetch_pages_through_history_into_the_generic_format(
-    tmp_path: Path, ext: str
-) -> None:
+def test_data_fetch_pages_through_history_into_the_generic_format(tmp_path: Path, ext: str) -> None:
     clock = Clock(T0 + 2 * 60 * MIN)
     server = BinanceUS()
     out = tmp_path / f"btc.{ext}"
@@ -416,10 +415,22 @@ def test_data_fetch_operator_errors_are_one_line(tmp_path: Path) -> None:
     cases = {
         ("--symbol", "BTC/USDT", "--out", str(tmp_path / "x.txt")): "use a .csv or .parquet",
         ("--symbol", "BTC/USD", "--out", str(tmp_path / "x.csv")): "BadSymbol",
-        ("--symbol", "BTC/USDT", "--timeframe", "15m", "--out", str(tmp_path / "x.csv")):
-            "not a desk bar interval",
-        ("--symbol", "BTC/USDT", "--until", "yesterday", "--out", str(tmp_path / "x.csv")):
-            "--until 'yesterday': not a date/time",
+        (
+            "--symbol",
+            "BTC/USDT",
+            "--timeframe",
+            "15m",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ): "not a desk bar interval",
+        (
+            "--symbol",
+            "BTC/USDT",
+            "--until",
+            "yesterday",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ): "--until 'yesterday': not a date/time",
     }
     for args, expect in cases.items():
         res = _fetch(server, clock, *base, *args)

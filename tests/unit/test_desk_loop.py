@@ -34,8 +34,8 @@ def config(seed: int = 7) -> DeskConfig:
     return cfg.model_copy(update={"venues": venues})
 
 
-def run(seed: int = 7) -> tuple[DeskLoop, LoopOutput]:
-    loop = DeskLoop(config(seed))
+def run(seed: int = 7, wire: bool = False) -> tuple[DeskLoop, LoopOutput]:
+    loop = DeskLoop(config(seed), wire=wire)
     return loop, loop.run(day())
 
 
@@ -83,6 +83,20 @@ def test_a_real_day_runs_intents_to_positions_with_an_exact_ledger() -> None:
         if topic in schema:
             reg.encode(schema[topic], event)
     assert len({e["event_id"] for _t, _k, e in out.events}) == len(out.events)
+
+
+def test_events_through_their_wire_form_give_the_same_books() -> None:
+    """Avro hands decimals back at scale 18; the cores must keep products in the schema."""
+    enc = registry().encode
+    _loop, direct = run()
+    wire_loop, wired = run(wire=True)
+    assert [enc("Fill", f) for f in wired.topic("fills")] == [
+        enc("Fill", f) for f in direct.topic("fills")
+    ]
+    assert [enc("VenueReport", r) for r in wired.topic("venue.reports")] == [
+        enc("VenueReport", r) for r in direct.topic("venue.reports")
+    ]
+    assert_exact_ledger(wire_loop, wired)
 
 
 def test_the_venue_report_agrees_with_the_books() -> None:

@@ -109,3 +109,23 @@ def test_unknown_bot_and_foreign_fee_currency_are_refused_with_a_reason() -> Non
         p.on_fill(fill("BUY", "1", "100", bot_id="zz"))
     with pytest.raises(PortfolioError, match="fee in BNB"):
         p.on_fill(fill("BUY", "1", "100", "0.01", fee_currency="BNB"))
+
+
+def test_books_survive_a_restart_through_their_table_state() -> None:
+    """What the agent writes to ``portfolio-books`` gives back the same books, day included."""
+    import json
+
+    from agents.portfolio.core import BotBook
+
+    p = book()
+    p.on_fill(fill("BUY", "2", "100", "0.2", n=1))
+    p.on_mark(bar(90.0, T0 + 1000))
+    p.on_mark(bar(95.0, T0 + DAY_MS + 5))  # a new UTC day: its start equity is set
+    before = p.snapshot("b1", T0 + DAY_MS + 10)
+    restored = book()
+    restored.books["b1"] = BotBook.from_state(json.loads(json.dumps(p.books["b1"].to_state())))
+    assert restored.snapshot("b1", T0 + DAY_MS + 10) == before
+    for q in (p, restored):
+        q.on_fill(fill("SELL", "1", "97", "0.1", t=T0 + DAY_MS + 20, n=2))
+    assert restored.snapshot("b1", T0 + DAY_MS + 30) == p.snapshot("b1", T0 + DAY_MS + 30)
+    assert p.snapshot("b1", T0 + 5)["ts_event"] == T0 + DAY_MS + 30  # never back in time

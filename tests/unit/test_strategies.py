@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 from functools import cache
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -174,3 +175,14 @@ def test_spread_floor_and_skew_properties(share: Decimal, atr_bps: Decimal, cap:
     floor = mm.spread_floor_bps(atr_bps)
     assert floor >= Decimal(12)  # fee + edge is the least a quote asks
     assert mm.spread_floor_bps(atr_bps + 1) > floor  # more volatility, wider
+
+
+def test_trend_waits_for_its_order_to_reach_the_books_before_topping_up() -> None:
+    """In the stream the view lags the venue: a view stuck at flat must not re-buy every bar."""
+    s = build("trend_ema", {"fast": 12, "slow": 48, "settle_bars": 5})
+    bars_with_orders = []
+    for n, bar in enumerate(day()):
+        if s.on_bar(bar, BotView("trend-btc", "binanceus", "BTC/USDT", Decimal(0), Decimal(10**5))):
+            bars_with_orders.append(n)
+    assert len(bars_with_orders) >= 2
+    assert min(b - a for a, b in pairwise(bars_with_orders)) >= 5

@@ -36,6 +36,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Dec
 from typing import Any
 
 from streams.config import FeeProfile
+from streams.decimals import tidy
 from streams.ids import event_id
 
 Event = dict[str, Any]
@@ -195,8 +196,8 @@ class PaperVenue:
             side=cmd["side"],
             order_type=cmd["order_type"],
             tif=cmd.get("time_in_force") or "GTC",
-            quantity=Decimal(cmd["quantity"]),
-            limit_price=None if cmd["order_type"] == "MARKET" else Decimal(cmd["limit_price"]),
+            quantity=tidy(cmd["quantity"]),
+            limit_price=None if cmd["order_type"] == "MARKET" else tidy(cmd["limit_price"]),
             active_at=arrival,
             correlation_id=cmd.get("correlation_id") or cmd.get("event_id"),
         )

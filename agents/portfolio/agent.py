@@ -1,0 +1,77 @@
+"""Thin Faust agents: fills + clean marks → portfolio core → portfolio.snapshots.
+
+State survives a worker restart: every bot's book is written to the
+changelog-backed ``portfolio-books`` table after each change and read back
+before the first event; the latest snapshot per bot is kept in
+``portfolio-latest`` for strategies and risk. Fills are applied once: their
+ids are remembered in ``portfolio-fills``, so a re-delivered fill (at-least-once)
+does not count twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.portfolio.core import BotBook, Portfolio, PortfolioError
+from streams.app import plain
+from streams.metrics import EVENTS_IN, EVENTS_OUT
+
+NAME = "portfolio"
+
+
+def register(desk: Any) -> None:
+    app = desk.app
+    fills_topic, clean_topic = desk.topics["fills"], desk.topics["market.bars.clean"]
+    out = desk.topics["portfolio.snapshots"]
+    books = desk.table("portfolio-books", help="Per bot: cash, positions, PnL state (exact).")
+    latest = desk.table("portfolio-latest", help="Per bot: the latest PortfolioSnapshot.")
+    applied = desk.table("portfolio-fills", help="Fill event ids already in the books.")
+    core = Portfolio.from_config(desk.config)
+    restored = False
+
+    def restore() -> None:
+        nonlocal restored
+        if not restored:
+            for bot_id in core.books:
+                state = books.get(bot_id)
+                if state is not None:
+                    core.books[bot_id] = BotBook.from_state(state)
+            restored = True
+
+    async def publish(bot_id: str, cause: dict[str, Any]) -> None:
+        snap = core.snapshot(bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"])
+        books[bot_id] = core.books[bot_id].to_state()
+        latest[bot_id] = plain(snap)
+        await out.send(key=bot_id.encode(), value=snap)
+        EVENTS_OUT.labels(NAME, "portfolio.snapshots").inc()
+
+    @app.agent(fills_topic, name=f"{NAME}-fills")
+    async def portfolio_fills(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "fills").inc()
+            restore()
+            fill = event.value
+            if applied.get(fill["event_id"]):
+                continue  # re-delivered: already in the books
+            try:
+                book = core.on_fill(fill)
+            except PortfolioError as exc:
+                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="validation")
+                continue
+            applied[fill["event_id"]] = True  # in the books now, whatever happens below
+            try:
+                await publish(book.bot_id, fill)
+            except Exception as exc:  # e.g. a value the schema cannot carry: keep it, carry on
+                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+
+    @app.agent(clean_topic, name=f"{NAME}-marks")
+    async def portfolio_marks(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "market.bars.clean").inc()
+            restore()
+            bar = event.value
+            try:
+                for bot_id in core.on_bar(bar):
+                    await publish(bot_id, bar)
+            except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
+                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")

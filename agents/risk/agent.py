@@ -1,0 +1,78 @@
+"""Thin Faust agents: orders.intents → pre-trade risk → risk.decisions + orders.commands,
+and risk.commands (kill, halt, reduce, resume, limit change) → trading states + cancels.
+
+Trading states live in the changelog-backed ``risk-trading-state`` table, so a
+kill survives a worker restart. Inputs risk cannot see (no snapshot, no clean
+mark, unknown bot) reach the core as unknown: it denies with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from agents.risk.desk import RiskDesk
+from agents.risk.state import BotState
+from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.topics import stream_key
+
+NAME = "risk"
+log = logging.getLogger(__name__)
+
+
+def register(desk: Any) -> None:
+    app = desk.app
+    intents, commands_in = desk.topics["orders.intents"], desk.topics["risk.commands"]
+    decisions, commands = desk.topics["risk.decisions"], desk.topics["orders.commands"]
+    states = desk.table("risk-trading-state", help="Per bot: ACTIVE/REDUCING/HALTED, kill latch.")
+    latest = desk.table("portfolio-latest", help="Per bot: the latest PortfolioSnapshot.")
+    freshness = desk.tables.get("dq-freshness")
+    risk = RiskDesk(desk.config)
+    restored = False
+
+    def restore() -> None:
+        nonlocal restored
+        if not restored:
+            for bot_id in risk.states.bots:
+                saved = states.get(bot_id)
+                if saved is not None:
+                    risk.states.bots[bot_id] = BotState.from_dict(saved)
+            restored = True
+
+    async def send_command(cmd: dict[str, Any]) -> None:
+        await commands.send(key=f"{cmd['venue']}:{cmd['account']}".encode(), value=cmd)
+        EVENTS_OUT.labels(NAME, "orders.commands").inc()
+
+    @app.agent(intents, name=f"{NAME}-pretrade")
+    async def pretrade(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "orders.intents").inc()
+            restore()
+            it = event.value
+            fresh = freshness.get(stream_key(it)) if freshness is not None else None
+            try:
+                decision, command = risk.decide(it, latest.get(it["bot_id"]), fresh)
+                await decisions.send(key=event.key, value=decision)
+                EVENTS_OUT.labels(NAME, "risk.decisions").inc()
+                if command is not None:
+                    await send_command(command)
+            except Exception as exc:  # no decision means no order: the intent is dead-lettered
+                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+
+    @app.agent(commands_in, name=f"{NAME}-commands")
+    async def risk_commands(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "risk.commands").inc()
+            restore()
+            cmd = event.value
+            applied, cancels = risk.command(cmd)
+            if applied.refused:
+                log.warning("risk command %s %s refused: %s", cmd["command"], cmd["scope"],
+                            applied.refused)  # fmt: skip
+                continue
+            for bot_id in applied.bots:
+                states[bot_id] = risk.states.bots[bot_id].as_dict()
+            log.warning("risk command %s %s by %s applied to %s", cmd["command"], cmd["scope"],
+                        cmd["issued_by"], ", ".join(applied.bots))  # fmt: skip
+            for c in cancels:
+                await send_command(c)

@@ -1,0 +1,236 @@
+"""Operator commands on the order path: positions, orders, kill and resume.
+
+``desk kill`` publishes a ``RiskCommand`` (risk halts the bots in scope within
+one event and asks the venues to cancel their open orders); ``desk resume``
+refuses to do anything without ``--confirm`` and a reason, and the confirmed
+command is on ``risk.commands`` with who issued it. ``positions`` and
+``orders`` read the desk's own topics; the trading state shown is the
+``risk.commands`` history folded through the same trading-state core risk runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from streams.errors import DeskError
+from streams.ids import event_id
+
+ScopeOpt = Annotated[str, typer.Option("--scope", help="desk (every bot), bot:<id> or venue:<id>.")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded with the command).")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="Who issues it (default: the login name).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+OPEN = ("ACCEPTED", "PARTIALLY_FILLED")
+
+
+def risk_command(
+    kind: str, scope: str, reason: str, issued_by: str, *, confirmed: bool = False, now_ms: int
+) -> dict[str, Any]:
+    """An operator's ``RiskCommand``; its event time is when the operator issued it."""
+    return {
+        "event_id": event_id("risk_command", kind, scope, issued_by, now_ms),
+        "ts_event": now_ms,
+        "ts_ingest": now_ms,
+        "source": "cli.desk",
+        "correlation_id": None,
+        "command": kind,
+        "scope": scope,
+        "issued_by": issued_by,
+        "reason": reason,
+        "flatten": False,
+        "confirmed": confirmed,
+        "limits": {},
+        "evidence": {},
+    }
+
+
+def _context() -> tuple[Any, str, str, Callable[[Any], None], Any]:
+    from streams import cli
+
+    settings = cli._settings()
+    return settings, cli._bootstrap(settings), settings.topic_prefix, cli._print_json, cli.out
+
+
+def _send_command(
+    kind: str, scope: str, reason: str, by: str | None, json_out: bool, confirmed: bool = False
+) -> None:
+    from streams.config import load_config
+    from streams.kafka import EventProducer
+
+    settings, bootstrap, prefix, print_json, out = _context()
+    config = load_config(settings.config_file)
+    from agents.risk.state import TradingStates
+
+    bots = TradingStates(config).scope(scope)
+    if not bots:
+        raise DeskError(
+            f"scope {scope!r} names no enabled bot of this desk (desk, bot:<id>, venue:<id>)"
+        )
+    if not reason.strip():
+        raise DeskError("--reason must say why")
+    cmd = risk_command(
+        kind,
+        scope,
+        reason,
+        by or getpass.getuser(),
+        confirmed=confirmed,
+        now_ms=int(time.time() * 1000),
+    )
+    producer = EventProducer(bootstrap, prefix)
+    producer.send("risk.commands", scope, cmd)
+    producer.flush()
+    if json_out:
+        print_json({**cmd, "bots": list(bots)})
+        return
+    out.print(f"{kind} sent for {scope} ({', '.join(bots)}) by {cmd['issued_by']}: {reason}")
+
+
+def kill(
+    reason: ReasonOpt,
+    scope: ScopeOpt = "desk",
+    by: ByOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Kill switch: halt every bot in scope and cancel their open orders (until resumed)."""
+    _send_command("KILL", scope, reason, by, json_out)
+
+
+def resume(
+    reason: ReasonOpt,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Required: you have checked it is safe to trade.")
+    ] = False,
+    scope: ScopeOpt = "desk",
+    by: ByOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Lift a kill or halt: only with --confirm; the confirmation is recorded."""
+    if not confirm:
+        raise DeskError("resume needs --confirm (and a --reason); nothing was sent")
+    _send_command("RESUME", scope, reason, by, json_out, confirmed=True)
+
+
+def _states(config: Any, commands: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    from agents.risk.state import TradingStates
+
+    states = TradingStates(config)
+    for c in sorted(commands, key=lambda c: c["ts_event"]):
+        states.apply(c)
+    return {b: st.as_dict() for b, st in states.bots.items()}
+
+
+def positions(json_out: JsonOpt = False) -> None:
+    """Every bot's latest books: positions, cash, equity, PnL, drawdown and trading state."""
+    from streams.config import load_config
+    from streams.kafka import decode_all, read_topic
+
+    settings, bootstrap, prefix, print_json, out = _context()
+    config = load_config(settings.config_file)
+    with out.status("reading portfolio.snapshots and risk.commands", spinner="dots"):
+        snaps = decode_all(read_topic(bootstrap, "portfolio.snapshots", prefix, idle_s=1.0))
+        commands = decode_all(read_topic(bootstrap, "risk.commands", prefix, idle_s=1.0))
+    latest: dict[str, dict[str, Any]] = {}
+    for s in snaps:
+        if s["bot_id"] not in latest or s["ts_event"] >= latest[s["bot_id"]]["ts_event"]:
+            latest[s["bot_id"]] = s
+    states = _states(config, commands)
+    rows = [
+        {
+            **latest[b],
+            "trading_state": states.get(b, {}).get("state"),
+            "killed": states.get(b, {}).get("killed"),
+        }
+        for b in sorted(latest)
+    ]
+    if json_out:
+        print_json({"bots": rows, "states": states})
+        return
+    books = Table(title="books", title_justify="left")
+    for col in ("bot", "state", "cash", "equity", "daily PnL", "realized", "fees", "drawdown"):
+        books.add_column(col, justify="left" if col in ("bot", "state") else "right")
+    pos = Table(title="positions", title_justify="left")
+    for col in ("bot", "symbol", "quantity", "avg cost", "mark", "value", "unrealized"):
+        pos.add_column(col, justify="left" if col in ("bot", "symbol") else "right")
+    for r in rows:
+        state = f"{r['trading_state']}{' (killed)' if r['killed'] else ''}"
+        books.add_row(
+            r["bot_id"],
+            state,
+            *(_money(r[k]) for k in ("cash", "equity", "daily_pnl", "realized_pnl", "fees")),
+            f"{Decimal(r['drawdown']) * 100:.2f}%",
+        )
+        for p in r["positions"]:
+            pos.add_row(
+                r["bot_id"],
+                f"{p['venue']}:{p['symbol']}",
+                str(p["quantity"]),
+                *(_money(p[k]) for k in ("avg_cost", "mark", "market_value", "unrealized_pnl")),
+            )
+    out.print(books)
+    out.print(pos if pos.row_count else "no open positions")
+    if not rows:
+        out.print("no portfolio snapshot yet (is a feed running?)")
+
+
+def _money(x: Any) -> str:
+    return "-" if x is None else f"{Decimal(x):,.2f}"
+
+
+def orders(
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every order, not only open ones.")
+    ] = False,
+    bot: Annotated[str | None, typer.Option("--bot", help="Only this bot.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (newest).")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Orders and their latest status from the venues' order events (open ones by default)."""
+    from collections import Counter
+
+    from streams.kafka import decode_all, read_topic
+
+    _settings, bootstrap, prefix, print_json, out = _context()
+    with out.status("reading orders.events", spinner="dots"):
+        events = decode_all(read_topic(bootstrap, "orders.events", prefix, idle_s=1.0))
+    last: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if bot is None or e["bot_id"] == bot:
+            last[e["client_order_id"]] = e
+    by_status = Counter(e["status"] for e in last.values())
+    rows = sorted(last.values(), key=lambda e: e["ts_event"])
+    if not show_all:
+        rows = [e for e in rows if e["status"] in OPEN]
+    rows = rows[-limit:]
+    if json_out:
+        print_json({"orders": rows, "by_status": dict(by_status)})
+        return
+    t = Table(title="open orders" if not show_all else "orders", title_justify="left")
+    for col in ("time (UTC)", "bot", "symbol", "side", "type", "qty", "filled", "limit", "status"):
+        t.add_column(col)
+    for e in rows:
+        t.add_row(
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["ts_event"] / 1000)),
+            e["bot_id"],
+            e["symbol"],
+            e["side"] or "",
+            e["order_type"] or "",
+            str(e["quantity"] or ""),
+            str(e["filled_quantity"]),
+            str(e["limit_price"] or ""),
+            e["status"],
+        )
+    out.print(t)
+    out.print(", ".join(f"{n} {s.lower()}" for s, n in sorted(by_status.items())) or "no orders")
+
+
+def register_ops(app: typer.Typer) -> None:
+    app.command()(positions)
+    app.command()(orders)
+    app.command()(kill)
+    app.command()(resume)

@@ -1,0 +1,195 @@
+"""A real day through the running desk: both reference strategies, risk, paper venue, books.
+
+Its own embedded stack (broker, PostgreSQL, chDB, worker) with the packaged desk
+config (trend-btc on BTC/USD, mm-btc on BTC/USDT). Bars are published a minute
+of event time at a time, a few milliseconds apart, as a fast live feed would.
+The stream is arrival-ordered, so the exact fills differ from the in-process
+loop; what must hold exactly is the ledger: for every bot and symbol the signed
+fills add up to the position, and cash + position value = equity, to the last
+decimal. Then ``desk kill`` stops approvals and cancels the resting quotes, and
+``desk resume --confirm`` brings trading back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from itertools import groupby
+
+import pytest
+
+from connectors.feeds.files import read_files
+from streams.kafka import EventProducer, decode_all, read_topic
+from streams.runtime.proc import free_port
+from streams.runtime.stack import Stack
+from streams.settings import DeskSettings, load_settings
+from streams.topics import stream_key
+from tests.conftest import SHARED_DATA, desk_config_file, run_desk
+
+CRYPTO = SHARED_DATA / "crypto_1m"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not CRYPTO.exists(), reason="../shared/data not present"),
+]
+DAY_MS = 86_400_000
+PREFIX = "op."
+
+
+@pytest.fixture(scope="module")
+def desk(
+    tmp_path_factory: pytest.TempPathFactory, stack_settings: DeskSettings
+) -> Iterator[tuple[Stack, DeskSettings]]:
+    data_dir = tmp_path_factory.mktemp("orderpath")
+    settings = load_settings(
+        data_dir=data_dir,
+        topic_prefix=PREFIX,
+        metrics_port=free_port(),
+        config_file=desk_config_file(data_dir),
+        # chDB runs inside this test process and opens one data path per process:
+        # share the session stack's (this test writes nothing to it)
+        clickhouse_url=stack_settings.clickhouse_dsn,
+    )
+    stack = Stack(settings, with_agents=True)
+    stack.start()
+    try:
+        yield stack, settings
+    finally:
+        stack.stop()
+
+
+def bars_from(day_index: int, minutes: int) -> list[dict]:
+    bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
+    start = bars[0]["open_time"] + day_index * DAY_MS
+    return [b for b in bars if start <= b["open_time"] < start + minutes * 60_000]
+
+
+def publish(producer: EventProducer, bars: list[dict], pause_s: float = 0.02) -> None:
+    """A minute of bars (all symbols) at a time, ``pause_s`` apart."""
+    for _t, minute in groupby(bars, key=lambda b: b["open_time"]):
+        for bar in minute:
+            producer.send("market.bars", stream_key(bar), bar)
+        producer.flush()
+        time.sleep(pause_s)
+
+
+def topic(stack: Stack, name: str) -> list[dict]:
+    return decode_all(read_topic(stack.broker.bootstrap, name, PREFIX, idle_s=1.0))
+
+
+def settle(
+    stack: Stack, names: tuple[str, ...], quiet_s: float = 4.0, limit_s: float = 180
+) -> None:
+    """Wait until none of the topics grew for ``quiet_s`` (the desk has drained)."""
+    counts: dict[str, int] = {}
+    deadline, calm_since = time.monotonic() + limit_s, time.monotonic()
+    while time.monotonic() < deadline:
+        now = {n: len(read_topic(stack.broker.bootstrap, n, PREFIX, idle_s=0.5)) for n in names}
+        if now != counts:
+            counts, calm_since = now, time.monotonic()
+        elif time.monotonic() - calm_since >= quiet_s:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the desk did not drain within {limit_s} s: {counts}")
+
+
+def wait_for(check: Callable[[], bool], what: str, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+ORDER_TOPICS = ("orders.intents", "risk.decisions", "orders.commands", "orders.events", "fills",
+                "portfolio.snapshots")  # fmt: skip
+
+
+def signed(f: dict) -> Decimal:
+    return f["quantity"] if f["side"] == "BUY" else -f["quantity"]
+
+
+def assert_exact_ledger(stack: Stack) -> dict[str, dict]:
+    fills = topic(stack, "fills")
+    snaps = topic(stack, "portfolio.snapshots")
+    assert len({f["event_id"] for f in fills}) == len(fills)
+    total: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for f in fills:
+        total[(f["bot_id"], f"{f['venue']}:{f['symbol']}")] += signed(f)
+    last: dict[str, dict] = {}
+    for s in snaps:  # one partition per bot: topic order is the order the books changed
+        value = sum((p["quantity"] * p["mark"] for p in s["positions"]), Decimal(0))
+        assert s["cash"] + value == s["equity"]
+        assert s["equity"] == Decimal("100000") + s["realized_pnl"] + s["unrealized_pnl"]
+        last[s["bot_id"]] = s
+    held = {(b, f"{p['venue']}:{p['symbol']}"): p["quantity"] for b, s in last.items()
+            for p in s["positions"]}  # fmt: skip
+    assert {k: v for k, v in total.items() if v} == {k: v for k, v in held.items() if v}
+    fee_paid: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for f in fills:
+        fee_paid[f["bot_id"]] += f["fee"]
+    assert {b: s["fees"] for b, s in last.items() if s["fees"]} == dict(fee_paid)
+    return last
+
+
+def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
+    stack, settings = desk
+    producer = EventProducer(stack.broker.bootstrap, PREFIX)
+    env = {"DESK_BROKER_URL": stack.broker.bootstrap, "DESK_TOPIC_PREFIX": PREFIX,
+           "DESK_DATA_DIR": str(settings.data_path),
+           "DESK_CONFIG_FILE": str(settings.config_file)}  # fmt: skip
+
+    # 1. a day: intents -> decisions -> commands -> fills -> positions, exact books
+    publish(producer, bars_from(9, 1440))
+    settle(stack, ORDER_TOPICS)
+    intents, decisions = topic(stack, "orders.intents"), topic(stack, "risk.decisions")
+    commands, fills = topic(stack, "orders.commands"), topic(stack, "fills")
+    assert {i["bot_id"] for i in intents} == {"trend-btc", "mm-btc"}
+    assert sorted(d["intent_id"] for d in decisions) == sorted(i["event_id"] for i in intents)
+    approved = sorted(d["event_id"] for d in decisions if d["decision"] == "APPROVE")
+    assert approved and sorted(c["decision_id"] for c in commands) == approved
+    assert all(d["checks"] and (d["decision"] == "APPROVE") == (not d["reasons"])
+               for d in decisions)  # fmt: skip
+    assert {f["bot_id"] for f in fills} == {"trend-btc", "mm-btc"}
+    books = assert_exact_ledger(stack)
+    shown = json.loads(run_desk("positions", "--json", env=env).stdout)
+    assert {r["bot_id"]: r["equity"] for r in shown["bots"]} == {
+        b: str(s["equity"]) for b, s in books.items()
+    }
+    open_before = json.loads(run_desk("orders", "--json", env=env).stdout)["orders"]
+    assert any(o["bot_id"] == "mm-btc" for o in open_before)  # quotes are resting
+
+    # 2. kill: every resting order canceled, no new order approved
+    killed = run_desk("kill", "--reason", "test: pull the plug", "--by", "pytest", env=env)
+    assert killed.returncode == 0, killed.stderr
+    wait_for(lambda: not json.loads(run_desk("orders", "--json", env=env).stdout)["orders"],
+             "the kill to cancel every open order")  # fmt: skip
+    after_kill = bars_from(10, 120)
+    publish(producer, after_kill)
+    settle(stack, ORDER_TOPICS)
+    first_after = after_kill[0]["ts_event"]
+    late = [d for d in topic(stack, "risk.decisions") if d["ts_event"] >= first_after]
+    new = [d for d in late if d["checks"][0]["name"] != "cancel"]
+    assert new and all(d["decision"] == "DENY" for d in new)
+    assert all(any(r.startswith("kill_switch") for r in d["reasons"]) for d in new)
+    assert not [f for f in topic(stack, "fills") if f["ts_event"] >= first_after]
+    states = json.loads(run_desk("positions", "--json", env=env).stdout)["states"]
+    assert states["mm-btc"]["killed"] and states["trend-btc"]["state"] == "HALTED"
+
+    # 3. resume needs --confirm; with it, trading continues
+    refused = run_desk("resume", "--reason", "checked", env=env)
+    assert refused.returncode != 0 and "--confirm" in refused.stderr
+    ok = run_desk("resume", "--confirm", "--reason", "checked, safe", "--by", "pytest", env=env)
+    assert ok.returncode == 0, ok.stderr
+    time.sleep(2.0)  # the command is applied before the next bars arrive
+    resumed_bars = bars_from(10, 360)[len(after_kill) :]
+    publish(producer, resumed_bars)
+    settle(stack, ORDER_TOPICS)
+    first_resumed = resumed_bars[0]["ts_event"]
+    after = [d for d in topic(stack, "risk.decisions") if d["ts_event"] >= first_resumed]
+    assert any(d["decision"] == "APPROVE" and d["checks"][0]["name"] != "cancel" for d in after)
+    assert [f for f in topic(stack, "fills") if f["ts_event"] >= first_resumed]
+    assert_exact_ledger(stack)
