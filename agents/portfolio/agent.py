@@ -10,6 +10,7 @@ does not count twice.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from agents.portfolio.core import BotBook, Portfolio, PortfolioError
@@ -28,6 +29,7 @@ def register(desk: Any) -> None:
     applied = desk.table("portfolio-fills", help="Fill event ids already in the books.")
     core = Portfolio.from_config(desk.config)
     restored = False
+    serial = asyncio.Lock()  # the two agents share the books: snapshots go out in book order
 
     def restore() -> None:
         nonlocal restored
@@ -53,16 +55,17 @@ def register(desk: Any) -> None:
             fill = event.value
             if applied.get(fill["event_id"]):
                 continue  # re-delivered: already in the books
-            try:
-                book = core.on_fill(fill)
-            except PortfolioError as exc:
-                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="validation")
-                continue
-            applied[fill["event_id"]] = True  # in the books now, whatever happens below
-            try:
-                await publish(book.bot_id, fill)
-            except Exception as exc:  # e.g. a value the schema cannot carry: keep it, carry on
-                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+            async with serial:
+                try:
+                    book = core.on_fill(fill)
+                except PortfolioError as exc:
+                    await desk.dead_letter_event(event, agent=NAME, error=exc, kind="validation")
+                    continue
+                applied[fill["event_id"]] = True  # in the books now, whatever happens below
+                try:
+                    await publish(book.bot_id, fill)
+                except Exception as exc:  # e.g. a value the schema cannot carry: keep it
+                    await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
 
     @app.agent(clean_topic, name=f"{NAME}-marks")
     async def portfolio_marks(stream: Any) -> None:
@@ -71,7 +74,8 @@ def register(desk: Any) -> None:
             restore()
             bar = event.value
             try:
-                for bot_id in core.on_bar(bar):
-                    await publish(bot_id, bar)
+                async with serial:
+                    for bot_id in core.on_bar(bar):
+                        await publish(bot_id, bar)
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")

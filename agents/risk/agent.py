@@ -8,6 +8,7 @@ mark, unknown bot) reach the core as unknown: it denies with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -29,6 +30,9 @@ def register(desk: Any) -> None:
     freshness = desk.tables.get("dq-freshness")
     risk = RiskDesk(desk.config)
     restored = False
+    # One decision at a time, commands included: an order approved before a kill must be on
+    # orders.commands before the kill's cancel-all (same partition), never after it.
+    serial = asyncio.Lock()
 
     def restore() -> None:
         nonlocal restored
@@ -51,11 +55,12 @@ def register(desk: Any) -> None:
             it = event.value
             fresh = freshness.get(stream_key(it)) if freshness is not None else None
             try:
-                decision, command = risk.decide(it, latest.get(it["bot_id"]), fresh)
-                await decisions.send(key=event.key, value=decision)
+                async with serial:
+                    decision, command = risk.decide(it, latest.get(it["bot_id"]), fresh)
+                    if command is not None:
+                        await send_command(command)
+                    await decisions.send(key=event.key, value=decision)
                 EVENTS_OUT.labels(NAME, "risk.decisions").inc()
-                if command is not None:
-                    await send_command(command)
             except Exception as exc:  # no decision means no order: the intent is dead-lettered
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
 
@@ -65,7 +70,10 @@ def register(desk: Any) -> None:
             EVENTS_IN.labels(NAME, "risk.commands").inc()
             restore()
             cmd = event.value
-            applied, cancels = risk.command(cmd)
+            async with serial:
+                applied, cancels = risk.command(cmd)
+                for c in cancels:
+                    await send_command(c)
             if applied.refused:
                 log.warning("risk command %s %s refused: %s", cmd["command"], cmd["scope"],
                             applied.refused)  # fmt: skip
@@ -74,5 +82,3 @@ def register(desk: Any) -> None:
                 states[bot_id] = risk.states.bots[bot_id].as_dict()
             log.warning("risk command %s %s by %s applied to %s", cmd["command"], cmd["scope"],
                         cmd["issued_by"], ", ".join(applied.bots))  # fmt: skip
-            for c in cancels:
-                await send_command(c)

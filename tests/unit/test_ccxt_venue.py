@@ -14,6 +14,7 @@ from typing import Any
 
 import ccxt
 import pytest
+import yaml
 
 from connectors.feeds.backoff import BackoffPolicy, FeedUnavailable, Retrier
 from connectors.feeds.ccxt_feed import make_exchange
@@ -299,3 +300,40 @@ def test_keys_never_appear_in_events_errors_or_logs(caplog: pytest.LogCaptureFix
     assert "X-MBX-APIKEY" in caplog.text  # ccxt's own DEBUG log of the headers ran...
     text = json.dumps(out, default=str) + caplog.text + repr(v.retrier.retries)
     assert KEY not in text and SECRET not in text  # ...redacted
+
+
+# -- the desk's sandbox/live accounts behind one router -------------------------------------
+
+
+def test_ccxt_desk_routes_commands_and_publishes_each_execution_once() -> None:
+    from connectors.venues.ccxt_desk import CcxtDesk
+    from streams.config import DEFAULT_CONFIG, parse_config
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["bots"] = [
+        {"id": b, "strategy": "mm_epp", "venue": "binanceus", "symbols": ["BTC/USDT"],
+         "fee_profile": "binanceus_base", "starting_cash": "10000"} for b in ("bot1", "bot2")
+    ]  # fmt: skip
+    data["venues"] = {"binanceus": {"mode": "sandbox"}}
+    made: list[tuple[str, str, bool, list[str]]] = []
+
+    def factory(exchange: str, account: str, sandbox: bool, symbols: list[str]) -> CcxtVenue:
+        made.append((exchange, account, sandbox, symbols))
+        return venue()[0]
+
+    desk = CcxtDesk(parse_config(data), factory)
+    assert made == [("binanceus", "main", True, ["BTC/USDT"])]
+    routed = desk.on_command(cmd("bot1-0001"))
+    assert [(t, k) for t, k, _e in routed] == [
+        ("orders.events", "binanceus:main"), ("fills", "binanceus:main"),
+        ("fills", "binanceus:main")]  # fmt: skip
+    assert {e["bot_id"] for _t, _k, e in routed} == {"bot1"}
+    canceled = desk.on_command(cmd("x", command="CANCEL_ALL", symbol=None, bot_id="bot1"))
+    assert [e["status"] for _t, _k, e in canceled] == ["CANCELED", "CANCELED"]
+    polled = desk.poll()
+    fills = [e for t, _k, e in polled if t == "fills"]
+    # 880001/880002 came with the submit; 880003 is bot2's order (learned from the cancel)
+    assert [(f["trade_id"], f["bot_id"]) for f in fills] == [("880003", "bot2")]
+    valid("Fill", *fills)
+    assert [t for t, _k, _e in desk.poll()] == ["venue.reports"]  # nothing twice
+    assert desk.on_command(cmd("y", venue="sample")) == []  # a paper account: not ours

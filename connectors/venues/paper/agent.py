@@ -9,6 +9,7 @@ them; the in-process desk loop is the event-time-exact reference.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from agents.quotes.core import SyntheticQuoter
@@ -23,6 +24,9 @@ def register(desk: Any) -> None:
     commands, clean = desk.topics["orders.commands"], desk.topics["market.bars.clean"]
     venues = PaperDesk(desk.config)
     quoter = SyntheticQuoter(desk.config.market_data)
+    # the two agents share the venue: an order's events must reach the topic in the order
+    # they happened (a fill computed on a bar, then the kill's cancel; never the reverse)
+    serial = asyncio.Lock()
 
     async def publish(routed: list[Routed]) -> None:
         for topic, key, event in routed:
@@ -34,7 +38,8 @@ def register(desk: Any) -> None:
         async for event in stream.events():
             EVENTS_IN.labels(NAME, "orders.commands").inc()
             try:
-                await publish(venues.on_command(event.value))
+                async with serial:
+                    await publish(venues.on_command(event.value))
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
 
@@ -44,6 +49,7 @@ def register(desk: Any) -> None:
             EVENTS_IN.labels(NAME, "market.bars.clean").inc()
             bar = event.value
             try:
-                await publish(venues.on_bar(bar, quoter.quote(bar)))
+                async with serial:
+                    await publish(venues.on_bar(bar, quoter.quote(bar)))
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
