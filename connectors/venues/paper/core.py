@@ -158,6 +158,7 @@ class PaperVenue:
         self.balances: dict[str, Decimal] = {a: Decimal(v) for a, v in (balances or {}).items()}
         self.positions: dict[str, _Position] = {}
         self.orders: dict[str, Order] = {}
+        self._working: dict[str, Order] = {}  # the open subset of ``orders``
         self.books: dict[str, _Book] = {}
         self._unreported: list[Event] = []
         self._now = 0
@@ -202,6 +203,7 @@ class PaperVenue:
             correlation_id=cmd.get("correlation_id") or cmd.get("event_id"),
         )
         self.orders[cid] = order
+        self._working[cid] = order
         return self._order_event(order, "ACCEPTED", arrival)
 
     def _refusal(self, cmd: Mapping[str, Any]) -> str | None:
@@ -375,6 +377,8 @@ class PaperVenue:
         order.filled += qty
         order.fills += 1
         order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+        if order.status == "FILLED":
+            self._working.pop(order.cid, None)
         ts = int(ctx.bar["ts_event"])
         trade_id = event_id("paper_trade", self.venue, self.account, order.cid, order.fills)
         fill = {
@@ -412,12 +416,13 @@ class PaperVenue:
 
     def _close(self, order: Order, status: str, ts: int, reason: str) -> Event:
         order.status = status
+        self._working.pop(order.cid, None)
         return self._order_event(order, status, ts, reason)
 
     def _open(self, symbol: str | None = None) -> list[Order]:
         """Open orders in time priority."""
-        orders = [o for o in self.orders.values() if o.is_open]
-        orders = [o for o in orders if symbol is None or o.symbol == symbol]
+        # only the working orders: the cost of a bar must not grow with the day's order count
+        orders = [o for o in self._working.values() if symbol is None or o.symbol == symbol]
         return sorted(orders, key=lambda o: (o.active_at, o.seq))
 
     # -- events -------------------------------------------------------------------------------
