@@ -10,20 +10,16 @@ Ratios are what to compare across machines, not absolute numbers.
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
 from agents.dq.core import DataQualityCore
 from agents.quotes.core import SyntheticQuoter
+from bench import CRYPTO, recorded_main
 from connectors.feeds.files import read_files
 from streams.avro import registry
 from streams.config import load_config
-
-CRYPTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crypto_1m"
 
 
 def run() -> dict[str, Any]:
@@ -76,17 +72,7 @@ def run() -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    args = ap.parse_args()
-    if not CRYPTO.exists():
-        raise SystemExit(f"{CRYPTO}: recorded data not found (it lives beside the checkout)")
-    result = run()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    recorded_main(__doc__ or "", run)
 
 
 if __name__ == "__main__":

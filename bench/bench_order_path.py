@@ -12,19 +12,16 @@ on top of the gate, and what the wire costs on top of that.
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
 from agents.desk_loop import DeskLoop
 from agents.dq.core import DataQualityCore
+from bench import CRYPTO, recorded_main
 from connectors.feeds.files import read_files
 from streams.config import load_config
 
-CRYPTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crypto_1m"
 DAY_MS = 86_400_000
 
 
@@ -65,16 +62,7 @@ def run() -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    args = ap.parse_args()
-    if not CRYPTO.exists():
-        raise SystemExit(f"{CRYPTO}: recorded data not found (it lives beside the checkout)")
-    text = json.dumps(run(), indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    recorded_main(__doc__ or "", run)
 
 
 if __name__ == "__main__":
