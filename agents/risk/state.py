@@ -62,6 +62,7 @@ class TradingStates:
     def __init__(self, config: DeskConfig) -> None:
         self.config = config
         self.bots: dict[str, BotState] = {b.id: BotState() for b in config.bots if b.enabled}
+        self._limit_cache: dict[tuple[str, tuple[tuple[str, str], ...]], Limits] = {}
 
     def scope(self, scope: str) -> tuple[str, ...]:
         if scope == "desk":
@@ -112,7 +113,13 @@ class TradingStates:
         return True if st is None else st.killed  # unknown bot: treat as killed (fail closed)
 
     def limits(self, bot_id: str) -> Limits:
-        base = self.config.limits_for(bot_id)
-        return base.model_copy(
-            update=Limits.model_validate(self.bots[bot_id].limits).model_dump(exclude_unset=True)
-        )
+        """The bot's configured limits with its overrides laid over (built once per version:
+        risk asks for every intent)."""
+        overrides = self.bots[bot_id].limits
+        key = (bot_id, tuple(sorted(overrides.items())))
+        if key not in self._limit_cache:
+            base = self.config.limits_for(bot_id)
+            self._limit_cache[key] = base.model_copy(
+                update=Limits.model_validate(overrides).model_dump(exclude_unset=True)
+            )
+        return self._limit_cache[key]
