@@ -19,6 +19,7 @@ from rich.table import Table
 
 from connectors.feeds.live_cli import data_app, register_live
 from connectors.feeds.replay_cli import register_replay
+from streams.db_cli import register_db
 from streams.errors import DeskError
 from streams.ops_cli import register_ops
 from streams.settings import DeskSettings, load_settings
@@ -403,6 +404,7 @@ def dq_report(
 
 
 register_ops(app)  # positions, orders, kill, resume
+register_db(app)  # db migrate
 
 
 def main() -> None:

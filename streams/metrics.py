@@ -15,3 +15,9 @@ def serve(port: int) -> None:
     """Expose /metrics on ``port`` (0 = off)."""
     if port:
         start_http_server(port, addr="127.0.0.1")
+
+
+SINK_ROWS = Counter("desk_sink_rows_total", "Events written by a sink", ["agent", "topic"])
+SINK_RETRIES = Counter(
+    "desk_sink_retries_total", "Sink writes retried after a transient failure", ["agent", "topic"]
+)

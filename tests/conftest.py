@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +74,42 @@ def run_desk(
         timeout=timeout,
         cwd=kw.get("cwd", REPO),  # type: ignore[arg-type]
     )
+
+
+
+@pytest.fixture
+def new_database(stack: object, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Makes fresh, migrated databases on the session's embedded PostgreSQL (dropped after)."""
+    import re
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from connectors.postgres.migrate import migrate
+
+    server = stack.postgres.dsn  # type: ignore[attr-defined]
+    base = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"{base}_{len(made)}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        dsn = make_conninfo(server, dbname=name)
+        migrate(dsn)
+        return dsn
+
+    try:
+        yield make
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            for name in made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_dsn(new_database: Callable[[], str]) -> str:
+    """A fresh, migrated database of its own."""
+    return new_database()

@@ -6,18 +6,41 @@ before the first event; the latest snapshot per bot is kept in
 ``portfolio-latest`` for strategies and risk. Fills are applied once: their
 ids are remembered in ``portfolio-fills``, so a re-delivered fill (at-least-once)
 does not count twice.
+
+The embedded broker can bring a table back short after a restart (its high
+watermarks are wrong), so each change is also checkpointed to PostgreSQL with the
+fill that caused it (``connectors.postgres.books``): a restarted worker takes the
+newer of the two books (by ``seq``) and skips fills Postgres already holds. A
+Postgres outage stalls the books (retried with backoff) rather than losing them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from agents.portfolio.core import BotBook, Portfolio, PortfolioError
+from agents.portfolio.core import BotBook, Portfolio, PortfolioError, newest_state
+from connectors.postgres.books import BookCheckpoint
 from streams.app import plain
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 
 NAME = "portfolio"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def _persist(what: str, fn: Callable[[], T]) -> T:
+    """Run a checkpoint call in a thread until it succeeds (a lost book is worse than a stall)."""
+    delay = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(fn)
+        except Exception as exc:
+            log.warning("portfolio checkpoint: %s failed (%s); retry in %.1f s", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def register(desk: Any) -> None:
@@ -28,21 +51,35 @@ def register(desk: Any) -> None:
     latest = desk.table("portfolio-latest", help="Per bot: the latest PortfolioSnapshot.")
     applied = desk.table("portfolio-fills", help="Fill event ids already in the books.")
     core = Portfolio.from_config(desk.config)
+    dsn = desk.settings.postgres_dsn
+    checkpoint = None if dsn is None else BookCheckpoint(dsn.get_secret_value())
     restored = False
     serial = asyncio.Lock()  # the two agents share the books: snapshots go out in book order
 
-    def restore() -> None:
+    async def restore() -> None:
         nonlocal restored
-        if not restored:
-            for bot_id in core.books:
-                state = books.get(bot_id)
-                if state is not None:
-                    core.books[bot_id] = BotBook.from_state(state)
-            restored = True
+        if restored:
+            return
+        saved = {} if checkpoint is None else await _persist("load", checkpoint.load)
+        for bot_id in core.books:
+            newest = newest_state(books.get(bot_id), saved.get(bot_id))
+            if newest is not None:
+                core.books[bot_id] = BotBook.from_state(newest)
+        restored = True
 
-    async def publish(bot_id: str, cause: dict[str, Any]) -> None:
+    async def already_applied(fill_id: str) -> bool:
+        if applied.get(fill_id):
+            return True
+        if checkpoint is None:
+            return False
+        return await _persist("lookup", lambda: checkpoint.applied(fill_id))
+
+    async def publish(bot_id: str, cause: dict[str, Any], fill_id: str | None = None) -> None:
         snap = core.snapshot(bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"])
-        books[bot_id] = core.books[bot_id].to_state()
+        state = core.books[bot_id].to_state()
+        if checkpoint is not None:
+            await _persist("save", lambda: checkpoint.save(state, fill_id))
+        books[bot_id] = state
         latest[bot_id] = plain(snap)
         await out.send(key=bot_id.encode(), value=snap)
         EVENTS_OUT.labels(NAME, "portfolio.snapshots").inc()
@@ -51,11 +88,11 @@ def register(desk: Any) -> None:
     async def portfolio_fills(stream: Any) -> None:
         async for event in stream.events():
             EVENTS_IN.labels(NAME, "fills").inc()
-            restore()
             fill = event.value
-            if applied.get(fill["event_id"]):
-                continue  # re-delivered: already in the books
             async with serial:
+                await restore()
+                if await already_applied(fill["event_id"]):
+                    continue  # re-delivered: already in the books
                 try:
                     book = core.on_fill(fill)
                 except PortfolioError as exc:
@@ -63,7 +100,7 @@ def register(desk: Any) -> None:
                     continue
                 applied[fill["event_id"]] = True  # in the books now, whatever happens below
                 try:
-                    await publish(book.bot_id, fill)
+                    await publish(book.bot_id, fill, fill["event_id"])
                 except Exception as exc:  # e.g. a value the schema cannot carry: keep it
                     await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
 
@@ -71,10 +108,10 @@ def register(desk: Any) -> None:
     async def portfolio_marks(stream: Any) -> None:
         async for event in stream.events():
             EVENTS_IN.labels(NAME, "market.bars.clean").inc()
-            restore()
             bar = event.value
             try:
                 async with serial:
+                    await restore()
                     for bot_id in core.on_bar(bar):
                         await publish(bot_id, bar)
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on

@@ -50,6 +50,7 @@ class Position:
     basis: Decimal = ZERO  # signed cost of the open quantity
     realized: Decimal = ZERO
     mark: Decimal | None = None
+    mark_ts: int = 0  # event time of the mark: a re-delivered older bar does not re-mark
 
     def apply(self, signed_qty: Decimal, price: Decimal) -> Decimal:
         """Apply a trade; returns the PnL it realized (fees apart)."""
@@ -92,6 +93,7 @@ class BotBook:
     day_start_equity: Decimal = ZERO
     positions: dict[str, Position] = field(default_factory=dict)
     as_of: int = 0  # event time of the latest snapshot: snapshots never go back in time
+    seq: int = 0  # snapshots produced: of two saved states of a book, the higher is newer
 
     def __post_init__(self) -> None:
         if self.cash == ZERO and self.peak_equity == ZERO:
@@ -121,6 +123,7 @@ class BotBook:
         out: dict[str, Any] = {k: str(getattr(self, k)) for k in money}
         out |= {"bot_id": self.bot_id, "quote_currency": self.quote_currency, "day": self.day}
         out["as_of"] = self.as_of
+        out["seq"] = self.seq
         out["positions"] = {
             k: {
                 "venue": p.venue,
@@ -129,6 +132,7 @@ class BotBook:
                 "basis": str(p.basis),
                 "realized": str(p.realized),
                 "mark": None if p.mark is None else str(p.mark),
+                "mark_ts": p.mark_ts,
             }
             for k, p in self.positions.items()
         }
@@ -147,6 +151,7 @@ class BotBook:
             day=st["day"],
             day_start_equity=Decimal(st["day_start_equity"]),
             as_of=int(st.get("as_of", 0)),
+            seq=int(st.get("seq", 0)),
         )
         for k, p in st["positions"].items():
             book.positions[k] = Position(
@@ -156,8 +161,16 @@ class BotBook:
                 Decimal(p["basis"]),
                 Decimal(p["realized"]),
                 None if p["mark"] is None else Decimal(p["mark"]),
+                int(p.get("mark_ts", 0)),
             )
         return book
+
+
+def newest_state(*states: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """Of several saved states of one book (a changelog table, a Postgres checkpoint),
+    the one that has produced the most snapshots; ``None`` if none was saved."""
+    saved = [s for s in states if s is not None]
+    return max(saved, key=lambda s: int(s.get("seq", 0)), default=None)
 
 
 class Portfolio:
@@ -223,9 +236,9 @@ class Portfolio:
         moved = []
         for book in self.books.values():
             pos = book.positions.get(key)
-            if pos is not None:
+            if pos is not None and bar["ts_event"] >= pos.mark_ts:
                 book.roll_day(bar["ts_event"])
-                pos.mark = mark
+                pos.mark, pos.mark_ts = mark, bar["ts_event"]
                 book.after_change()
                 moved.append(book)
         return moved
@@ -241,6 +254,7 @@ class Portfolio:
         b = self.books[bot_id]
         # a fill that arrives late (the stream is arrival-ordered) must not date the books back
         ts_ms = b.as_of = max(ts_ms, b.as_of)
+        b.seq += 1
         equity = b.equity()
         drawdown = _q((b.peak_equity - equity) / b.peak_equity) if b.peak_equity > 0 else ZERO
         return {

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from connectors.postgres.migrate import migrate as migrate_postgres
 from streams.admin import apply_topics
 from streams.errors import DeskError
 from streams.runtime.broker import EmbeddedBroker, ExternalBroker
@@ -131,6 +132,8 @@ class Stack:
             self.broker.start()
             progress(f"postgres ({self.postgres.mode})")
             self.postgres.start()
+            progress("postgres migrations")
+            migrate_postgres(self.postgres.dsn)
             progress(f"clickhouse ({self.clickhouse.mode})")
             self.clickhouse.start()
             progress("topics")
@@ -156,6 +159,7 @@ class Stack:
             DESK_APP_ID=self.settings.app_id,
             DESK_LOG_LEVEL=self.settings.log_level,
             DESK_METRICS_PORT=str(self.settings.metrics_port),
+            DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )
         if self.settings.config_file is not None:
             env["DESK_CONFIG_FILE"] = str(self.settings.config_file)
@@ -243,6 +247,8 @@ class Stack:
             "health_url": f"http://127.0.0.1:{self._http.server_address[1]}/health",
             "broker": self.broker.bootstrap,
             "postgres": redact_url(self.postgres.dsn),
+            # the embedded server's socket DSN carries no password: other local commands use it
+            "postgres_local_dsn": self.postgres.dsn if self.postgres.mode == "embedded" else None,
             "clickhouse": redact_url(self.clickhouse.dsn),
             "topic_prefix": self.settings.topic_prefix,
         }

@@ -60,6 +60,12 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
         assert "already running" in second.stderr and f"pid {up.pid}" in second.stderr
         assert _status(data_dir)[0] == 0
 
+        # beside the running desk, `desk db migrate` uses its PostgreSQL: already migrated
+        migrated = run_desk("db", "migrate", "--json", env={"DESK_DATA_DIR": str(data_dir)})
+        assert migrated.returncode == 0, migrated.stderr
+        assert json.loads(migrated.stdout)["postgres"] == {"applied_now": [],
+                                                           "schema_version": 1}  # fmt: skip
+
         owned = psutil.Process(up.pid).children(recursive=True)
         postmaster = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
         owned.append(psutil.Process(postmaster))
@@ -72,6 +78,11 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     _gone, alive = psutil.wait_procs(owned, timeout=10)
     assert not alive, [p.info if hasattr(p, "info") else p.pid for p in alive]
     assert _status(data_dir)[1]["running"] is False
+    # with no desk running, it starts the embedded server itself (and stops it again)
+    alone = run_desk("db", "migrate", "--json", env={"DESK_DATA_DIR": str(data_dir)})
+    assert alone.returncode == 0, alone.stderr
+    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 1
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
 
 
 def test_demo_replays_real_bars_and_reports_json(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ The stream is arrival-ordered, so the exact fills differ from the in-process
 loop; what must hold exactly is the ledger: for every bot and symbol the signed
 fills add up to the position, and cash + position value = equity, to the last
 decimal. Then ``desk kill`` stops approvals and cancels the resting quotes, and
-``desk resume --confirm`` brings trading back.
+``desk resume --confirm`` brings trading back. The operational state in
+PostgreSQL follows the topics, and after a worker restart the books carry on
+from where they were (the next day starts from the equity they ended with).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from itertools import groupby
 
+import psycopg
 import pytest
 
 from connectors.feeds.files import read_files
 from streams.kafka import EventProducer, decode_all, read_topic
-from streams.runtime.proc import free_port
+from streams.runtime.proc import free_port, stop_process
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
@@ -135,6 +138,11 @@ def assert_exact_ledger(stack: Stack) -> dict[str, dict]:
     return last
 
 
+def pg_rows(stack: Stack, sql: str) -> list[tuple]:
+    with psycopg.connect(stack.postgres.dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     stack, settings = desk
     producer = EventProducer(stack.broker.bootstrap, PREFIX)
@@ -161,6 +169,14 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     }
     open_before = json.loads(run_desk("orders", "--json", env=env).stdout)["orders"]
     assert any(o["bot_id"] == "mm-btc" for o in open_before)  # quotes are resting
+    # the operational state in PostgreSQL is the same picture
+    equity = {b: s["equity"] for b, s in books.items()}
+    wait_for(lambda: dict(pg_rows(stack, "SELECT bot_id, equity FROM balances")) == equity,
+             "the Postgres sink to catch up")  # fmt: skip
+    assert pg_rows(stack, "SELECT count(*) FROM fills") == [(len(fills),)]
+    open_pg = pg_rows(stack, "SELECT client_order_id FROM orders "
+                             "WHERE status IN ('ACCEPTED', 'PARTIALLY_FILLED')")  # fmt: skip
+    assert sorted(r[0] for r in open_pg) == sorted(o["client_order_id"] for o in open_before)
 
     # 2. kill: every resting order canceled, no new order approved
     killed = run_desk("kill", "--reason", "test: pull the plug", "--by", "pytest", env=env)
@@ -193,3 +209,32 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert any(d["decision"] == "APPROVE" and d["checks"][0]["name"] != "cancel" for d in after)
     assert [f for f in topic(stack, "fills") if f["ts_event"] >= first_resumed]
     assert_exact_ledger(stack)
+    resumed = "SELECT bool_and(state = 'ACTIVE' AND NOT killed), count(*) FROM trading_state"
+    assert pg_rows(stack, resumed) == [(True, 3)]  # every bot of the desk, the kill lifted
+    assert [r[0] for r in pg_rows(stack, "SELECT command FROM risk_commands ORDER BY ts_event")
+            ] == ["KILL", "RESUME"]  # fmt: skip
+
+    # 4. restart the agents: the books carry on into the next day from where they were
+    before = assert_exact_ledger(stack)
+    def per_bot() -> dict[str, list[dict]]:  # one partition per bot: its order is book order
+        out: dict[str, list[dict]] = defaultdict(list)
+        for snap in topic(stack, "portfolio.snapshots"):
+            out[snap["bot_id"]].append(snap)
+        return out
+
+    seen = {b: len(snaps) for b, snaps in per_bot().items()}
+    assert stack.worker is not None
+    stop_process(stack.worker, timeout_s=30)
+    stack.start_worker()
+    publish(producer, bars_from(11, 120))
+    settle(stack, ORDER_TOPICS)
+    after = assert_exact_ledger(stack)  # fills before and after the restart, one ledger
+    first = {b: snaps[seen[b]] for b, snaps in per_bot().items() if len(snaps) > seen[b]}
+    assert set(first) == set(before)
+    for bot, snap in first.items():
+        assert snap["trading_day"] == "2023-03-12"
+        assert snap["daily_pnl"] == snap["equity"] - before[bot]["equity"]
+        assert snap["fees"] >= before[bot]["fees"]
+    final = {b: s["equity"] for b, s in after.items()}
+    wait_for(lambda: dict(pg_rows(stack, "SELECT bot_id, equity FROM balances")) == final,
+             "the Postgres sink to catch up after the restart")  # fmt: skip

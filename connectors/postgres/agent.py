@@ -1,0 +1,64 @@
+"""Thin Faust agents: the operational topics → PostgreSQL, a batch per transaction.
+
+Offsets are committed only after the batch is in Postgres: the batch body does
+not return until the write succeeded (transient failures are retried with
+backoff, forever, and logged), so a crash re-delivers the batch and the
+idempotent statements make that harmless. An event Postgres refuses goes to the
+dead-letter topic with the reason; the rest of its batch still lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from connectors.feeds.backoff import BackoffPolicy
+from connectors.postgres.sink import PostgresSink, is_transient
+from connectors.postgres.state import TOPICS
+from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
+
+NAME = "sink-postgres"
+BATCH, WITHIN_S = 500, 0.5
+log = logging.getLogger(__name__)
+
+
+def register(desk: Any) -> None:
+    if desk.settings.postgres_dsn is None:
+        log.warning("no DESK_POSTGRES_DSN: operational state is not written to PostgreSQL")
+        return
+    dsn = desk.settings.postgres_dsn.get_secret_value()
+    for topic in TOPICS:
+        _register_topic(desk, topic, PostgresSink(dsn, desk.config))
+
+
+def _register_topic(desk: Any, topic: str, sink: PostgresSink) -> None:
+    policy = BackoffPolicy(base_s=0.2, cap_s=10.0)
+    rng = random.Random()
+
+    async def write(events: list[Any]) -> None:
+        batch = [(topic, e.value) for e in events]
+        retry = 0
+        while True:
+            try:
+                rejected = await asyncio.to_thread(sink.write, batch)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                delay = policy.delay(min(retry, 8), rng)
+                SINK_RETRIES.labels(NAME, topic).inc()
+                log.warning("postgres write failed (%s); retry %d in %.1f s", exc, retry, delay)
+                retry += 1
+                await asyncio.sleep(delay)
+        for r in rejected:
+            await desk.dead_letter_event(events[r.index], agent=NAME, error=r.error, kind="sink")
+        SINK_ROWS.labels(NAME, topic).inc(len(events) - len(rejected))
+
+    async def consume(stream: Any) -> None:
+        async for events in stream.take_events(BATCH, within=WITHIN_S):
+            EVENTS_IN.labels(NAME, topic).inc(len(events))
+            await write(list(events))
+
+    desk.app.agent(desk.topics[topic], name=f"{NAME}-{topic.replace('.', '-')}")(consume)

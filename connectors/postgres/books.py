@@ -1,0 +1,78 @@
+"""The portfolio agent's checkpoint in PostgreSQL: each bot's full book and the fills in it.
+
+Faust rebuilds the ``portfolio-books`` table from its changelog up to the high
+watermark, and the embedded broker reports watermarks short (docs/architecture.md):
+after a restart the table can come back without its latest changes. The books
+are therefore also written here, in one transaction with the id of the fill that
+changed them, so that a restarted worker takes the newer of the two (by ``seq``,
+the count of snapshots the book has produced) and never applies a fill twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+
+_SAVE = """
+INSERT INTO portfolio_books AS b (bot_id, seq, as_of, state, updated_at)
+VALUES (%s, %s, %s, %s, now())
+ON CONFLICT (bot_id) DO UPDATE SET
+    seq = EXCLUDED.seq, as_of = EXCLUDED.as_of, state = EXCLUDED.state, updated_at = now()
+WHERE b.seq <= EXCLUDED.seq
+"""
+
+
+class BookCheckpoint:
+    """Synchronous (run it in a thread from an agent); one connection, reopened on loss."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._conn: psycopg.Connection | None = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, connect_timeout=5)
+        return self._conn
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Bot id -> the last saved book state."""
+        conn = self._connection()
+        with conn.transaction():
+            rows = conn.execute("SELECT bot_id, state FROM portfolio_books").fetchall()
+        return {bot_id: state for bot_id, state in rows}
+
+    def applied(self, fill_id: str) -> bool:
+        """Whether this fill is already in the saved books (a re-delivery)."""
+        conn = self._connection()
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT 1 FROM portfolio_applied_fills WHERE event_id = %s", (fill_id,)
+            ).fetchone()
+        return row is not None
+
+    def save(self, state: Mapping[str, Any], fill_id: str | None = None) -> None:
+        """Save one book (and the fill that changed it) atomically."""
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                conn.execute(
+                    _SAVE,
+                    (state["bot_id"], state["seq"], state["as_of"], json.dumps(state)),
+                )
+                if fill_id is not None:
+                    conn.execute(
+                        "INSERT INTO portfolio_applied_fills (event_id, bot_id, book_seq) "
+                        "VALUES (%s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                        (fill_id, state["bot_id"], state["seq"]),
+                    )
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

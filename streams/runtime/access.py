@@ -1,0 +1,42 @@
+"""Reaching a store from a command while the desk may or may not be running.
+
+The embedded stores have one owner: the running ``desk up``. A command run
+beside it uses the owner's (password-less, local socket) PostgreSQL; when no
+desk runs, the command takes the data-dir lock itself and starts the embedded
+server for as long as it needs it. An external DSN from the settings is used
+as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from streams.errors import DeskError
+from streams.runtime.postgres import EmbeddedPostgres
+from streams.runtime.stack import DataDirLock, pid_alive, read_state
+from streams.settings import DeskSettings
+
+
+@contextlib.contextmanager
+def postgres_dsn(settings: DeskSettings) -> Iterator[str]:
+    """A DSN for the desk's PostgreSQL, valid inside the ``with`` block."""
+    if settings.postgres_dsn is not None:
+        yield settings.postgres_dsn.get_secret_value()
+        return
+    state = read_state(settings)
+    if state and pid_alive(int(state.get("pid", 0))):
+        dsn = state.get("postgres_local_dsn")
+        if not dsn:
+            raise DeskError("the running desk uses an external PostgreSQL: set DESK_POSTGRES_DSN")
+        yield dsn
+        return
+    lock = DataDirLock(settings.data_path)
+    lock.acquire(lambda: "a desk started meanwhile")
+    server = EmbeddedPostgres(settings.data_path / "postgres")
+    try:
+        server.start()
+        yield server.dsn
+    finally:
+        server.stop()
+        lock.release()

@@ -1,0 +1,249 @@
+"""Operational state in the real embedded PostgreSQL: migrations, the idempotent sink,
+the order state machine, trading state across a sink restart, the portfolio checkpoint.
+
+The events are a real half day of the desk loop in wire form (decimals at the
+schema's scale, as the sink receives them from the broker).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+from functools import cache
+
+import psycopg
+import pytest
+
+from agents.desk_loop import DeskLoop
+from agents.portfolio.core import BotBook, Portfolio, newest_state
+from connectors.feeds.files import read_files
+from connectors.migrations import Migration
+from connectors.postgres.books import BookCheckpoint
+from connectors.postgres.migrate import MIGRATIONS, applied, migrate
+from connectors.postgres.sink import PostgresSink
+from connectors.postgres.state import TOPICS
+from streams.config import load_config
+from streams.errors import DeskError
+from streams.ops_cli import risk_command
+from tests.conftest import SHARED_DATA, run_desk
+
+CRYPTO = SHARED_DATA / "crypto_1m"
+pytestmark = pytest.mark.integration
+DAY_MS = 86_400_000
+TABLES = ("orders", "order_transitions", "fills", "positions", "balances",
+          "portfolio_snapshots", "venue_balances", "venue_positions", "risk_commands",
+          "trading_state", "limit_versions")  # fmt: skip
+
+
+@cache
+def half_day() -> tuple[tuple[str, dict], ...]:
+    """(topic, event) for everything the desk produced on the first half of 2023-03-10."""
+    bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
+    start = bars[0]["open_time"] + 9 * DAY_MS
+    day = [b for b in bars if start <= b["open_time"] < start + DAY_MS // 2]
+    out = DeskLoop(load_config(), wire=True).run(day)
+    return tuple((t, e) for t, _k, e in out.events if t in TOPICS)
+
+
+def dump(dsn: str) -> dict[str, list[tuple]]:
+    """Every table's rows, sorted: two databases in the same state dump equal."""
+    with psycopg.connect(dsn) as conn:
+        return {t: sorted(map(repr, conn.execute(f"SELECT * FROM {t}").fetchall()))
+                for t in TABLES}  # fmt: skip
+
+
+def write_all(sink: PostgresSink, items: list[tuple[str, dict]], batch: int = 200) -> None:
+    for i in range(0, len(items), batch):
+        assert sink.write(items[i : i + batch]) == []
+
+
+def test_migrations_apply_once_refuse_edits_and_the_reader_cannot_write(pg_dsn: str) -> None:
+    assert migrate(pg_dsn) == []  # the fixture migrated it: a second run applies nothing
+    assert applied(pg_dsn) == {1: "operational_state"}
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+    with pytest.raises(DeskError, match="0001_operational_state changed after it was applied"):
+        migrate(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("SET ROLE desk_readonly")
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM audit_log")
+
+
+def test_a_migration_the_checkout_lacks_is_refused(pg_dsn: str, tmp_path) -> None:
+    name = "0001_operational_state.sql"
+    (tmp_path / name).write_text((MIGRATIONS / name).read_text())
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (2, 'from_the_future', 'x')")
+    with pytest.raises(DeskError, match="0002 was applied but is not in this checkout"):
+        migrate(pg_dsn, tmp_path)
+    assert Migration(3, "x", "SELECT 1").checksum == Migration(4, "y", "SELECT 1").checksum
+
+
+def test_desk_db_migrate_is_idempotent_from_the_cli(pg_dsn: str) -> None:
+    env = {"DESK_POSTGRES_DSN": pg_dsn}
+    res = run_desk("db", "migrate", "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 1}
+    assert pg_dsn not in res.stdout + res.stderr  # the DSN is never echoed
+
+
+@pytest.mark.skipif(not CRYPTO.exists(), reason="../shared/data not present")
+def test_the_sink_holds_the_desks_state_and_redelivery_changes_nothing(
+    new_database, pg_dsn: str
+) -> None:
+    items = list(half_day())
+    sink = PostgresSink(pg_dsn, load_config())
+    write_all(sink, items)
+    first = dump(pg_dsn)
+
+    # orders: the last status each order reached, filled quantity, and every transition kept
+    last: dict[str, dict] = {}
+    for t, e in items:
+        if t == "orders.events":
+            last[e["client_order_id"]] = e
+    submitted = {e["client_order_id"] for t, e in items
+                 if t == "orders.commands" and e["command"] == "SUBMIT"}  # fmt: skip
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute("SELECT client_order_id, status, filled_quantity FROM orders")
+        orders = {cid: (status, filled) for cid, status, filled in rows}
+        assert set(orders) == submitted | set(last)
+        for cid, e in last.items():
+            assert orders[cid] == (e["status"], e["filled_quantity"])
+        fills = [e for t, e in items if t == "fills"]
+        assert conn.execute("SELECT count(*) FROM fills").fetchone() == (len(fills),)
+        # fills add up per order to what the venue said was filled
+        agg = conn.execute(
+            "SELECT client_order_id, fill_quantity, filled_quantity FROM orders_with_fills "
+            "WHERE fills > 0"
+        ).fetchall()
+        assert agg and all(q == f for _cid, q, f in agg)
+        # positions and balances: the last snapshot of each bot, exactly
+        snaps: dict[str, dict] = {}
+        for t, e in items:
+            if t == "portfolio.snapshots":
+                snaps[e["bot_id"]] = e
+        for bot, s in snaps.items():
+            cash, equity, daily = conn.execute(
+                "SELECT cash, equity, daily_pnl FROM balances WHERE bot_id = %s", (bot,)
+            ).fetchone()
+            assert (cash, equity, daily) == (s["cash"], s["equity"], s["daily_pnl"])
+            for p in s["positions"]:
+                qty, avg = conn.execute(
+                    "SELECT quantity, avg_cost FROM positions "
+                    "WHERE bot_id = %s AND venue = %s AND symbol = %s",
+                    (bot, p["venue"], p["symbol"]),
+                ).fetchone()
+                assert (qty, avg) == (p["quantity"], p["avg_cost"])
+        reports = [e for t, e in items if t == "venue.reports"]
+        assert reports and conn.execute("SELECT count(*) FROM venue_balances").fetchone()[0] > 0
+
+    # at-least-once: the whole stream again, from a fresh sink, changes nothing
+    write_all(PostgresSink(pg_dsn, load_config()), items, batch=333)
+    assert dump(pg_dsn) == first
+
+    # arrival order across topics is not guaranteed: shuffled, the state ends the same
+    shuffled = new_database()
+    mixed = items[:]
+    random.Random(3).shuffle(mixed)
+    write_all(PostgresSink(shuffled, load_config()), mixed)
+    again = dump(shuffled)
+    assert {t: again[t] for t in ("orders", "fills", "portfolio_snapshots", "positions")} == {
+        t: first[t] for t in ("orders", "fills", "portfolio_snapshots", "positions")
+    }
+    with psycopg.connect(shuffled) as conn:  # late transitions are kept, marked not applied
+        late = conn.execute("SELECT count(*) FROM order_transitions WHERE NOT applied")
+        assert late.fetchone()[0] > 0
+
+
+def test_trading_state_follows_the_risk_core_and_survives_a_sink_restart(pg_dsn: str) -> None:
+    cfg = load_config()
+    t0 = 1_700_000_000_000
+    kill = risk_command("KILL", "desk", "drill", "pytest", now_ms=t0)
+    resume_unconfirmed = risk_command("RESUME", "desk", "too soon", "pytest", now_ms=t0 + 1)
+    sink = PostgresSink(pg_dsn, cfg)
+    assert sink.write([("risk.commands", kill), ("risk.commands", resume_unconfirmed)]) == []
+    sink.close()
+
+    def states() -> dict[str, tuple[str, bool]]:
+        with psycopg.connect(pg_dsn) as conn:
+            rows = conn.execute("SELECT bot_id, state, killed FROM trading_state")
+            return {b: (s, k) for b, s, k in rows}
+
+    bots = {b.id for b in cfg.bots if b.enabled}
+    assert states() == dict.fromkeys(bots, ("HALTED", True))
+    with psycopg.connect(pg_dsn) as conn:
+        refused = conn.execute("SELECT refused FROM risk_commands WHERE command = 'RESUME'")
+        assert "confirmation" in refused.fetchone()[0]
+
+    # a new sink (a restarted worker) starts from Postgres: still killed until confirmed
+    restarted = PostgresSink(pg_dsn, cfg)
+    reduce = risk_command("REDUCE", "bot:mm-btc", "drill", "pytest", now_ms=t0 + 2)
+    assert restarted.write([("risk.commands", reduce)]) == []
+    assert states()["mm-btc"] == ("REDUCING", True)  # the kill latch is still on
+    resume = risk_command("RESUME", "desk", "checked", "pytest", confirmed=True, now_ms=t0 + 3)
+    limit1 = dict(risk_command("LIMIT_CHANGE", "bot:mm-btc", "tighter", "pytest", now_ms=t0 + 4),
+                  limits={"max_order_notional": "1000"})  # fmt: skip
+    limit2 = dict(risk_command("LIMIT_CHANGE", "bot:mm-btc", "looser", "pytest", now_ms=t0 + 5),
+                  limits={"max_order_notional": "3000"})  # fmt: skip
+    bad = dict(risk_command("LIMIT_CHANGE", "bot:mm-btc", "typo", "pytest", now_ms=t0 + 6),
+               limits={"max_order_notionl": "1"})  # fmt: skip
+    batch = [("risk.commands", c) for c in (resume, limit1, limit2, bad, limit1)]
+    assert restarted.write(batch) == []
+    assert states() == dict.fromkeys(bots, ("ACTIVE", False))
+    with psycopg.connect(pg_dsn) as conn:
+        versions = conn.execute(
+            "SELECT version, overrides->>'max_order_notional' FROM limit_versions "
+            "WHERE bot_id = 'mm-btc' ORDER BY version"
+        ).fetchall()
+        assert versions == [(1, "1000"), (2, "3000")]  # the re-delivered limit1: no version 3
+        refused = conn.execute("SELECT refused FROM risk_commands WHERE reason = 'typo'")
+        assert "max_order_notionl" in refused.fetchone()[0]
+
+
+def test_a_value_postgres_refuses_is_set_aside_and_the_rest_of_the_batch_lands(
+    pg_dsn: str,
+) -> None:
+    items = [(t, e) for t, e in half_day() if t == "fills"][:3]
+    assert len(items) == 3
+    huge = dict(items[1][1], event_id="too-big", quantity=Decimal("1e25"))  # > numeric(38,18)
+    missing = {k: v for k, v in items[2][1].items() if k != "price"}
+    batch = [items[0], ("fills", huge), ("fills", missing), items[2]]
+    rejected = PostgresSink(pg_dsn, load_config()).write(batch)
+    assert [r.index for r in rejected] == [1, 2]
+    assert "NumericValueOutOfRange" in rejected[0].error and "price" in rejected[1].error
+    with psycopg.connect(pg_dsn) as conn:
+        ids = {r[0] for r in conn.execute("SELECT event_id FROM fills")}
+    assert ids == {items[0][1]["event_id"], items[2][1]["event_id"]}
+
+
+def test_the_portfolio_checkpoint_restores_the_newest_book_and_knows_applied_fills(
+    pg_dsn: str,
+) -> None:
+    cfg = load_config()
+    core = Portfolio.from_config(cfg)
+    fill = {
+        "event_id": "f-1", "bot_id": "trend-btc", "venue": "binanceus", "symbol": "BTC/USD",
+        "side": "BUY", "quantity": Decimal("0.5"), "price": Decimal("20000"),
+        "fee": Decimal("10"), "fee_currency": "USD", "ts_event": 1_678_406_400_000,
+    }  # fmt: skip
+    core.on_fill(fill)
+    core.snapshot("trend-btc", fill["ts_event"])
+    stale = core.books["trend-btc"].to_state()  # what a short changelog might bring back
+    core.on_bar({"venue": "binanceus", "symbol": "BTC/USD", "close": 21000.0,
+                 "ts_event": fill["ts_event"] + DAY_MS})  # fmt: skip
+    core.snapshot("trend-btc", fill["ts_event"] + DAY_MS)
+    checkpoint = BookCheckpoint(pg_dsn)
+    checkpoint.save(core.books["trend-btc"].to_state(), "f-1")
+    assert checkpoint.applied("f-1") and not checkpoint.applied("f-2")
+    checkpoint.save(stale)  # an older book never overwrites a newer one
+    saved = BookCheckpoint(pg_dsn).load()["trend-btc"]
+    newest = newest_state(stale, saved, None)
+    assert newest == saved and newest["seq"] == 2
+    book = BotBook.from_state(newest)
+    assert book.to_state() == core.books["trend-btc"].to_state()
+    assert book.day == "2023-03-11" and book.equity() == Decimal("100490")
+    assert newest_state(None, None) is None
+    checkpoint.close()
