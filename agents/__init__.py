@@ -18,6 +18,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "connectors.venues.paper.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",
+    "connectors.clickhouse.agent",
 )
 
 

@@ -88,6 +88,14 @@ class DeskTopic(faust.Topic):
         )
 
 
+class SinkTopic(DeskTopic):
+    """A sink's view of a topic another agent already consumes: that agent dead-letters an
+    undecodable message; the sink skips it (one dead letter per bad message, not two)."""
+
+    async def _dead_letter(self, exc: Exception, message: Any) -> None:
+        log.debug("sink skipped undecodable %s@%s", message.topic, message.offset)
+
+
 @dataclass
 class DeskApp:
     """What an agent module sees when it registers."""
@@ -101,6 +109,26 @@ class DeskApp:
 
     def logical(self, physical: str) -> str:
         return physical.removeprefix(self.settings.topic_prefix)
+
+    def sink_topic(self, name: str) -> Any:
+        """The topic for a sink agent: quiet on decode errors if another agent of this
+        worker consumes it (that one dead-letters them), the usual topic otherwise."""
+        consumed = {
+            str(t)
+            for agent in self.app.agents.values()
+            if not isinstance(agent.channel, SinkTopic)  # a quiet one dead-letters nothing
+            for t in getattr(agent.channel, "topics", ())
+        }
+        topic = self.topics[name]
+        if topic.get_topic_name() not in consumed:
+            return topic
+        return SinkTopic(
+            self.app,
+            topics=[topic.get_topic_name()],
+            key_serializer="raw",
+            value_serializer=topic.value_serializer,
+            partitions=topic.partitions,
+        )
 
     def table(self, name: str, help: str = "", partitions: int | None = None) -> Any:
         """A changelog-backed Faust table, shared by name between the agents of this worker.

@@ -61,4 +61,4 @@ def _register_topic(desk: Any, topic: str, sink: PostgresSink) -> None:
             EVENTS_IN.labels(NAME, topic).inc(len(events))
             await write(list(events))
 
-    desk.app.agent(desk.topics[topic], name=f"{NAME}-{topic.replace('.', '-')}")(consume)
+    desk.app.agent(desk.sink_topic(topic), name=f"{NAME}-{topic.replace('.', '-')}")(consume)

@@ -42,7 +42,7 @@ def as_json(value: Any) -> str:
 
     def default(x: Any) -> Any:
         if isinstance(x, Decimal):
-            return str(tidy(x))
+            return format(tidy(x), "f")
         raise TypeError(f"{type(x).__name__} is not JSON")
 
     return json.dumps(value, default=default, sort_keys=True, separators=(",", ":"))

@@ -18,11 +18,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from analytics.events import EVENT_TABLES
+from analytics.store import migrate as migrate_clickhouse
+from connectors.clickhouse.store import DirectStore, QueryResult, StoreRefused, StoreUnavailable
 from connectors.postgres.migrate import migrate as migrate_postgres
 from streams.admin import apply_topics
 from streams.errors import DeskError
@@ -136,12 +140,14 @@ class Stack:
             migrate_postgres(self.postgres.dsn)
             progress(f"clickhouse ({self.clickhouse.mode})")
             self.clickhouse.start()
+            progress("clickhouse migrations")
+            migrate_clickhouse(self.clickhouse.client)
             progress("topics")
             apply_topics(self.broker.bootstrap, self.settings.topic_prefix)
+            self._serve_health()  # before the agents: the sink reaches chDB through it
             if self.with_agents:
                 progress("agents")
                 self.start_worker()
-            self._serve_health()
             self.started_at = time.time()
             self._write_state()
         except BaseException:
@@ -161,6 +167,10 @@ class Stack:
             DESK_METRICS_PORT=str(self.settings.metrics_port),
             DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )
+        if self.clickhouse.dsn.startswith("chdb://"):  # chDB has one owner: this process
+            env["DESK_STORE_ENDPOINT"] = self.store_endpoint
+        else:
+            env["DESK_CLICKHOUSE_URL"] = self.clickhouse.dsn
         if self.settings.config_file is not None:
             env["DESK_CONFIG_FILE"] = str(self.settings.config_file)
         self.worker = spawn(
@@ -209,12 +219,23 @@ class Stack:
             ch = self.clickhouse.health()
         return [self.broker.health(), self.postgres.health(), ch, self.agents_health()]
 
-    def query_clickhouse(self, sql: str) -> Any:
-        """Run a query on the store this process owns (chDB allows one process per path)."""
+    def query_clickhouse(self, sql: str) -> QueryResult:
+        """A read-only query on the store this process owns (chDB: one process per path)."""
         with self._ch_lock:
             if self.clickhouse.client is None:
-                raise DeskError("ClickHouse is not started")
-            return self.clickhouse.client.query(sql)
+                raise StoreUnavailable("ClickHouse is not started")
+            return DirectStore(
+                self.clickhouse.client, self.clickhouse.dsn.startswith("chdb://")
+            ).query(sql)
+
+    def insert_clickhouse(self, table: str, json_each_row: bytes) -> None:
+        """Rows for an event table, from the sink in the worker (it cannot open chDB)."""
+        if table not in EVENT_TABLES:
+            raise StoreRefused(f"{table!r} is not an event table")
+        with self._ch_lock:
+            if self.clickhouse.client is None:
+                raise StoreUnavailable("ClickHouse is not started")
+            DirectStore(self.clickhouse.client).insert(table, json_each_row)
 
     def _serve_health(self) -> None:
         stack = self
@@ -232,11 +253,43 @@ class Stack:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    if url.path == "/clickhouse/query":
+                        out = json.dumps(stack.query_clickhouse(body.decode()).to_json())
+                    elif url.path == "/clickhouse/insert":
+                        table = urllib.parse.parse_qs(url.query).get("table", [""])[0]
+                        stack.insert_clickhouse(table, body)
+                        out = "{}"
+                    else:
+                        self.send_error(404)
+                        return
+                except StoreRefused as exc:
+                    self._reply(400, str(exc).encode(), "text/plain")
+                except (StoreUnavailable, UnicodeDecodeError) as exc:
+                    self._reply(503, str(exc).encode(), "text/plain")
+                else:
+                    self._reply(200, out.encode(), "application/json")
+
+            def _reply(self, code: int, body: bytes, kind: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *args: object) -> None:
                 pass
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._http.serve_forever, daemon=True, name="health").start()
+
+    @property
+    def store_endpoint(self) -> str:
+        assert self._http is not None
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def _write_state(self) -> None:
         assert self._http is not None and self.started_at is not None
@@ -244,7 +297,8 @@ class Stack:
             "pid": os.getpid(),
             "started_at": self.started_at,
             "started_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at)),
-            "health_url": f"http://127.0.0.1:{self._http.server_address[1]}/health",
+            "health_url": f"{self.store_endpoint}/health",
+            "store_endpoint": self.store_endpoint if self.clickhouse.mode == "embedded" else None,
             "broker": self.broker.bootstrap,
             "postgres": redact_url(self.postgres.dsn),
             # the embedded server's socket DSN carries no password: other local commands use it

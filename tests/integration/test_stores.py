@@ -38,8 +38,9 @@ def test_chdb_round_trip_with_decimals(stack) -> None:
         )
         client.insert("rt_fills", rows, column_names=["id", "price", "qty"])
         client.insert("rt_fills", rows, column_names=["id", "price", "qty"])  # re-delivery
-    result = stack.query_clickhouse("SELECT id, price, qty FROM rt_fills FINAL").result_rows
-    assert [list(r) for r in result] == rows
+    result = stack.query_clickhouse("SELECT id, price, qty FROM rt_fills FINAL")
+    assert result.rows == [["f1", "27123.450000000000000001", "0.00000001"]]  # exact, as text
+    assert result.types == ["String", "Decimal(38, 18)", "Decimal(38, 18)"]
 
 
 def test_every_part_can_be_addressed_as_external(stack) -> None:

@@ -1,0 +1,82 @@
+"""Thin Faust agents: every catalog topic → its ClickHouse table, in batches.
+
+Batches of up to 1,000 events or 1 s. The batch body returns only once the
+rows are in the store (an unreachable store is retried with backoff, forever,
+and counted), so offsets are committed after the insert; a re-delivered batch
+inserts nothing (the sink skips ids the table holds). An event the table
+cannot take goes to ``deadletter`` with the reason. The worker reaches an
+embedded store through its owner, the stack process (``DESK_STORE_ENDPOINT``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from typing import Any
+
+from connectors.clickhouse.sink import ClickHouseSink
+from connectors.clickhouse.store import OwnerStore, Store, StoreUnavailable
+from connectors.feeds.backoff import BackoffPolicy
+from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
+from streams.topics import CATALOG
+
+NAME = "sink-clickhouse"
+BATCH, WITHIN_S = 1000, 1.0
+log = logging.getLogger(__name__)
+
+
+def store_for_worker(desk: Any) -> Store | None:
+    endpoint = os.environ.get("DESK_STORE_ENDPOINT")
+    if endpoint:
+        return OwnerStore(endpoint)
+    if desk.settings.clickhouse_url is not None:
+        from connectors.clickhouse.store import DirectStore
+        from streams.runtime.clickhouse import connect
+
+        dsn = desk.settings.clickhouse_url.get_secret_value()
+        return DirectStore(connect(dsn), chdb=dsn.startswith("chdb://"))
+    return None
+
+
+def register(desk: Any) -> None:
+    store = store_for_worker(desk)
+    if store is None:
+        log.warning("no analytics store for this worker: events are not written to ClickHouse")
+        return
+    sink = ClickHouseSink(store)
+    for spec in CATALOG:
+        _register_topic(desk, spec.name, sink)
+
+
+def _register_topic(desk: Any, topic: str, sink: ClickHouseSink) -> None:
+    policy = BackoffPolicy(base_s=0.2, cap_s=10.0)
+    rng = random.Random()
+
+    async def consume(stream: Any) -> None:
+        async for batch in stream.take_events(BATCH, within=WITHIN_S):
+            events = list(batch)
+            EVENTS_IN.labels(NAME, topic).inc(len(events))
+            values = [e.value for e in events]
+            retry = 0
+            while True:
+                try:
+                    inserted, rejected = await asyncio.to_thread(sink.write, topic, values)
+                    break
+                except StoreUnavailable as exc:
+                    delay = policy.delay(min(retry, 8), rng)
+                    SINK_RETRIES.labels(NAME, topic).inc()
+                    log.warning("clickhouse insert failed (%s); retry %d in %.1f s",
+                                exc, retry, delay)  # fmt: skip
+                    retry += 1
+                    await asyncio.sleep(delay)
+            for r in rejected:
+                if topic == "deadletter":  # never dead-letter a dead letter (no loops)
+                    log.error("dead letter not stored in ClickHouse: %s", r.error)
+                    continue
+                await desk.dead_letter_event(events[r.index], agent=NAME, error=r.error,
+                                             kind="sink")  # fmt: skip
+            SINK_ROWS.labels(NAME, topic).inc(inserted)
+
+    desk.app.agent(desk.sink_topic(topic), name=f"{NAME}-{topic.replace('.', '-')}")(consume)

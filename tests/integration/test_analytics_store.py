@@ -1,0 +1,74 @@
+"""The analytics store: migrations on chDB, and the ClickHouse sink through the store's
+owner (the session stack process): exactly once per event id, bad rows set aside."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from analytics.events import EVENT_TABLES
+from analytics.store import migrate, schema_version
+from connectors.clickhouse.sink import ClickHouseSink
+from connectors.clickhouse.store import OwnerStore, StoreRefused
+from streams.avro import registry
+from streams.topics import CATALOG
+
+pytestmark = pytest.mark.integration
+
+
+def fill(i: int, run: str) -> dict:
+    return {
+        "event_id": f"{run}-{i}", "ts_event": 1_678_406_400_000 + i, "ts_ingest": 0,
+        "source": "test", "correlation_id": None, "bot_id": "b", "venue": "paper",
+        "account": "main", "symbol": "BTC/USD", "client_order_id": f"c{i}",
+        "venue_order_id": None, "trade_id": f"t{i}", "side": "BUY",
+        "price": Decimal("20000.000000000000000001"), "quantity": Decimal("0.00000001"),
+        "fee": Decimal("0"), "fee_currency": "USD", "liquidity": "TAKER",
+        "fill_model_bias": None,
+    }  # fmt: skip
+
+
+def test_migrations_make_a_typed_table_per_topic_and_run_once(stack) -> None:
+    with stack._ch_lock:
+        client = stack.clickhouse.client
+        assert migrate(client) == [] and schema_version(client) == 2  # desk up migrated it
+        tables = {r[0] for r in client.query("SHOW TABLES").result_rows}
+    assert tables >= EVENT_TABLES
+    assert {"bars_5m", "bars_1h", "bars_1d", "fills_daily", "pnl_daily",
+            "risk_denials_daily"} <= tables  # fmt: skip
+    store = OwnerStore(stack.store_endpoint)
+    for spec in CATALOG:  # every Avro field has its column
+        fields = {f["name"] for f in registry().current(spec.value_schema).parsed["fields"]}
+        cols = store.query(f"SELECT name FROM system.columns WHERE table = "
+                           f"'{spec.name.replace('.', '_')}' AND database = currentDatabase()")
+        assert fields == {r[0] for r in cols.rows}, spec.name
+
+
+def test_the_sink_writes_each_event_once_and_sets_bad_ones_aside(stack) -> None:
+    run = uuid.uuid4().hex
+    store = OwnerStore(stack.store_endpoint)
+    sink = ClickHouseSink(store)
+    good = [fill(i, run) for i in range(5)]
+    no_price = {k: v for k, v in fill(5, run).items() if k != "price"}
+    too_big = dict(fill(6, run), quantity=Decimal("1e25"))  # beyond Decimal(38, 18)
+    batch = [*good, no_price, good[0], too_big]
+    inserted, rejected = sink.write("fills", batch)
+    assert inserted == 5
+    assert [r.index for r in rejected] == [5, 7]
+    assert "price" in rejected[0].error and "ClickHouse" in rejected[1].error
+
+    def held() -> list[list]:
+        return store.query(f"SELECT event_id, price, quantity FROM fills "
+                           f"WHERE event_id LIKE '{run}-%' ORDER BY event_id").rows  # fmt: skip
+
+    rows = held()
+    assert rows == [[f"{run}-{i}", "20000.000000000000000001", "0.00000001"] for i in range(5)]
+    # re-delivered (a restarted sink from an earlier offset): nothing more
+    assert ClickHouseSink(store).write("fills", good) == (0, [])
+    assert held() == rows
+    for statement in ("DROP TABLE fills", "SELECT 1; DROP TABLE fills", "  -- x\n"):
+        with pytest.raises(StoreRefused):
+            store.query(statement)  # the query path is read-only, one statement
+    assert store.query("-- canned\nSELECT count() FROM fills WHERE 0;").rows == [[0]]
