@@ -76,7 +76,6 @@ def run_desk(
     )
 
 
-
 @pytest.fixture
 def new_database(stack: object, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
     """Makes fresh, migrated databases on the session's embedded PostgreSQL (dropped after)."""

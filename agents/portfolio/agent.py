@@ -17,30 +17,15 @@ Postgres outage stalls the books (retried with backoff) rather than losing them.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from agents.portfolio.core import BotBook, Portfolio, PortfolioError, newest_state
 from connectors.postgres.books import BookCheckpoint
+from connectors.retry import until_done
 from streams.app import plain
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 
 NAME = "portfolio"
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-async def _persist(what: str, fn: Callable[[], T]) -> T:
-    """Run a checkpoint call in a thread until it succeeds (a lost book is worse than a stall)."""
-    delay = 0.2
-    while True:
-        try:
-            return await asyncio.to_thread(fn)
-        except Exception as exc:
-            log.warning("portfolio checkpoint: %s failed (%s); retry in %.1f s", what, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 def register(desk: Any) -> None:
@@ -60,7 +45,11 @@ def register(desk: Any) -> None:
         nonlocal restored
         if restored:
             return
-        saved = {} if checkpoint is None else await _persist("load", checkpoint.load)
+        saved = (
+            {}
+            if checkpoint is None
+            else await until_done("portfolio checkpoint load", checkpoint.load)
+        )
         for bot_id in core.books:
             newest = newest_state(books.get(bot_id), saved.get(bot_id))
             if newest is not None:
@@ -72,13 +61,13 @@ def register(desk: Any) -> None:
             return True
         if checkpoint is None:
             return False
-        return await _persist("lookup", lambda: checkpoint.applied(fill_id))
+        return await until_done("portfolio checkpoint lookup", lambda: checkpoint.applied(fill_id))
 
     async def publish(bot_id: str, cause: dict[str, Any], fill_id: str | None = None) -> None:
         snap = core.snapshot(bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"])
         state = core.books[bot_id].to_state()
         if checkpoint is not None:
-            await _persist("save", lambda: checkpoint.save(state, fill_id))
+            await until_done("portfolio checkpoint save", lambda: checkpoint.save(state, fill_id))
         books[bot_id] = state
         latest[bot_id] = plain(snap)
         await out.send(key=bot_id.encode(), value=snap)

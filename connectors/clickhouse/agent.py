@@ -10,15 +10,14 @@ embedded store through its owner, the stack process (``DESK_STORE_ENDPOINT``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import random
+from functools import partial
 from typing import Any
 
 from connectors.clickhouse.sink import ClickHouseSink
 from connectors.clickhouse.store import OwnerStore, Store, StoreUnavailable
-from connectors.feeds.backoff import BackoffPolicy
+from connectors.retry import until_done
 from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
 from streams.topics import CATALOG
 
@@ -51,26 +50,19 @@ def register(desk: Any) -> None:
 
 
 def _register_topic(desk: Any, topic: str, sink: ClickHouseSink) -> None:
-    policy = BackoffPolicy(base_s=0.2, cap_s=10.0)
-    rng = random.Random()
+    retried = SINK_RETRIES.labels(NAME, topic).inc
 
     async def consume(stream: Any) -> None:
         async for batch in stream.take_events(BATCH, within=WITHIN_S):
             events = list(batch)
             EVENTS_IN.labels(NAME, topic).inc(len(events))
             values = [e.value for e in events]
-            retry = 0
-            while True:
-                try:
-                    inserted, rejected = await asyncio.to_thread(sink.write, topic, values)
-                    break
-                except StoreUnavailable as exc:
-                    delay = policy.delay(min(retry, 8), rng)
-                    SINK_RETRIES.labels(NAME, topic).inc()
-                    log.warning("clickhouse insert failed (%s); retry %d in %.1f s",
-                                exc, retry, delay)  # fmt: skip
-                    retry += 1
-                    await asyncio.sleep(delay)
+            inserted, rejected = await until_done(
+                f"clickhouse insert ({topic})",
+                partial(sink.write, topic, values),
+                transient=lambda exc: isinstance(exc, StoreUnavailable),
+                on_retry=retried,
+            )
             for r in rejected:
                 if topic == "deadletter":  # never dead-letter a dead letter (no loops)
                     log.error("dead letter not stored in ClickHouse: %s", r.error)

@@ -9,14 +9,12 @@ dead-letter topic with the reason; the rest of its batch still lands.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from typing import Any
 
-from connectors.feeds.backoff import BackoffPolicy
 from connectors.postgres.sink import PostgresSink, is_transient
 from connectors.postgres.state import TOPICS
+from connectors.retry import until_done
 from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
 
 NAME = "sink-postgres"
@@ -34,24 +32,16 @@ def register(desk: Any) -> None:
 
 
 def _register_topic(desk: Any, topic: str, sink: PostgresSink) -> None:
-    policy = BackoffPolicy(base_s=0.2, cap_s=10.0)
-    rng = random.Random()
+    retried = SINK_RETRIES.labels(NAME, topic).inc
 
     async def write(events: list[Any]) -> None:
         batch = [(topic, e.value) for e in events]
-        retry = 0
-        while True:
-            try:
-                rejected = await asyncio.to_thread(sink.write, batch)
-                break
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                delay = policy.delay(min(retry, 8), rng)
-                SINK_RETRIES.labels(NAME, topic).inc()
-                log.warning("postgres write failed (%s); retry %d in %.1f s", exc, retry, delay)
-                retry += 1
-                await asyncio.sleep(delay)
+        rejected = await until_done(
+            f"postgres write ({topic})",
+            lambda: sink.write(batch),
+            transient=is_transient,
+            on_retry=retried,
+        )
         for r in rejected:
             await desk.dead_letter_event(events[r.index], agent=NAME, error=r.error, kind="sink")
         SINK_ROWS.labels(NAME, topic).inc(len(events) - len(rejected))

@@ -93,11 +93,14 @@ def test_depeg_window_through_the_running_agent(stack, stack_settings) -> None:
         enc("DataQualityReport", r) for r in want
     )
 
-    clean = [
-        b
-        for b in decode_all(read_topic(bootstrap, "market.bars.clean", prefix, idle_s=1.0))
-        if b["venue"] == "binanceus"
-    ]
+    # clean bars may still be in flight after the last report: wait on the count, not on a lull
+    with TopicReader(bootstrap, "market.bars.clean", prefix) as reader:
+        deadline = time.monotonic() + 240
+        clean: list[dict] = []
+        while len(clean) < want_clean and time.monotonic() < deadline:
+            if reader.poll(0.5):
+                clean = [b for b in decode_all(reader.records) if b["venue"] == "binanceus"]
+        clean = [b for b in decode_all(reader.read(idle_s=2.0)) if b["venue"] == "binanceus"]
     assert len(clean) == want_clean
     flagged = sum("zero_volume" in b["quality_flags"] for b in clean if b["symbol"] == "BTC/USDC")
     assert flagged == 12_971  # every zero-volume minute of the recorded file
