@@ -7,9 +7,11 @@ short is simply applied again, and only then recorded in ``schema_migrations``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+from analytics.events import EVENT_TABLES
 from connectors.migrations import Migration, load, pending
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -50,6 +52,51 @@ def migrate(client: Any, directory: Path = MIGRATIONS) -> list[Migration]:
             column_names=["version", "name", "checksum"],
         )  # fmt: skip
     return todo
+
+
+_TTL = re.compile(
+    r"TTL toDateTime\(fromUnixTimestamp64Milli\(ts_event\)\) \+ toIntervalDay\((\d+)\)"
+)
+
+
+def ttl_days(client: Any) -> dict[str, int]:
+    """Event table -> days of event time it keeps (tables kept forever are left out)."""
+    rows = client.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"
+    ).result_rows
+    out = {}
+    for name, ddl in rows:
+        m = _TTL.search(ddl)
+        if name in EVENT_TABLES and m:
+            out[name] = int(m.group(1))
+    return out
+
+
+def apply_retention(client: Any, retention: dict[str, int]) -> dict[str, int]:
+    """Set each event table's TTL to ``retention[table]`` days of *event time* (0 or absent:
+    keep forever). Only tables whose TTL differs are altered, so a second run does nothing.
+    Rows past their TTL go at the next merge: a replay of an older window needs a longer
+    retention than the live desk. Returns the retention now in force."""
+    if not isinstance(retention, dict) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in retention.values()
+    ):
+        raise ValueError("retention: a mapping of event table -> days (an integer >= 0)")
+    unknown = sorted(set(retention) - EVENT_TABLES)
+    if unknown:
+        raise ValueError(f"retention for unknown table(s): {', '.join(unknown)}")
+    now = ttl_days(client)
+    for table in sorted(EVENT_TABLES):
+        want = retention.get(table, 0)
+        if now.get(table, 0) == want:
+            continue
+        if want:
+            client.command(
+                f"ALTER TABLE {table} MODIFY TTL "
+                f"toDateTime(fromUnixTimestamp64Milli(ts_event)) + toIntervalDay({int(want)})"
+            )
+        else:
+            client.command(f"ALTER TABLE {table} REMOVE TTL")
+    return ttl_days(client)
 
 
 def schema_version(client: Any) -> int:

@@ -23,6 +23,7 @@ from streams.db_cli import register_db
 from streams.errors import DeskError
 from streams.ops_cli import register_ops
 from streams.settings import DeskSettings, load_settings
+from streams.sql_cli import register_sql
 
 app = typer.Typer(
     help="deskplane: a streaming control plane for a small trading desk.",
@@ -405,6 +406,7 @@ def dq_report(
 
 register_ops(app)  # positions, orders, kill, resume
 register_db(app)  # db migrate
+register_sql(app)  # sql (read-only, analytics store)
 
 
 def main() -> None:

@@ -182,6 +182,34 @@ class MarketData(_Strict):
     )
 
 
+class Analytics(_Strict):
+    """The analytics store (ClickHouse): how long each topic's table keeps its events."""
+
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="topic -> days of event time its table keeps (TTL); absent or 0: forever."
+        " Event time: a replay of an older window needs a longer retention than the live desk.",
+    )
+
+    @model_validator(mode="after")
+    def _topics(self) -> Analytics:
+        from streams.topics import CATALOG
+
+        names = {t.name for t in CATALOG}
+        for topic, days in self.retention_days.items():
+            if topic not in names:
+                raise ValueError(f"retention_days: {topic!r} is not a catalog topic")
+            if days < 0:
+                raise ValueError(f"retention_days: {topic} must be >= 0 days")
+        return self
+
+    def table_retention(self) -> dict[str, int]:
+        """Event table -> days, for the tables with a TTL."""
+        from analytics.events import table_name
+
+        return {table_name(t): d for t, d in self.retention_days.items() if d > 0}
+
+
 class DeskInfo(_Strict):
     name: str
     base_currency: str = "USD"
@@ -198,6 +226,7 @@ class DeskConfig(_Strict):
     alert_routes: list[AlertRoute] = Field(default_factory=list)
     data_quality: DataQuality = DataQuality()
     market_data: MarketData = MarketData()
+    analytics: Analytics = Analytics()
     venues: dict[str, VenueConfig] = Field(
         default_factory=dict, description="per venue; a venue not listed is paper"
     )

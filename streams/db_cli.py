@@ -9,37 +9,50 @@ from rich.table import Table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
-db_app = typer.Typer(help="The desk's stores: schema migrations.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The desk's stores: schema migrations and retention.", no_args_is_help=True
+)
 
 
 @db_app.command("migrate")
 def migrate(json_out: JsonOpt = False) -> None:
-    """Apply pending migrations to PostgreSQL (operational state). Safe to run again:
-    a second run applies nothing. Works with the desk running or not."""
+    """Apply pending migrations to PostgreSQL (operational state) and ClickHouse (every
+    event), and set the analytics tables' retention (TTL) from the config. Safe to run
+    again: a second run changes nothing. Works with the desk running or not."""
     from connectors.postgres.migrate import applied
     from connectors.postgres.migrate import migrate as migrate_postgres
     from streams import cli
-    from streams.runtime.access import postgres_dsn
+    from streams.config import load_config
+    from streams.runtime.access import analytics_store, postgres_dsn
 
     settings = cli._settings()
+    retention = load_config(settings.config_file).analytics.table_retention()
     with cli.err.status("migrating PostgreSQL...", spinner="dots"), postgres_dsn(settings) as dsn:
         ran = migrate_postgres(dsn)
         now = applied(dsn)
+    with cli.err.status("migrating ClickHouse...", spinner="dots"), analytics_store(settings) as st:
+        ch = st.migrate(retention)
     report: dict[str, Any] = {
         "postgres": {
             "applied_now": [f"{m.version:04d}_{m.name}" for m in ran],
             "schema_version": max(now, default=0),
-        }
+        },
+        "clickhouse": ch.to_json(),
     }
     if json_out:
         cli._print_json(report)
         return
     table = Table(title="migrations")
-    for col in ("store", "applied now", "schema version"):
+    for col in ("store", "applied now", "schema version", "retention"):
         table.add_column(col)
-    for store, r in report.items():
-        table.add_row(store, ", ".join(r["applied_now"]) or "nothing to apply",
-                      str(r["schema_version"]))  # fmt: skip
+    for store_name, r in report.items():
+        kept = ", ".join(f"{t} {d} d" for t, d in sorted(r.get("retention", {}).items()))
+        table.add_row(
+            store_name,
+            ", ".join(r["applied_now"]) or "nothing to apply",
+            str(r["schema_version"]),
+            kept or ("forever" if store_name == "clickhouse" else ""),
+        )
     cli.out.print(table)
 
 

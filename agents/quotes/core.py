@@ -28,6 +28,13 @@ class SyntheticQuoter:
         self.recorded = frozenset(cfg.recorded_books)
         self._atr: dict[tuple[str, str, str], WilderAtr] = {}
 
+    def to_state(self) -> dict[str, dict[str, Any]]:
+        """Each stream's running ATR, as JSON-able data (floats round-trip exactly)."""
+        return {"|".join(k): dict(vars(a)) for k, a in sorted(self._atr.items())}
+
+    def restore(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        self._atr = {tuple(k.split("|")): WilderAtr(**v) for k, v in state.items()}  # type: ignore[misc]
+
     def quote(self, bar: Mapping[str, Any]) -> dict[str, Any] | None:
         """The synthetic quote for this bar, or None where a real book is recorded."""
         stream = f"{bar['venue']}:{bar['symbol']}"

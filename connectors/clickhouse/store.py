@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,6 +26,13 @@ from streams.decimals import tidy
 from streams.errors import DeskError
 
 READONLY = {"readonly": 2}  # no writes; settings inside a query (views use them) still allowed
+# reads that would reach past the store: local files (the .env), URLs, other databases
+_OUTSIDE = re.compile(
+    r"\bINTO\s+OUTFILE\b|\b(file|url|s3|s3Cluster|gcs|hdfs|remote|remoteSecure|cluster|mysql"
+    r"|postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|azureBlobStorage|deltaLake|iceberg"
+    r"|hudi|input|fileCluster|urlCluster)\s*\(",
+    re.IGNORECASE,
+)
 _READS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS", "(")
 
 
@@ -61,24 +69,71 @@ class QueryResult:
         return {"columns": self.columns, "types": self.types, "rows": self.rows}
 
 
+def _code(sql: str) -> str:
+    """``sql`` with comments removed and every quoted literal or name blanked to ``''``:
+    what is left is the statement's structure (a ``;`` inside a string is not an end)."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if sql.startswith("--", i) or ch == "#":
+            i = sql.find("\n", i)
+            i = n if i < 0 else i
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            out.append(" ")
+        elif ch in "'\"`":
+            j = i + 1
+            while j < n and sql[j] != ch:
+                j += 2 if sql[j] == "\\" else 1
+            out.append("''")
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def check_read_only(sql: str) -> str:
     """One statement that reads (chDB keeps a ``readonly`` setting for the rest of the
     session, so for chDB this check is the guard; servers also get ``readonly=2``)."""
-    lines = [ln for ln in sql.strip().splitlines() if not ln.strip().startswith("--")]
-    body = "\n".join(lines).strip().rstrip(";").strip()
-    if not body:
+    body = sql.strip().rstrip(";").strip()
+    code = _code(body).strip().rstrip(";").strip()
+    if not code:
         raise StoreRefused("empty query")
-    if ";" in body:
+    if ";" in code:
         raise StoreRefused("one statement at a time")
-    if not body.upper().startswith(_READS):
-        raise StoreRefused(f"read-only: {body.split()[0]} is not a query (SELECT, WITH, SHOW...)")
+    if not code.upper().lstrip("( \n\t").startswith(_READS):
+        raise StoreRefused(f"read-only: {code.split()[0]} is not a query (SELECT, WITH, SHOW...)")
+    outside = _OUTSIDE.search(code)
+    if outside:
+        raise StoreRefused(f"the store's own tables only: {outside.group(0).strip()} is refused")
     return body
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """What ``migrate`` did: the migrations it applied now and the schema version after."""
+
+    applied_now: list[str]
+    schema_version: int
+    retention: dict[str, int]  # table -> days kept (tables kept forever are left out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "applied_now": self.applied_now,
+            "schema_version": self.schema_version,
+            "retention": self.retention,
+        }
 
 
 class Store(Protocol):
     def query(self, sql: str) -> QueryResult: ...
 
     def insert(self, table: str, json_each_row: bytes) -> None: ...
+
+    def migrate(self, retention: dict[str, int]) -> MigrationReport: ...
 
 
 def _first_line(exc: BaseException) -> str:
@@ -103,8 +158,18 @@ class DirectStore:
             raise StoreRefused(_first_line(exc)) from None
         except Exception as exc:
             raise StoreUnavailable(_first_line(exc)) from None
-        types = [t.name for t in res.column_types]
-        return QueryResult(list(res.column_names), types, jsonable(res.result_rows))
+        names, types = list(res.column_names), [t.name for t in res.column_types]
+        if not names and body.upper().lstrip("( \n\t").startswith(("SELECT", "WITH", "(")):
+            names, types = self._columns(body)  # chDB sends no header with an empty result
+        return QueryResult(names, types, jsonable(res.result_rows))
+
+    def _columns(self, body: str) -> tuple[list[str], list[str]]:
+        """The result's columns without running it (``DESCRIBE`` of the query)."""
+        try:
+            rows = self.client.query(f"DESCRIBE ({body})", settings=self.settings).result_rows
+        except Exception:
+            return [], []  # the query ran: a missing header is no reason to fail it
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def insert(self, table: str, json_each_row: bytes) -> None:
         from clickhouse_connect.driver.exceptions import DatabaseError
@@ -115,6 +180,16 @@ class DirectStore:
             raise StoreRefused(_first_line(exc)) from None
         except Exception as exc:
             raise StoreUnavailable(_first_line(exc)) from None
+
+    def migrate(self, retention: dict[str, int]) -> MigrationReport:
+        """Pending migrations, then each event table's TTL set to ``retention`` (days)."""
+        from analytics.store import apply_retention, migrate, schema_version
+
+        ran = migrate(self.client)
+        kept = apply_retention(self.client, retention)
+        return MigrationReport(
+            [f"{m.version:04d}_{m.name}" for m in ran], schema_version(self.client), kept
+        )
 
 
 class OwnerStore:
@@ -140,6 +215,10 @@ class OwnerStore:
     def query(self, sql: str) -> QueryResult:
         data = json.loads(self._post("/clickhouse/query", sql.encode()))
         return QueryResult(data["columns"], data["types"], data["rows"])
+
+    def migrate(self, retention: dict[str, int]) -> MigrationReport:
+        data = json.loads(self._post("/clickhouse/migrate", json.dumps(retention).encode()))
+        return MigrationReport(data["applied_now"], data["schema_version"], data["retention"])
 
     def insert(self, table: str, json_each_row: bytes) -> None:
         self._post("/clickhouse/insert?" + urllib.parse.urlencode({"table": table}), json_each_row)

@@ -1,10 +1,11 @@
 """Reaching a store from a command while the desk may or may not be running.
 
 The embedded stores have one owner: the running ``desk up``. A command run
-beside it uses the owner's (password-less, local socket) PostgreSQL; when no
-desk runs, the command takes the data-dir lock itself and starts the embedded
-server for as long as it needs it. An external DSN from the settings is used
-as it is.
+beside it uses the owner's (password-less, local socket) PostgreSQL and reaches
+the embedded ClickHouse (chDB: one process per data path) through the owner's
+store endpoint; when no desk runs, the command takes the data-dir lock itself
+and opens the embedded store for as long as it needs it. An external DSN or URL
+from the settings is used as it is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from connectors.clickhouse.store import DirectStore, OwnerStore, Store
 from streams.errors import DeskError
 from streams.runtime.postgres import EmbeddedPostgres
 from streams.runtime.stack import DataDirLock, pid_alive, read_state
@@ -39,4 +41,36 @@ def postgres_dsn(settings: DeskSettings) -> Iterator[str]:
         yield server.dsn
     finally:
         server.stop()
+        lock.release()
+
+
+@contextlib.contextmanager
+def analytics_store(settings: DeskSettings) -> Iterator[Store]:
+    """The desk's analytics store (same SQL, same results, desk running or not)."""
+    from streams.runtime.clickhouse import connect
+
+    dsn = settings.clickhouse_dsn
+    if not dsn.startswith("chdb://"):
+        client = connect(dsn)
+        try:
+            yield DirectStore(client)
+        finally:
+            client.close()
+        return
+    state = read_state(settings)
+    if state and pid_alive(int(state.get("pid", 0))):
+        endpoint = state.get("store_endpoint")
+        if not endpoint:
+            raise DeskError("the running desk uses an external ClickHouse: set DESK_CLICKHOUSE_URL")
+        yield OwnerStore(endpoint)
+        return
+    lock = DataDirLock(settings.data_path)
+    lock.acquire(lambda: "a desk started meanwhile")
+    try:
+        client = connect(dsn)
+        try:
+            yield DirectStore(client, chdb=True)
+        finally:
+            client.close()
+    finally:
         lock.release()

@@ -25,10 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from analytics.events import EVENT_TABLES
-from analytics.store import migrate as migrate_clickhouse
-from connectors.clickhouse.store import DirectStore, QueryResult, StoreRefused, StoreUnavailable
+from connectors.clickhouse.store import (
+    DirectStore,
+    MigrationReport,
+    QueryResult,
+    StoreRefused,
+    StoreUnavailable,
+)
 from connectors.postgres.migrate import migrate as migrate_postgres
 from streams.admin import apply_topics
+from streams.config import load_config
 from streams.errors import DeskError
 from streams.runtime.broker import EmbeddedBroker, ExternalBroker
 from streams.runtime.clickhouse import ClickHouse
@@ -141,7 +147,9 @@ class Stack:
             progress(f"clickhouse ({self.clickhouse.mode})")
             self.clickhouse.start()
             progress("clickhouse migrations")
-            migrate_clickhouse(self.clickhouse.client)
+            self.migrate_clickhouse(
+                load_config(self.settings.config_file).analytics.table_retention()
+            )
             progress("topics")
             apply_topics(self.broker.bootstrap, self.settings.topic_prefix)
             self._serve_health()  # before the agents: the sink reaches chDB through it
@@ -228,6 +236,16 @@ class Stack:
                 self.clickhouse.client, self.clickhouse.dsn.startswith("chdb://")
             ).query(sql)
 
+    def migrate_clickhouse(self, retention: dict[str, int]) -> MigrationReport:
+        """Pending migrations and the tables' TTLs, on the store this process owns."""
+        with self._ch_lock:
+            if self.clickhouse.client is None:
+                raise StoreUnavailable("ClickHouse is not started")
+            try:
+                return DirectStore(self.clickhouse.client).migrate(retention)
+            except ValueError as exc:
+                raise StoreRefused(str(exc)) from None
+
     def insert_clickhouse(self, table: str, json_each_row: bytes) -> None:
         """Rows for an event table, from the sink in the worker (it cannot open chDB)."""
         if table not in EVENT_TABLES:
@@ -263,12 +281,15 @@ class Stack:
                         table = urllib.parse.parse_qs(url.query).get("table", [""])[0]
                         stack.insert_clickhouse(table, body)
                         out = "{}"
+                    elif url.path == "/clickhouse/migrate":
+                        retention = json.loads(body or b"{}")
+                        out = json.dumps(stack.migrate_clickhouse(retention).to_json())
                     else:
                         self.send_error(404)
                         return
-                except StoreRefused as exc:
+                except (StoreRefused, UnicodeDecodeError, ValueError) as exc:
                     self._reply(400, str(exc).encode(), "text/plain")
-                except (StoreUnavailable, UnicodeDecodeError) as exc:
+                except StoreUnavailable as exc:
                     self._reply(503, str(exc).encode(), "text/plain")
                 else:
                     self._reply(200, out.encode(), "application/json")

@@ -3,6 +3,7 @@ owner (the session stack process): exactly once per event id, bad rows set aside
 
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 
@@ -41,8 +42,10 @@ def test_migrations_make_a_typed_table_per_topic_and_run_once(stack) -> None:
     store = OwnerStore(stack.store_endpoint)
     for spec in CATALOG:  # every Avro field has its column
         fields = {f["name"] for f in registry().current(spec.value_schema).parsed["fields"]}
-        cols = store.query(f"SELECT name FROM system.columns WHERE table = "
-                           f"'{spec.name.replace('.', '_')}' AND database = currentDatabase()")
+        cols = store.query(
+            f"SELECT name FROM system.columns WHERE table = "
+            f"'{spec.name.replace('.', '_')}' AND database = currentDatabase()"
+        )
         assert fields == {r[0] for r in cols.rows}, spec.name
 
 
@@ -72,3 +75,26 @@ def test_the_sink_writes_each_event_once_and_sets_bad_ones_aside(stack) -> None:
         with pytest.raises(StoreRefused):
             store.query(statement)  # the query path is read-only, one statement
     assert store.query("-- canned\nSELECT count() FROM fills WHERE 0;").rows == [[0]]
+
+
+def test_retention_sets_a_ttl_on_event_time_through_the_owner(stack) -> None:
+    store = OwnerStore(stack.store_endpoint)
+    run, old, new = uuid.uuid4().hex, 1_678_406_400_000, int(time.time() * 1000)
+    with stack._ch_lock:
+        stack.clickhouse.client.command(
+            f"INSERT INTO gate_results (event_id, ts_event) VALUES ('{run}-old', {old}), "
+            f"('{run}-new', {new})"
+        )
+    try:
+        for _ in range(2):  # the second run finds the TTL in place and changes nothing
+            report = store.migrate({"gate_results": 30})
+            assert (report.applied_now, report.retention) == ([], {"gate_results": 30})
+        with stack._ch_lock:
+            stack.clickhouse.client.command("OPTIMIZE TABLE gate_results FINAL")
+        kept = store.query(f"SELECT event_id FROM gate_results WHERE event_id LIKE '{run}-%'")
+        assert kept.rows == [[f"{run}-new"]]  # 2023 is past 30 days of event time
+    finally:
+        assert store.migrate({}).retention == {}
+    for bad, why in (({"nope": 3}, "unknown table"), ({"fills": -1}, "integer >= 0")):
+        with pytest.raises(StoreRefused, match=why):
+            store.migrate(bad)

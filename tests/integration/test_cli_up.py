@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, run_desk
+from tests.conftest import REPO, desk_config_file, run_desk
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +23,9 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env | {"DESK_DATA_DIR": str(data_dir)}
 
 
+MIGRATIONS_SQL = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
+
+
 def _status(data_dir: Path) -> tuple[int, dict]:
     res = run_desk("status", "--json", env={"DESK_DATA_DIR": str(data_dir)})
     return res.returncode, json.loads(res.stdout)
@@ -30,6 +33,7 @@ def _status(data_dir: Path) -> tuple[int, dict]:
 
 def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "desk"
+    denv = {"DESK_DATA_DIR": str(data_dir)}
     code, report = _status(data_dir)
     assert code == 1 and report["running"] is False
 
@@ -61,10 +65,23 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
         assert _status(data_dir)[0] == 0
 
         # beside the running desk, `desk db migrate` uses its PostgreSQL: already migrated
-        migrated = run_desk("db", "migrate", "--json", env={"DESK_DATA_DIR": str(data_dir)})
+        migrated = run_desk("db", "migrate", "--json", env=denv)
         assert migrated.returncode == 0, migrated.stderr
-        assert json.loads(migrated.stdout)["postgres"] == {"applied_now": [],
-                                                           "schema_version": 1}  # fmt: skip
+        assert json.loads(migrated.stdout) == {
+            "postgres": {"applied_now": [], "schema_version": 2},
+            "clickhouse": {"applied_now": [], "schema_version": 2, "retention": {}},
+        }  # ClickHouse through the desk's store owner (chDB: one process per data path)
+
+        # `desk sql` reads through the owner too, and refuses anything but a read
+        running = run_desk("sql", MIGRATIONS_SQL, "--format", "csv", env=denv)
+        assert running.returncode == 0, running.stderr
+        lines = running.stdout.splitlines()
+        assert lines[0] == "version,name,checksum" and [ln[:2] for ln in lines[1:]] == ["1,", "2,"]
+        for bad in ("DROP TABLE fills", "SELECT 1; DROP TABLE fills",
+                    "SELECT * FROM file('/etc/passwd', 'LineAsString')"):  # fmt: skip
+            refused = run_desk("sql", bad, env=denv)
+            assert refused.returncode == 2 and "Traceback" not in refused.stderr, bad
+            assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
         owned = psutil.Process(up.pid).children(recursive=True)
         postmaster = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
@@ -79,10 +96,32 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     assert not alive, [p.info if hasattr(p, "info") else p.pid for p in alive]
     assert _status(data_dir)[1]["running"] is False
     # with no desk running, it starts the embedded server itself (and stops it again)
-    alone = run_desk("db", "migrate", "--json", env={"DESK_DATA_DIR": str(data_dir)})
+    alone = run_desk("db", "migrate", "--json", env=denv)
     assert alone.returncode == 0, alone.stderr
-    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 1
+    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 2
+    assert json.loads(alone.stdout)["clickhouse"]["schema_version"] == 2
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    # ...and `desk sql` opens the store itself: the same answer as through the running desk
+    stopped = run_desk("sql", MIGRATIONS_SQL, "--format", "csv", env=denv)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == running.stdout
+    empty = run_desk("sql", "SELECT 1 AS x, 'a' AS y WHERE 0", "--format", "csv", env=denv)
+    assert empty.stdout == "x,y\n"  # no rows, still the header
+
+    # retention comes from the config: a TTL per table, set once, lifted again
+    keep = {"DESK_CONFIG_FILE": str(desk_config_file(tmp_path, analytics={
+        "retention_days": {"market.quotes": 30, "dq.reports": 365}}))} | denv  # fmt: skip
+    for _ in range(2):  # a second run changes nothing
+        ttl = run_desk("db", "migrate", "--json", env=keep)
+        assert ttl.returncode == 0, ttl.stderr
+        assert json.loads(ttl.stdout)["clickhouse"] == {
+            "applied_now": [], "schema_version": 2,
+            "retention": {"dq_reports": 365, "market_quotes": 30},
+        }  # fmt: skip
+    ddl = run_desk("sql", "SHOW CREATE TABLE market_quotes", "--json", env=denv)
+    assert "toIntervalDay(30)" in json.loads(ddl.stdout)["rows"][0][0]
+    lifted = run_desk("db", "migrate", "--json", env=denv)
+    assert json.loads(lifted.stdout)["clickhouse"]["retention"] == {}
 
 
 def test_demo_replays_real_bars_and_reports_json(tmp_path: Path) -> None:

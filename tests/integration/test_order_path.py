@@ -14,6 +14,7 @@ from where they were (the next day starts from the equity they ended with).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections import defaultdict
@@ -216,6 +217,7 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
 
     # 4. restart the agents: the books carry on into the next day from where they were
     before = assert_exact_ledger(stack)
+
     def per_bot() -> dict[str, list[dict]]:  # one partition per bot: its order is book order
         out: dict[str, list[dict]] = defaultdict(list)
         for snap in topic(stack, "portfolio.snapshots"):
@@ -226,7 +228,8 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert stack.worker is not None
     stop_process(stack.worker, timeout_s=30)
     stack.start_worker()
-    publish(producer, bars_from(11, 120))
+    next_day = bars_from(11, 120)
+    publish(producer, next_day)
     settle(stack, ORDER_TOPICS)
     after = assert_exact_ledger(stack)  # fills before and after the restart, one ledger
     first = {b: snaps[seen[b]] for b, snaps in per_bot().items() if len(snaps) > seen[b]}
@@ -255,3 +258,54 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
              "the ClickHouse sink to hold every event")  # fmt: skip
     assert all(ClickHouseSink(store).write(t, ev) == (0, []) for t, ev in produced.items())
     assert all(stored(t, ev) == len(ev) for t, ev in produced.items())
+
+    # 6. the canned triage queries, through `desk sql` beside the running desk
+    def sql(name: str, *params: str) -> dict:
+        args = ["sql", "--query", name, "--json"] + [a for p in params for a in ("--param", p)]
+        res = run_desk(*args, env=env)
+        assert res.returncode == 0, f"{name}: {res.stderr}"
+        return json.loads(res.stdout)
+
+    def records(result: dict) -> list[dict]:
+        return [dict(zip(result["columns"], row, strict=True)) for row in result["rows"]]
+
+    listed = json.loads(run_desk("sql", "--list", "--json", env=env).stdout)
+    assert len(listed) >= 10
+    day_fills = defaultdict(int)
+    for f in fills:  # the first day's fills (step 1)
+        day_fills[f["bot_id"]] += 1
+    per_bot = records(sql("day-per-bot", "day=2023-03-10"))
+    assert {r["bot_id"]: r["fills"] for r in per_bot} == dict(day_fills)
+    assert all(r["intents"] == r["approved"] + r["denied"] for r in per_bot)
+    orphans = records(sql("fills-without-order"))  # the shared store has test fills of its own
+    assert not [r for r in orphans if r["bot_id"] in day_fills]  # every desk fill has its order
+    denials = records(sql("denials-by-reason", "since=2023-03-11"))
+    assert {"kill_switch"} <= {r["check"] for r in denials}
+    changes = records(sql("trading-state-changes"))
+    commands = [(r["what"], r["by"]) for r in changes if r["kind"] == "command"]
+    assert commands == [("KILL", "pytest"), ("RESUME", "pytest")]
+    moves = {r["what"] for r in changes if r["kind"] == "state"}
+    assert {"ACTIVE -> HALTED", "HALTED -> ACTIVE"} <= moves  # seen in the decisions
+    # the venue agrees with the desk's fills, exactly, at every report: before the worker
+    # restart and after it (the paper accounts come back from their checkpoint)
+    drift = records(sql("position-drift"))
+    restart = dt.datetime.fromtimestamp(next_day[0]["ts_event"] / 1000, dt.UTC)
+    after_restart = [r for r in drift if r["at"] >= restart.strftime("%Y-%m-%dT%H:%M:%S")]
+    assert after_restart and len(drift) > len(after_restart)
+    assert not [r for r in drift if Decimal(r["drift"])]
+    for r in records(sql("pnl-attribution")):  # price + fees = net, to the last decimal
+        assert Decimal(r["price_pnl"]) + Decimal(r["fees_pnl"]) == Decimal(r["net_pnl"])
+    hops = {r["hop"]: r for r in records(sql("event-lag"))}
+    assert hops["1 intent -> decision"]["events"] == len(topic(stack, "risk.decisions"))
+    assert all(r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"] for r in hops.values())
+    worst = records(sql("worst-slippage", "limit=5"))
+    assert len(worst) == 5
+    assert [r["slippage_bps"] for r in worst] == sorted((r["slippage_bps"] for r in worst),
+                                                        reverse=True)  # fmt: skip
+    trace = records(sql("order-trace", f"order={fills[0]['client_order_id']}"))
+    assert {"orders.intents", "risk.decisions", "orders.commands", "orders.events",
+            "fills"} <= {r["topic"] for r in trace}  # fmt: skip
+    assert any(r["venue"] == "binanceus" for r in records(sql("dq-by-venue")))
+    dead = sql("deadletters-by-reason")  # (the store is shared: other tests' letters count)
+    assert dead["columns"][:4] == ["topic", "agent", "error_kind", "reason"]
+    assert all(r["letters"] > 0 for r in records(dead))

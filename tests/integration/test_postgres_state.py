@@ -60,7 +60,7 @@ def write_all(sink: PostgresSink, items: list[tuple[str, dict]], batch: int = 20
 
 def test_migrations_apply_once_refuse_edits_and_the_reader_cannot_write(pg_dsn: str) -> None:
     assert migrate(pg_dsn) == []  # the fixture migrated it: a second run applies nothing
-    assert applied(pg_dsn) == {1: "operational_state"}
+    assert applied(pg_dsn) == {1: "operational_state", 2: "paper_venue_state"}
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
     with pytest.raises(DeskError, match="0001_operational_state changed after it was applied"):
@@ -73,11 +73,11 @@ def test_migrations_apply_once_refuse_edits_and_the_reader_cannot_write(pg_dsn: 
 
 
 def test_a_migration_the_checkout_lacks_is_refused(pg_dsn: str, tmp_path) -> None:
-    name = "0001_operational_state.sql"
-    (tmp_path / name).write_text((MIGRATIONS / name).read_text())
+    for path in MIGRATIONS.glob("*.sql"):
+        (tmp_path / path.name).write_text(path.read_text())
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute("INSERT INTO schema_migrations VALUES (2, 'from_the_future', 'x')")
-    with pytest.raises(DeskError, match="0002 was applied but is not in this checkout"):
+        conn.execute("INSERT INTO schema_migrations VALUES (99, 'from_the_future', 'x')")
+    with pytest.raises(DeskError, match="0099 was applied but is not in this checkout"):
         migrate(pg_dsn, tmp_path)
     assert Migration(3, "x", "SELECT 1").checksum == Migration(4, "y", "SELECT 1").checksum
 
@@ -86,7 +86,7 @@ def test_desk_db_migrate_is_idempotent_from_the_cli(pg_dsn: str) -> None:
     env = {"DESK_POSTGRES_DSN": pg_dsn}
     res = run_desk("db", "migrate", "--json", env=env)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 1}
+    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 2}
     assert pg_dsn not in res.stdout + res.stderr  # the DSN is never echoed
 
 

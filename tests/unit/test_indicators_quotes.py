@@ -98,6 +98,20 @@ def test_synthetic_spread_is_clamped_and_recorded_books_are_left_alone() -> None
     assert recorded.quote(_bar(100.0, 101.0, 99.0)) is None
 
 
+@given(prices)
+def test_a_restored_quoter_quotes_as_if_never_stopped(closes: list[float]) -> None:
+    import json
+
+    bars = [_bar(c, c * 1.01, c * 0.99, t=i * 60_000) for i, c in enumerate(closes)]
+    cut = len(bars) // 2
+    whole, first = SyntheticQuoter(MarketData()), SyntheticQuoter(MarketData())
+    want = [whole.quote(b) for b in bars]
+    got = [first.quote(b) for b in bars[:cut]]
+    second = SyntheticQuoter(MarketData())
+    second.restore(json.loads(json.dumps(first.to_state())))
+    assert got + [second.quote(b) for b in bars[cut:]] == want
+
+
 def test_since_accepts_iso_and_durations_and_rejects_garbage() -> None:
     import datetime as dt
 

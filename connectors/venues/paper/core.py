@@ -114,6 +114,33 @@ class _BarCtx:
     events: list[Event] = field(default_factory=list)
 
 
+_ORDER_DECIMALS = ("quantity", "limit_price", "filled")
+
+
+def _order_state(o: Order) -> dict[str, Any]:
+    return {
+        k: (None if v is None else str(v)) if k in _ORDER_DECIMALS else v
+        for k, v in vars(o).items()
+    }
+
+
+def _order_from(state: Mapping[str, Any]) -> Order:
+    return Order(**{
+        k: (None if v is None else Decimal(v)) if k in _ORDER_DECIMALS else v
+        for k, v in state.items()
+    })  # fmt: skip
+
+
+def _rng_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _rng_from(state: list[Any]) -> tuple[Any, ...]:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
 def split_symbol(symbol: str) -> tuple[str, str]:
     """``BASE/QUOTE`` → (base, quote); a venue cannot book a symbol without both."""
     base, sep, quote = symbol.partition("/")
@@ -162,6 +189,7 @@ class PaperVenue:
         self.books: dict[str, _Book] = {}
         self._unreported: list[Event] = []
         self._now = 0
+        self._order_count = 0  # orders ever taken (their sequence numbers)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -189,7 +217,7 @@ class PaperVenue:
             return self._reject(cmd, arrival, reason)
         cid = cmd["client_order_id"]
         order = Order(
-            seq=len(self.orders),
+            seq=self._order_count,
             bot_id=cmd["bot_id"],
             symbol=cmd["symbol"],
             cid=cid,
@@ -204,6 +232,7 @@ class PaperVenue:
         )
         self.orders[cid] = order
         self._working[cid] = order
+        self._order_count += 1
         return self._order_event(order, "ACCEPTED", arrival)
 
     def _refusal(self, cmd: Mapping[str, Any]) -> str | None:
@@ -481,6 +510,53 @@ class PaperVenue:
             "filled_quantity": ZERO,
             "reason": reason,
         }
+
+    # -- checkpoint -------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """What a restarted venue needs, as JSON-able data: balances, positions, the working
+        orders, the fills not yet reported, the last quotes, the fill model's RNG and clock.
+
+        Closed orders are not kept (the state stays small however long the venue runs): after
+        a restore, a cancel for an order closed before it is refused as unknown instead of
+        "already CANCELED"."""
+        return {
+            "now": self._now,
+            "order_count": self._order_count,
+            "rng": _rng_state(self.rng),
+            "balances": {a: str(v) for a, v in sorted(self.balances.items())},
+            "positions": {
+                s: [str(p.quantity), None if p.avg_price is None else str(p.avg_price)]
+                for s, p in sorted(self.positions.items())
+            },
+            "books": {s: [str(b.bid), str(b.ask), b.bias] for s, b in sorted(self.books.items())},
+            "working": [_order_state(o) for o in self._open()],
+            "unreported": [
+                {k: str(v) if isinstance(v, Decimal) else v for k, v in f.items()}
+                for f in self._unreported
+            ],
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Become the venue ``to_state`` described (the config's settings stay as built)."""
+        self._now = int(state["now"])
+        self._order_count = int(state["order_count"])
+        self.rng.setstate(_rng_from(state["rng"]))
+        self.balances = {a: Decimal(v) for a, v in state["balances"].items()}
+        self.positions = {
+            s: _Position(Decimal(q), None if a is None else Decimal(a))
+            for s, (q, a) in state["positions"].items()
+        }
+        self.books = {
+            s: _Book(Decimal(b), Decimal(a), bias) for s, (b, a, bias) in state["books"].items()
+        }
+        orders = [_order_from(o) for o in state["working"]]
+        self.orders = {o.cid: o for o in orders}
+        self._working = dict(self.orders)
+        self._unreported = [
+            {k: Decimal(v) if k in ("price", "quantity", "fee") else v for k, v in f.items()}
+            for f in state["unreported"]
+        ]
 
     # -- the venue's view ---------------------------------------------------------------------
 

@@ -64,6 +64,23 @@ class PaperDesk:
             )
         self._reported: dict[tuple[str, str], int] = {}  # account -> last report period
 
+    def to_state(self) -> dict[str, Any]:
+        """Every paper account's state and its last report period (see ``PaperVenue``)."""
+        return {
+            "venues": {f"{v}:{a}": pv.to_state() for (v, a), pv in sorted(self.venues.items())},
+            "reported": {f"{v}:{a}": p for (v, a), p in sorted(self._reported.items())},
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take back a saved state; an account the config no longer has is left out."""
+        for key, pv in self.venues.items():
+            saved = state["venues"].get(f"{key[0]}:{key[1]}")
+            if saved is not None:
+                pv.restore(saved)
+            period = state["reported"].get(f"{key[0]}:{key[1]}")
+            if period is not None:
+                self._reported[key] = int(period)
+
     def handles(self, venue: str, account: str) -> bool:
         return (venue, account) in self.venues
 

@@ -1,0 +1,69 @@
+"""The paper venue agent's checkpoint in PostgreSQL: every paper account, and the inputs in it.
+
+The venue's state lives in the worker's memory; without this a restarted worker
+would bring the paper accounts back empty (no balances, no positions, the
+resting orders gone) while the desk's books carry on: every venue report after
+the restart would disagree with the desk. The state is saved with the offset of
+the last input applied per topic partition, so a restarted agent skips the
+re-delivered inputs the saved state already holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+_SAVE = """
+INSERT INTO paper_venue_state AS s (name, saves, offsets, state, updated_at)
+VALUES (%s, 1, %s, %s, now())
+ON CONFLICT (name) DO UPDATE SET
+    saves = s.saves + 1, offsets = EXCLUDED.offsets, state = EXCLUDED.state, updated_at = now()
+"""
+
+
+@dataclass(frozen=True)
+class SavedVenue:
+    state: dict[str, Any]
+    offsets: dict[str, int]  # "topic/partition" -> offset of the last input in ``state``
+
+
+class VenueCheckpoint:
+    """Synchronous (run it in a thread from an agent); one connection, reopened on loss."""
+
+    def __init__(self, dsn: str, name: str = "paper") -> None:
+        self.dsn, self.name = dsn, name
+        self._conn: psycopg.Connection | None = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, connect_timeout=5, autocommit=True)
+        return self._conn
+
+    def load(self) -> SavedVenue | None:
+        row = self._call(
+            lambda c: c.execute(
+                "SELECT state, offsets FROM paper_venue_state WHERE name = %s", (self.name,)
+            ).fetchone()
+        )
+        return None if row is None else SavedVenue(row[0], {k: int(v) for k, v in row[1].items()})
+
+    def save(self, state: Mapping[str, Any], offsets: Mapping[str, int]) -> None:
+        self._call(
+            lambda c: c.execute(_SAVE, (self.name, json.dumps(dict(offsets)), json.dumps(state)))
+        )
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn(self._connection())
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
