@@ -19,6 +19,8 @@ AGENT_MODULES: tuple[str, ...] = (
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",
     "connectors.clickhouse.agent",
+    "agents.audit.agent",
+    "agents.alerts.agent",
 )
 
 

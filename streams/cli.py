@@ -19,6 +19,7 @@ from rich.table import Table
 
 from connectors.feeds.live_cli import data_app, register_live
 from connectors.feeds.replay_cli import register_replay
+from streams.audit_cli import register_audit
 from streams.db_cli import register_db
 from streams.errors import DeskError
 from streams.ops_cli import register_ops
@@ -407,6 +408,7 @@ def dq_report(
 register_ops(app)  # positions, orders, kill, resume
 register_db(app)  # db migrate
 register_sql(app)  # sql (read-only, analytics store)
+register_audit(app)  # audit verify / show
 
 
 def main() -> None:

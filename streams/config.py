@@ -108,6 +108,9 @@ class AlertRoute(_Strict):
     url_env: str | None = Field(
         None, description="Name of the environment variable holding the URL (a secret)."
     )
+    dry_run: bool = Field(
+        False, description="Write the request that would be sent (URL withheld), send nothing."
+    )
 
     @model_validator(mode="after")
     def _target(self) -> AlertRoute:
@@ -116,6 +119,15 @@ class AlertRoute(_Strict):
         if self.kind in ("webhook", "ntfy") and not self.url_env:
             raise ValueError(f"a {self.kind} route needs 'url_env' (the URL is a secret)")
         return self
+
+
+class Alerting(_Strict):
+    """How the alert router suppresses repeats and storms (event time)."""
+
+    dedup_window_seconds: int = Field(900, ge=0, description="same dedup_key: one incident")
+    throttle_window_seconds: int = Field(3600, ge=1)
+    max_per_route_per_window: int = Field(30, ge=1, description="CRITICAL is never throttled")
+    max_attempts: int = Field(5, ge=1, le=20, description="per delivery, with backoff + jitter")
 
 
 class CrossMarketGroup(_Strict):
@@ -224,6 +236,7 @@ class DeskConfig(_Strict):
     strategies: dict[str, Strategy] = Field(default_factory=dict)
     bots: list[Bot] = Field(default_factory=list)
     alert_routes: list[AlertRoute] = Field(default_factory=list)
+    alerting: Alerting = Alerting()
     data_quality: DataQuality = DataQuality()
     market_data: MarketData = MarketData()
     analytics: Analytics = Analytics()

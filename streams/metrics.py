@@ -21,3 +21,6 @@ SINK_ROWS = Counter("desk_sink_rows_total", "Events written by a sink", ["agent"
 SINK_RETRIES = Counter(
     "desk_sink_retries_total", "Sink writes retried after a transient failure", ["agent", "topic"]
 )
+ALERT_DELIVERIES = Counter(
+    "desk_alert_deliveries_total", "Alert delivery attempts by outcome", ["route", "outcome"]
+)

@@ -68,7 +68,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
         migrated = run_desk("db", "migrate", "--json", env=denv)
         assert migrated.returncode == 0, migrated.stderr
         assert json.loads(migrated.stdout) == {
-            "postgres": {"applied_now": [], "schema_version": 2},
+            "postgres": {"applied_now": [], "schema_version": 3},
             "clickhouse": {"applied_now": [], "schema_version": 2, "retention": {}},
         }  # ClickHouse through the desk's store owner (chDB: one process per data path)
 
@@ -98,7 +98,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     # with no desk running, it starts the embedded server itself (and stops it again)
     alone = run_desk("db", "migrate", "--json", env=denv)
     assert alone.returncode == 0, alone.stderr
-    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 2
+    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 3
     assert json.loads(alone.stdout)["clickhouse"]["schema_version"] == 2
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     # ...and `desk sql` opens the store itself: the same answer as through the running desk

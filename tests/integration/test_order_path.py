@@ -309,3 +309,11 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     dead = sql("deadletters-by-reason")  # (the store is shared: other tests' letters count)
     assert dead["columns"][:4] == ["topic", "agent", "error_kind", "reason"]
     assert all(r["letters"] > 0 for r in records(dead))
+
+    # 7. the kill and the resume are in the audit trail, once each, and the chain verifies
+    trail = json.loads(run_desk("audit", "show", "--json", env=env).stdout)["entries"]
+    assert [(e["kind"], e["actor"]) for e in trail] == [
+        ("risk_command.KILL", "pytest"), ("risk_command.RESUME", "pytest")]  # fmt: skip
+    assert trail[1]["body"]["confirmed"] is True and trail[1]["body"]["reason"] == "checked, safe"
+    verified = run_desk("audit", "verify", "--json", env=env)
+    assert verified.returncode == 0 and json.loads(verified.stdout)["entries_checked"] == 2

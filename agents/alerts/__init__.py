@@ -1,0 +1,1 @@
+"""Alerts: every agent raises ``Alert`` events; the router de-duplicates, throttles, delivers."""

@@ -1,0 +1,1 @@
+"""The audit trail: a hash-chained, append-only record of every control-plane action."""

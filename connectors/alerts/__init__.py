@@ -1,0 +1,1 @@
+"""Alert delivery: the file, webhook and ntfy sinks (the one place alerts leave the desk)."""
