@@ -15,6 +15,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "agents.portfolio.agent",
     "agents.strategies.agent",
     "agents.risk.agent",
+    "agents.portfolio_risk.agent",
     "connectors.venues.paper.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",

@@ -121,6 +121,65 @@ class AlertRoute(_Strict):
         return self
 
 
+class Level(_Strict):
+    """A limit's warning and breach levels (breach >= warning)."""
+
+    warning: Decimal = Field(gt=0, allow_inf_nan=False)
+    breach: Decimal = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _order(self) -> Level:
+        if self.breach < self.warning:
+            raise ValueError("breach must be >= warning")
+        return self
+
+
+class PortfolioRisk(_Strict):
+    """Desk-wide limits over every bot's books (the portfolio risk agent). Amounts are
+    summed across bots' quote currencies as if equal (USD, USDT, USDC)."""
+
+    version: str = Field(description="Bump on every change: each version is audited once.")
+    daily_loss_pct: Level | None = Field(None, description="% of start-of-day equity")
+    drawdown_pct: Level | None = Field(None, description="% below the desk's equity peak")
+    net_exposure: dict[str, Level] = Field(
+        default_factory=dict, description="asset -> |net market value| across bots"
+    )
+    concentration_pct: Level | None = Field(None, description="one asset's |net| % of equity")
+    gross_leverage: Level | None = Field(None, description="sum |market value| / equity")
+    on_breach: dict[str, Literal["REDUCE", "HALT", "KILL"]] = Field(
+        default_factory=lambda: {
+            "daily_loss_pct": "HALT",
+            "drawdown_pct": "KILL",
+            "net_exposure": "REDUCE",
+            "concentration_pct": "REDUCE",
+            "gross_leverage": "REDUCE",
+        },
+        description="limit -> the RiskCommand a breach issues to every bot of the desk",
+    )
+
+
+class Reconciliation(_Strict):
+    """Tolerances of the reconciliation agent (desk's view vs each venue's reports)."""
+
+    drift_warning_pct: Decimal = Field(Decimal("1"), ge=0, description="position/balance drift")
+    drift_critical_pct: Decimal = Field(Decimal("5"), ge=0)
+    position_abs_tolerance: Decimal = Field(Decimal("1e-8"), ge=0, description="dust, base units")
+    balance_abs_tolerance: Decimal = Field(Decimal("0.01"), ge=0, description="dust, any asset")
+    price_tolerance_bps: Decimal = Field(Decimal("0.5"), ge=0)
+    fee_tolerance: Decimal = Field(Decimal("1e-8"), ge=0, description="absolute, fee currency")
+    critical_x: Decimal = Field(Decimal("10"), gt=1, description="x tolerance: a CRITICAL mismatch")
+    order_grace_seconds: int = Field(3600, ge=0, description="open here, not there, for longer")
+    reduce_on_critical: bool = Field(
+        True, description="a critical finding moves its bot to REDUCING"
+    )
+
+    @model_validator(mode="after")
+    def _levels(self) -> Reconciliation:
+        if self.drift_critical_pct < self.drift_warning_pct:
+            raise ValueError("drift_critical_pct must be >= drift_warning_pct")
+        return self
+
+
 class Alerting(_Strict):
     """How the alert router suppresses repeats and storms (event time)."""
 
@@ -237,6 +296,8 @@ class DeskConfig(_Strict):
     bots: list[Bot] = Field(default_factory=list)
     alert_routes: list[AlertRoute] = Field(default_factory=list)
     alerting: Alerting = Alerting()
+    reconciliation: Reconciliation = Reconciliation()
+    portfolio_risk: PortfolioRisk | None = None
     data_quality: DataQuality = DataQuality()
     market_data: MarketData = MarketData()
     analytics: Analytics = Analytics()

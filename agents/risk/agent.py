@@ -1,9 +1,11 @@
 """Thin Faust agents: orders.intents → pre-trade risk → risk.decisions + orders.commands,
 and risk.commands (kill, halt, reduce, resume, limit change) → trading states + cancels.
 
-Trading states live in the changelog-backed ``risk-trading-state`` table, so a
-kill survives a worker restart. Inputs risk cannot see (no snapshot, no clean
-mark, unknown bot) reach the core as unknown: it denies with the reason.
+Trading states live in the changelog-backed ``risk-trading-state`` table and in
+PostgreSQL (``trading_state``, written by the Postgres sink); a restarted worker
+takes, per bot, the later of the two, so a kill survives a restart of any process.
+Inputs risk cannot see (no snapshot, no clean mark, unknown bot) reach the core as
+unknown: it denies with the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import logging
 from typing import Any
 
 from agents.risk.desk import RiskDesk
-from agents.risk.state import BotState
+from agents.risk.state import newest
+from connectors.postgres.state import saved_trading_states
+from connectors.retry import until_done
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 from streams.topics import stream_key
 
@@ -34,14 +38,23 @@ def register(desk: Any) -> None:
     # orders.commands before the kill's cancel-all (same partition), never after it.
     serial = asyncio.Lock()
 
-    def restore() -> None:
+    dsn = desk.settings.postgres_dsn
+
+    async def restore() -> None:
         nonlocal restored
-        if not restored:
-            for bot_id in risk.states.bots:
-                saved = states.get(bot_id)
-                if saved is not None:
-                    risk.states.bots[bot_id] = BotState.from_dict(saved)
-            restored = True
+        if restored:
+            return
+        persisted: dict[str, dict[str, Any]] = {}
+        if dsn is not None:
+            persisted = await until_done(
+                "risk: load trading states",
+                lambda: saved_trading_states(dsn.get_secret_value()),
+            )
+        for bot_id in risk.states.bots:
+            state = newest(states.get(bot_id), persisted.get(bot_id))
+            if state is not None:
+                risk.states.bots[bot_id] = state
+        restored = True
 
     async def send_command(cmd: dict[str, Any]) -> None:
         await commands.send(key=f"{cmd['venue']}:{cmd['account']}".encode(), value=cmd)
@@ -51,7 +64,7 @@ def register(desk: Any) -> None:
     async def pretrade(stream: Any) -> None:
         async for event in stream.events():
             EVENTS_IN.labels(NAME, "orders.intents").inc()
-            restore()
+            await restore()
             it = event.value
             fresh = freshness.get(stream_key(it)) if freshness is not None else None
             try:
@@ -68,7 +81,7 @@ def register(desk: Any) -> None:
     async def risk_commands(stream: Any) -> None:
         async for event in stream.events():
             EVENTS_IN.labels(NAME, "risk.commands").inc()
-            restore()
+            await restore()
             cmd = event.value
             async with serial:
                 applied, cancels = risk.command(cmd)

@@ -46,6 +46,13 @@ class BotState:
         return cls(d["state"], d["killed"], dict(d["limits"]), d["since"], d["last_command"])
 
 
+def newest(*saved: Mapping[str, Any] | None) -> BotState | None:
+    """Of a bot's saved states (the changelog table, PostgreSQL), the latest changed one:
+    either store alone can come back short after a restart, the pair cannot both."""
+    states = [BotState.from_dict(s) for s in saved if s is not None]
+    return max(states, key=lambda b: b.since if b.since is not None else -1, default=None)
+
+
 @dataclass(frozen=True)
 class Applied:
     """What one command did: the bots it changed, whose orders to cancel, or why not."""

@@ -28,11 +28,15 @@ class DeliveryLog:
         """(attempts recorded, whether one of them delivered): a re-delivered alert resumes
         where it was instead of sending twice."""
         try:
-            row = self._connection().execute(
-                "SELECT count(*), bool_or(outcome IN ('sent', 'dry_run', 'deduplicated',"
-                " 'throttled')) FROM alert_deliveries WHERE alert_id = %s AND sink = %s",
-                (alert_id, sink),
-            ).fetchone()
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT count(*), bool_or(outcome IN ('sent', 'dry_run', 'deduplicated',"
+                    " 'throttled')) FROM alert_deliveries WHERE alert_id = %s AND sink = %s",
+                    (alert_id, sink),
+                )
+                .fetchone()
+            )
         except (psycopg.OperationalError, psycopg.InterfaceError):
             self.close()
             raise

@@ -51,7 +51,8 @@ def desk(
         data_dir=data_dir,
         topic_prefix=PREFIX,
         metrics_port=free_port(),
-        config_file=desk_config_file(data_dir),
+        # desk-wide limits are the control-plane scenario's (test_control_plane.py)
+        config_file=desk_config_file(data_dir, portfolio_risk=None),
         # chDB runs inside this test process and opens one data path per process:
         # share the session stack's (this test writes nothing to it)
         clickhouse_url=stack_settings.clickhouse_dsn,
@@ -311,7 +312,8 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert all(r["letters"] > 0 for r in records(dead))
 
     # 7. the kill and the resume are in the audit trail, once each, and the chain verifies
-    trail = json.loads(run_desk("audit", "show", "--json", env=env).stdout)["entries"]
+    trail = json.loads(run_desk("audit", "show", "--json", "--kind", "risk_command.",
+                                env=env).stdout)["entries"]  # fmt: skip
     assert [(e["kind"], e["actor"]) for e in trail] == [
         ("risk_command.KILL", "pytest"), ("risk_command.RESUME", "pytest")]  # fmt: skip
     assert trail[1]["body"]["confirmed"] is True and trail[1]["body"]["reason"] == "checked, safe"

@@ -1,0 +1,1 @@
+"""Portfolio risk: desk-wide limits over every bot's books, enforced in the stream."""

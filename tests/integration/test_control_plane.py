@@ -1,0 +1,226 @@
+"""The control plane on the real embedded stack: a global loss breach halts the desk.
+
+Its own stack (broker, PostgreSQL, worker; chDB shared with the session) with the
+packaged desk config, desk-wide limits made tight (a 0.05% daily loss across the
+bots is a breach), and a webhook alert route whose URL, a secret, points at a
+local HTTP receiver started here. Real bars are published until the portfolio
+risk agent sees the loss: every bot must go HALTED, every resting order must be
+canceled, the CRITICAL alert must reach the receiver (and the attempt be
+recorded), the audit chain must verify and then fail, naming the row, once one
+row is edited. Last, no file the desk wrote and no row it recorded holds the
+webhook URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from connectors.feeds.files import read_files
+from streams.kafka import EventProducer, decode_all, read_topic
+from streams.runtime.proc import free_port, stop_process
+from streams.runtime.stack import Stack
+from streams.settings import DeskSettings, load_settings
+from streams.topics import stream_key
+from tests.conftest import SHARED_DATA, desk_config_file, run_desk
+from tests.receiver import Receiver
+
+CRYPTO = SHARED_DATA / "crypto_1m"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not CRYPTO.exists(), reason="../shared/data not present"),
+]
+PREFIX = "cp."
+HOOK_ENV = "DESK_TEST_ALERT_WEBHOOK"
+SECRET = "T0DESK/B0ALERTS/xoxb-scenario-s3cr3t-7f3a9c"
+LIMITS = {
+    "version": "scenario-1",
+    "daily_loss_pct": {"warning": "0.02", "breach": "0.05"},
+    "drawdown_pct": {"warning": "5", "breach": "8"},
+}
+ROUTES = [
+    {"name": "file", "kind": "file", "min_severity": "INFO", "path": "alerts.jsonl"},
+    {"name": "oncall", "kind": "webhook", "min_severity": "CRITICAL", "url_env": HOOK_ENV},
+]
+
+
+@pytest.fixture(scope="module")
+def scenario(
+    tmp_path_factory: pytest.TempPathFactory, stack_settings: DeskSettings
+) -> Iterator[tuple[Stack, DeskSettings, Receiver]]:
+    data_dir = tmp_path_factory.mktemp("control")
+    with Receiver() as rx:
+        os.environ[HOOK_ENV] = rx.url("/" + SECRET)  # the worker inherits it, as in production
+        settings = load_settings(
+            data_dir=data_dir,
+            topic_prefix=PREFIX,
+            metrics_port=free_port(),
+            config_file=desk_config_file(data_dir, portfolio_risk=LIMITS, alert_routes=ROUTES),
+            clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB per process: the session's
+        )
+        stack = Stack(settings, with_agents=True)
+        stack.start()
+        try:
+            yield stack, settings, rx
+        finally:
+            stack.stop()
+            os.environ.pop(HOOK_ENV, None)
+
+
+def topic(stack: Stack, name: str) -> list[dict]:
+    return decode_all(read_topic(stack.broker.bootstrap, name, PREFIX, idle_s=1.0))
+
+
+def wait_for(check: Callable[[], object], what: str, limit_s: float = 120) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def pg_rows(stack: Stack, sql: str) -> list[tuple]:
+    with psycopg.connect(stack.postgres.dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_global_loss_breach_halts_the_desk_alerts_and_is_audited(scenario) -> None:
+    stack, settings, rx = scenario
+    env = {"DESK_DATA_DIR": str(settings.data_path), "DESK_CONFIG_FILE": str(settings.config_file),
+           "DESK_BROKER_URL": stack.broker.bootstrap, "DESK_TOPIC_PREFIX": PREFIX}  # fmt: skip
+    bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
+    start = bars[0]["open_time"] + 9 * 86_400_000  # 2023-03-10: both bots trade, prices fall
+    day = [b for b in bars if start <= b["open_time"] < start + 86_400_000]
+    producer = EventProducer(stack.broker.bootstrap, PREFIX)
+    sent_at = time.monotonic()
+
+    def halted() -> list[dict]:
+        return [c for c in topic(stack, "risk.commands") if c["issued_by"] == "portfolio-risk"]
+
+    i = 0
+    for i, bar in enumerate(day):  # a fast live feed, until portfolio risk acts
+        producer.send("market.bars", stream_key(bar), bar)
+        if i % 3 == 2:
+            producer.flush()
+            time.sleep(0.02)
+        if i % 300 == 299 and halted():
+            break
+    producer.flush()
+    wait_for(lambda: bool(halted()), "portfolio risk to act on the loss", limit_s=240)
+    for bar in day[i + 1 : i + 1 + 360]:  # two more hours: the bots keep asking, in vain
+        producer.send("market.bars", stream_key(bar), bar)
+    producer.flush()
+    (halt,) = halted()  # one breach, one command
+    assert (halt["command"], halt["scope"]) == ("HALT", "desk")
+    assert float(halt["evidence"]["daily_loss_pct"]) >= 0.05
+    assert halt["evidence"]["limits_version"] == "scenario-1"
+
+    # every bot HALTED (Postgres, from the risk core), no order left open on the venue
+    wait_for(lambda: pg_rows(stack, "SELECT bot_id, state FROM trading_state ORDER BY 1")
+             == [("mm-btc", "HALTED"), ("trend-btc", "HALTED"), ("trend-fx", "HALTED")],
+             "every bot of the desk to be HALTED")  # fmt: skip
+    wait_for(lambda: not json.loads(run_desk("orders", "--json", env=env).stdout)["orders"],
+             "the halt to cancel every open order")  # fmt: skip
+    # the halt asked every venue in scope to cancel every bot's orders...
+    cancel_all = [
+        c
+        for c in topic(stack, "orders.commands")
+        if c["command"] == "CANCEL_ALL" and c["correlation_id"] == halt["event_id"]
+    ]
+    assert sorted(c["bot_id"] for c in cancel_all) == ["mm-btc", "trend-btc", "trend-fx"]
+    # ...and the orders resting then were canceled 250 ms (the venue's latency) later; the
+    # halt can come before the market maker's first quotes, then there is nothing to cancel
+    cancels = [
+        e
+        for e in topic(stack, "orders.events")
+        if e["status"] == "CANCELED" and "HALT by portfolio-risk" in (e["reason"] or "")
+    ]
+    last = max((e["ts_event"] for e in cancels), default=halt["ts_event"])
+    to_last_cancel_ms = last - halt["ts_event"]
+    assert 0 <= to_last_cancel_ms <= 1_000
+    wait_for(lambda: not pg_rows(stack, "SELECT client_order_id FROM orders WHERE status "
+                                        "IN ('ACCEPTED', 'PARTIALLY_FILLED')"),
+             "PostgreSQL to hold no open order")  # fmt: skip
+    # approvals stop at once: on the account's partition (the venue's order of arrival) no
+    # order follows the halt's cancel-all, and every decision in a HALTED state is a denial
+    account = [c for c in topic(stack, "orders.commands") if c["account"] == "main"
+               and c["venue"] == "binanceus"]  # fmt: skip
+    cut = max(
+        i
+        for i, c in enumerate(account)
+        if c["command"] == "CANCEL_ALL" and c["correlation_id"] == halt["event_id"]
+    )
+    assert not [c for c in account[cut + 1 :] if c["command"] == "SUBMIT"]
+
+    def in_halt() -> list[dict]:  # (cancels stay allowed)
+        return [
+            d
+            for d in topic(stack, "risk.decisions")
+            if d["trading_state"] == "HALTED" and d["checks"][0]["name"] != "cancel"
+        ]
+
+    wait_for(lambda: bool(in_halt()), "intents decided while HALTED")
+    assert all(d["decision"] == "DENY" for d in in_halt())
+
+    # the halt survives a restart of the agents: what they decide next is still a denial
+    assert stack.worker is not None
+    stop_process(stack.worker, timeout_s=30)
+    stack.start_worker()
+    denied_before = len(in_halt())
+    for bar in day[i + 361 : i + 361 + 180]:
+        producer.send("market.bars", stream_key(bar), bar)
+    producer.flush()
+    wait_for(lambda: len(in_halt()) > denied_before, "decisions after the restart")
+    assert all(d["decision"] == "DENY" for d in in_halt())
+    assert len(halted()) == 1  # the breach latch came back from the audit trail: no re-halt
+
+    # the CRITICAL alert reached the receiver; the attempt is recorded
+    wait_for(lambda: bool(rx.posts), "the webhook to be called")
+    path, _headers, body = rx.posts[0]
+    posted = json.loads(body)
+    assert path == "/" + SECRET and posted["alert"]["severity"] == "CRITICAL"
+    assert posted["text"].startswith("[CRITICAL] Portfolio daily_loss_pct breach: HALT every bot")
+    wait_for(lambda: pg_rows(stack, "SELECT sink, outcome, status_code FROM alert_deliveries "
+                                    "WHERE sink = 'oncall'") == [("oncall", "sent", 200)],
+             "the delivery to be recorded")  # fmt: skip
+    alerts_file = settings.data_path / "alerts.jsonl"
+    wait_for(alerts_file.exists, "the file route")
+    keys = [json.loads(x)["dedup_key"] for x in alerts_file.read_text().splitlines()]
+    assert "portfolio_risk:daily_loss_pct:breach" in keys
+
+    # the audit chain: the limits in force, the halt; intact, then tampered and named
+    wait_for(lambda: len(json.loads(run_desk("audit", "show", "--json", env=env).stdout)
+                         ["entries"]) >= 2, "the audit entries")  # fmt: skip
+    trail = json.loads(run_desk("audit", "show", "--json", env=env).stdout)["entries"]
+    kinds = [(e["kind"], e["actor"]) for e in trail]
+    assert kinds[:2] == [("limit_change.portfolio_risk", "config"),
+                         ("risk_command.HALT", "portfolio-risk")]  # fmt: skip
+    ok = run_desk("audit", "verify", "--json", env=env)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True, ok.stdout
+    halt_seq = trail[1]["seq"]
+    with psycopg.connect(stack.postgres.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE audit_log SET actor = 'operator' WHERE seq = %s", (halt_seq,))
+    bad = run_desk("audit", "verify", "--json", env=env)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["first_break"]["seq"] == halt_seq
+
+    # no secret anywhere the desk wrote: files under its data dir, delivery records
+    token = SECRET.split("/")[-1]
+    leaks = [str(p) for p in Path(settings.data_path).rglob("*")
+             if p.is_file() and p.stat().st_size < 50_000_000
+             and token.encode() in p.read_bytes()]  # fmt: skip
+    assert leaks == []
+    rows = pg_rows(stack, "SELECT coalesce(error, '') || coalesce(artifact, '') "
+                          "FROM alert_deliveries")  # fmt: skip
+    assert rows and not [r for r in rows if token in r[0]]
+    print(
+        f"\nhalt: {time.monotonic() - sent_at:.1f} s after the first bar; {len(cancels)} "
+        f"order(s) canceled, the last {to_last_cancel_ms} ms of event time after the command"
+    )
