@@ -16,6 +16,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "agents.strategies.agent",
     "agents.risk.agent",
     "agents.portfolio_risk.agent",
+    "agents.recon.agent",
     "connectors.venues.paper.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",

@@ -23,6 +23,7 @@ from streams.audit_cli import register_audit
 from streams.db_cli import register_db
 from streams.errors import DeskError
 from streams.ops_cli import register_ops
+from streams.recon_cli import register_recon
 from streams.settings import DeskSettings, load_settings
 from streams.sql_cli import register_sql
 
@@ -409,6 +410,7 @@ register_ops(app)  # positions, orders, kill, resume
 register_db(app)  # db migrate
 register_sql(app)  # sql (read-only, analytics store)
 register_audit(app)  # audit verify / show
+register_recon(app)  # reconcile --once
 
 
 def main() -> None:

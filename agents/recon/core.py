@@ -96,13 +96,26 @@ class Account:
     # counts them, so the drift checks report what those findings do not already explain
     explained_pos: dict[str, Decimal] = field(default_factory=dict)
     explained_bal: dict[str, Decimal] = field(default_factory=dict)
+    baseline_ts: int | None = None  # a restarted reconciler's starting report
 
 
 class Reconciler:
-    def __init__(self, cfg: Reconciliation, funding: Mapping[tuple[str, str], Mapping[str, Any]]):
+    def __init__(
+        self,
+        cfg: Reconciliation,
+        funding: Mapping[tuple[str, str], Mapping[str, Any]],
+        *,
+        rebaseline: bool = False,
+    ):
         """``funding``: (venue, account) -> asset -> starting amount, for accounts whose
-        starting balances the desk knows (paper); others get no balance check."""
+        starting balances the desk knows (paper); others get no balance check.
+
+        ``rebaseline``: for a reconciler that starts mid-stream (a restarted agent): each
+        account's first report is taken as the starting point (its positions, balances and
+        the fills it lists) and checked from the next report on. Divergence from before
+        the restart was reported before it."""
         self.cfg = cfg
+        self.rebaseline = rebaseline
         self.funding = {k: {a: _d(v) for a, v in f.items()} for k, f in funding.items()}
         self.accounts: dict[tuple[str, str], Account] = {}
         self._late: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []  # booked after listed
@@ -120,6 +133,8 @@ class Reconciler:
         tid = f["trade_id"]
         if tid in acc.confirmed or tid in acc.unconfirmed:
             return  # a re-delivery
+        if acc.baseline_ts is not None and int(f["ts_event"]) < acc.baseline_ts:
+            return  # already in the venue's numbers the reconciler started from
         for sym, q in _position_effect(f).items():
             acc.positions[sym] = acc.positions.get(sym, ZERO) + q
         for asset, q in _balance_effect(f).items():
@@ -144,6 +159,9 @@ class Reconciler:
         """The findings this report brings (new ones, and escalations), as ReconReports."""
         venue, account, ts = r["venue"], r["account"], int(r["ts_event"])
         acc = self._account(venue, account)
+        if self.rebaseline and not acc.reports:
+            self._baseline(acc, r)
+            return []
         found: list[tuple[str, str, str, str | None, str, dict[str, str]]] = []
         prev = acc.reports[-1] if acc.reports else None
 
@@ -248,11 +266,29 @@ class Reconciler:
         acc.reports = [*acc.reports, ts][-2:]
         return self._report(r, acc, found)
 
+    def _baseline(self, acc: Account, r: Mapping[str, Any]) -> None:
+        ts = int(r["ts_event"])
+        listed = {vf["trade_id"] for vf in r["fills"]}
+        later = [df.fill for tid, df in acc.unconfirmed.items()
+                 if tid not in listed and int(df.fill["ts_event"]) > ts]  # fmt: skip
+        acc.positions = {p["symbol"]: _d(p["quantity"]) for p in r["positions"]}
+        acc.balances = {b["asset"]: _d(b["total"]) for b in r["balances"]}
+        acc.unconfirmed, acc.expected = {}, {}
+        acc.confirmed |= listed
+        for f in later:  # booked here after the report: not in the venue's numbers yet
+            _add(acc.positions, _position_effect(f), 1)
+            _add(acc.balances, _balance_effect(f), 1)
+            acc.unconfirmed[f["trade_id"]] = _DeskFill(f)
+        for o in r["open_orders"]:  # the orders it started with are known open
+            acc.open_orders.setdefault(o["client_order_id"], ("", ts))
+        acc.reports = [ts]
+        acc.baseline_ts = ts
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _bot_of(self, acc: Account, vf: Mapping[str, Any]) -> str | None:
         cid = vf.get("client_order_id") or ""
-        return acc.open_orders.get(cid, (None, 0))[0] or (cid.rsplit("-", 4)[0] or None)
+        return acc.open_orders.get(cid, ("", 0))[0] or (cid.rsplit("-", 3)[0] or None)
 
     def _compare(self, desk: Mapping[str, Any], vf: Mapping[str, Any]) -> list[Any]:
         out = []

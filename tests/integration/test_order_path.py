@@ -319,3 +319,13 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert trail[1]["body"]["confirmed"] is True and trail[1]["body"]["reason"] == "checked, safe"
     verified = run_desk("audit", "verify", "--json", env=env)
     assert verified.returncode == 0 and json.loads(verified.stdout)["entries_checked"] == 2
+
+    # 8. reconciliation: the venue's reports agree with the desk's books, in the stream (the
+    # recon agent, re-baselined after the restart) and in one pass over the topics
+    once = run_desk("reconcile", "--once", "--json", env=env)
+    assert once.returncode == 0, once.stdout + once.stderr
+    passed = json.loads(once.stdout)
+    assert passed["accounts"] and passed["fills"] == len(topic(stack, "fills"))
+    assert passed["critical"] == 0, passed["findings"]
+    streamed = [r for r in topic(stack, "recon.reports") if r["severity"] == "CRITICAL"]
+    assert streamed == []

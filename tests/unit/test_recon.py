@@ -52,7 +52,9 @@ def test_a_clean_paper_day_reconciles_without_a_finding() -> None:
     assert reconcile(events) == []
 
 
-def test_injected_faults_are_each_found_once_with_their_severity() -> None:
+def injected_day() -> tuple[list[tuple[str, dict]], dict, dict]:
+    """The real day with three faults: a fill the desk never booked (missing), a fill the
+    venue never made (phantom), a report with 5% more BTC/USD than the venue holds."""
     events = [(t, copy.deepcopy(e)) for t, e in day_events()]
     fills = [i for i, (t, _) in enumerate(events) if t == "fills"]
     ghost = copy.deepcopy(events[fills[30]][1])  # a fill the venue never made: phantom
@@ -64,6 +66,11 @@ def test_injected_faults_are_each_found_once_with_their_severity() -> None:
     for p in tampered["positions"]:
         if p["symbol"] == "BTC/USD":
             p["quantity"] = p["quantity"] * Decimal("1.05")
+    return events, lost, tampered
+
+
+def test_injected_faults_are_each_found_once_with_their_severity() -> None:
+    events, lost, tampered = injected_day()
     found = reconcile(events)
     got = sorted((f["finding"], f["severity"]) for f in found)
     assert got == [("missing_fill", "CRITICAL"), ("phantom_fill", "CRITICAL"),
@@ -73,3 +80,20 @@ def test_injected_faults_are_each_found_once_with_their_severity() -> None:
     assert by["phantom_fill"]["evidence"]["trade_id"] == "ghost-1"
     assert by["position_drift"]["evidence"]["drift_pct"].startswith("4.76")
     assert by["position_drift"]["correlation_id"] == tampered["event_id"]
+
+
+def test_a_restarted_reconciler_takes_the_next_report_as_its_start() -> None:
+    events = list(day_events())
+    reports = [i for i, (t, _) in enumerate(events) if t == "venue.reports"]
+    cfg = load_config()
+    funding = {k: dict(pv.balances) for k, pv in PaperDesk(cfg).venues.items()}
+    recon = Reconciler(cfg.reconciliation, funding, rebaseline=True)
+    found = []
+    for topic, e in events[reports[5] - 40 :]:  # joins mid-day, a few fills before a report
+        if topic == "fills":
+            recon.on_fill(e)
+        elif topic == "orders.events":
+            recon.on_order_event(e)
+        else:
+            found += recon.on_report(e)
+    assert found == []  # no false drift, no phantom from the fills before its start
