@@ -17,6 +17,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "agents.risk.agent",
     "agents.portfolio_risk.agent",
     "agents.recon.agent",
+    "agents.parity.agent",
     "connectors.venues.paper.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",

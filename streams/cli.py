@@ -23,6 +23,7 @@ from streams.audit_cli import register_audit
 from streams.db_cli import register_db
 from streams.errors import DeskError
 from streams.ops_cli import register_ops
+from streams.parity_cli import register_parity
 from streams.recon_cli import register_recon
 from streams.settings import DeskSettings, load_settings
 from streams.sql_cli import register_sql
@@ -411,6 +412,7 @@ register_db(app)  # db migrate
 register_sql(app)  # sql (read-only, analytics store)
 register_audit(app)  # audit verify / show
 register_recon(app)  # reconcile --once
+register_parity(app)  # parity report
 
 
 def main() -> None:

@@ -169,6 +169,9 @@ class Reconciliation(_Strict):
     fee_tolerance: Decimal = Field(Decimal("1e-8"), ge=0, description="absolute, fee currency")
     critical_x: Decimal = Field(Decimal("10"), gt=1, description="x tolerance: a CRITICAL mismatch")
     order_grace_seconds: int = Field(3600, ge=0, description="open here, not there, for longer")
+    arrival_grace_seconds: int = Field(
+        30, ge=0, description="in the stream: wall time a fill or order may lag its other side"
+    )
     reduce_on_critical: bool = Field(
         True, description="a critical finding moves its bot to REDUCING"
     )
@@ -178,6 +181,27 @@ class Reconciliation(_Strict):
         if self.drift_critical_pct < self.drift_warning_pct:
             raise ValueError("drift_critical_pct must be >= drift_warning_pct")
         return self
+
+
+class Parity(_Strict):
+    """Expected (a shadow run of the same orders through the paper fill model) against
+    realized execution, per bot and window; versioned thresholds. A WARNING says the
+    simulation looks better than reality by more than the threshold."""
+
+    version: str = "1"
+    window_minutes: int = Field(240, ge=1)
+    shadow: dict[str, Any] = Field(
+        default_factory=dict,
+        description="overrides of the venue settings for the shadow fill model, e.g."
+        " {volume_share: '1', slippage_bps_per_share: '0'} (default: the venue's own)",
+    )
+    fill_ratio_gap: Decimal = Field(Decimal("0.1"), ge=0, description="expected - realized")
+    slippage_gap_bps: Decimal = Field(Decimal("5"), ge=0, description="realized - expected")
+    reject_rate_gap: Decimal = Field(Decimal("0.05"), ge=0, description="realized - expected")
+    latency_ratio: Decimal = Field(Decimal("2"), ge=1, description="realized / expected median")
+    pnl_gap_bps: Decimal = Field(
+        Decimal("10"), ge=0, description="(expected - realized) PnL, bps of expected notional"
+    )
 
 
 class Alerting(_Strict):
@@ -297,6 +321,7 @@ class DeskConfig(_Strict):
     alert_routes: list[AlertRoute] = Field(default_factory=list)
     alerting: Alerting = Alerting()
     reconciliation: Reconciliation = Reconciliation()
+    parity: Parity = Parity()
     portfolio_risk: PortfolioRisk | None = None
     data_quality: DataQuality = DataQuality()
     market_data: MarketData = MarketData()

@@ -58,7 +58,14 @@ def _context() -> tuple[Any, str, str, Callable[[Any], None], Any]:
 
 
 def _send_command(
-    kind: str, scope: str, reason: str, by: str | None, json_out: bool, confirmed: bool = False
+    kind: str,
+    scope: str,
+    reason: str,
+    by: str | None,
+    json_out: bool,
+    confirmed: bool = False,
+    flatten: bool = False,
+    wait_s: float = 0.0,
 ) -> None:
     from streams.config import load_config
     from streams.kafka import EventProducer
@@ -82,23 +89,70 @@ def _send_command(
         confirmed=confirmed,
         now_ms=int(time.time() * 1000),
     )
+    cmd["flatten"] = flatten
+    t0 = time.monotonic()
     producer = EventProducer(bootstrap, prefix)
     producer.send("risk.commands", scope, cmd)
     producer.flush()
+    waited = _wait_for_cancels(bootstrap, prefix, cmd, set(bots), wait_s, out) if wait_s else None
+    if waited is not None:
+        waited["seconds"] = round(time.monotonic() - t0, 3)
     if json_out:
-        print_json({**cmd, "bots": list(bots)})
+        print_json({**cmd, "bots": list(bots), "cancels": waited})
         return
     out.print(f"{kind} sent for {scope} ({', '.join(bots)}) by {cmd['issued_by']}: {reason}")
+    if waited is not None:
+        out.print(
+            f"{waited['canceled']} order(s) canceled; {waited['open']} still open after "
+            f"{waited['seconds']} s; command to last cancel: {waited['to_last_cancel_ms']} ms "
+            "of event time"
+        )
+
+
+def _wait_for_cancels(
+    bootstrap: str, prefix: str, cmd: dict[str, Any], bots: set[str], wait_s: float, out: Any
+) -> dict[str, Any]:
+    """Watch orders.events until no order of the bots is open (or ``wait_s``): how many the
+    command canceled, and how long after it (event time) the last cancel came."""
+    from streams.kafka import decode_all, read_topic
+
+    deadline = time.monotonic() + wait_s
+    with out.status("waiting for the venues to cancel...", spinner="dots"):
+        while True:
+            events = decode_all(read_topic(bootstrap, "orders.events", prefix, idle_s=0.5))
+            last: dict[str, dict[str, Any]] = {}
+            for e in events:
+                if e["bot_id"] in bots:
+                    last[e["client_order_id"]] = e
+            still = [e for e in last.values() if e["status"] in OPEN]
+            if not still or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+    mine = [e for e in events if e["status"] == "CANCELED" and e["bot_id"] in bots
+            and f"{cmd['command']} by {cmd['issued_by']}" in (e["reason"] or "")]  # fmt: skip
+    last_ts = max((e["ts_event"] for e in mine), default=None)
+    return {
+        "canceled": len(mine),
+        "open": len(still),
+        "to_last_cancel_ms": None if last_ts is None else last_ts - cmd["ts_event"],
+    }
 
 
 def kill(
     reason: ReasonOpt,
     scope: ScopeOpt = "desk",
     by: ByOpt = None,
+    flatten: Annotated[
+        bool, typer.Option("--flatten", help="Also close every position with market orders.")
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for the cancels, and report them."),
+    ] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Kill switch: halt every bot in scope and cancel their open orders (until resumed)."""
-    _send_command("KILL", scope, reason, by, json_out)
+    _send_command("KILL", scope, reason, by, json_out, flatten=flatten, wait_s=wait)
 
 
 def resume(

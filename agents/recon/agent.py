@@ -9,12 +9,18 @@ each account on its next report (``Reconciler(rebaseline=True)``).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from agents.recon.desk import follow_ups, reconciler
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 
 NAME = "recon"
+
+
+def wall_ms() -> int:
+    """The arrival clock for the stream's graces (findings stay in event time)."""
+    return int(time.time() * 1000)
 
 
 def register(desk: Any) -> None:
@@ -37,7 +43,7 @@ def register(desk: Any) -> None:
 
         desk.app.agent(desk.sink_topic(topic), name=f"{NAME}-{topic.replace('.', '-')}")(consume)
 
-    consumer("fills", recon.on_fill)
+    consumer("fills", lambda f: recon.on_fill(f, wall_ms()))
     consumer("orders.events", recon.on_order_event)
 
     @desk.app.agent(desk.sink_topic("venue.reports"), name=f"{NAME}-reports")
@@ -46,7 +52,7 @@ def register(desk: Any) -> None:
             EVENTS_IN.labels(NAME, "venue.reports").inc()
             try:
                 async with serial:
-                    found = recon.on_report(event.value)
+                    found = recon.on_report(event.value, wall_ms())
                 for r in found:
                     account = f"{r['venue']}:{r['account']}"
                     await publish("recon.reports", r, account)

@@ -6,7 +6,8 @@ balances, open orders). At each report:
 
 * **missing_fill** (CRITICAL): a trade the venue reported that the desk never
   booked, still unbooked one report later (the desk's fill and the venue's
-  report travel on different topics: one report period of grace);
+  report travel on different topics; in the stream, also ``arrival_grace_seconds``
+  of wall time, since a fast replay runs hours of event time in a second);
 * **phantom_fill** (CRITICAL): a fill the desk booked that no report listed,
   although a report at least one full period after it came;
 * **fill_mismatch** (WARNING, CRITICAL past ``critical_x`` times the
@@ -77,7 +78,7 @@ def _add(into: dict[str, Decimal], effect: Mapping[str, Decimal], sign: int) -> 
 @dataclass
 class _DeskFill:
     fill: Mapping[str, Any]
-    seen_in_report: bool = False
+    arrived: int = 0  # arrival clock (wall ms; 0 in an event-time pass)
 
 
 @dataclass
@@ -97,6 +98,8 @@ class Account:
     explained_pos: dict[str, Decimal] = field(default_factory=dict)
     explained_bal: dict[str, Decimal] = field(default_factory=dict)
     baseline_ts: int | None = None  # a restarted reconciler's starting report
+    # arrival clock (wall ms) when a venue-open order unknown here was first seen
+    orphan_since: dict[str, int] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -128,7 +131,7 @@ class Reconciler:
 
     # -- the desk's events ------------------------------------------------------------------
 
-    def on_fill(self, f: Mapping[str, Any]) -> None:
+    def on_fill(self, f: Mapping[str, Any], now_ms: int = 0) -> None:
         acc = self._account(f["venue"], f["account"])
         tid = f["trade_id"]
         if tid in acc.confirmed or tid in acc.unconfirmed:
@@ -140,11 +143,11 @@ class Reconciler:
         for asset, q in _balance_effect(f).items():
             acc.balances[asset] = acc.balances.get(asset, ZERO) + q
         if tid in acc.expected:  # the venue reported it first
-            _ts, reported = acc.expected.pop(tid)
+            _ts, reported, _arrived = acc.expected.pop(tid)
             acc.confirmed.add(tid)
             self._late.append((f, reported))
         else:
-            acc.unconfirmed[tid] = _DeskFill(f)
+            acc.unconfirmed[tid] = _DeskFill(f, now_ms)
 
     def on_order_event(self, e: Mapping[str, Any]) -> None:
         acc = self._account(e["venue"], e["account"])
@@ -155,8 +158,15 @@ class Reconciler:
 
     # -- the venue's report -----------------------------------------------------------------
 
-    def on_report(self, r: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The findings this report brings (new ones, and escalations), as ReconReports."""
+    def _overdue(self, arrived: int, now_ms: int) -> bool:
+        """In the stream, also a wall-clock grace: the desk's topics and the venue's reports
+        are consumed at their own pace, and a fast replay runs hours of event time in a
+        second (an event-time pass, ``now_ms == 0``, has event time only)."""
+        return now_ms == 0 or now_ms - arrived >= self.cfg.arrival_grace_seconds * 1000
+
+    def on_report(self, r: Mapping[str, Any], now_ms: int = 0) -> list[dict[str, Any]]:
+        """The findings this report brings (new ones, and escalations), as ReconReports.
+        ``now_ms``: the arrival clock in the stream (wall time), 0 in an event-time pass."""
         venue, account, ts = r["venue"], r["account"], int(r["ts_event"])
         acc = self._account(venue, account)
         if self.rebaseline and not acc.reports:
@@ -173,12 +183,13 @@ class Reconciler:
                 acc.confirmed.add(tid)
                 found += self._compare(desk, vf)
             elif tid not in acc.confirmed:
-                acc.expected[tid] = (ts, vf)
+                acc.expected[tid] = (ts, vf, now_ms)
         late = [(f, v) for f, v in self._late if (f["venue"], f["account"]) == (venue, account)]
         self._late = [x for x in self._late if x not in late]
         found += [m for f, v in late for m in self._compare(f, v)]
-        for tid, (seen_at, vf) in list(acc.expected.items()):
-            if prev is not None and seen_at <= prev:  # a whole report period later: missing
+        for tid, (seen_at, vf, arrived) in list(acc.expected.items()):
+            # missing: a whole report period later (and the stream's grace) still unbooked
+            if prev is not None and seen_at <= prev and self._overdue(arrived, now_ms):
                 del acc.expected[tid]
                 acc.confirmed.add(tid)  # settled: a very late booking changes nothing now
                 _add(acc.explained_pos, _position_effect(vf), 1)
@@ -190,7 +201,7 @@ class Reconciler:
                                "reported_at": str(seen_at)}))  # fmt: skip
         for tid, df in list(acc.unconfirmed.items()):
             f = df.fill
-            if prev is not None and int(f["ts_event"]) < prev:
+            if prev is not None and int(f["ts_event"]) < prev and self._overdue(df.arrived, now_ms):
                 del acc.unconfirmed[tid]
                 acc.confirmed.add(tid)  # settled: a very late listing changes nothing now
                 _add(acc.explained_pos, _position_effect(f), -1)
@@ -211,7 +222,7 @@ class Reconciler:
         for df in acc.unconfirmed.values():
             _add(pos, _position_effect(df.fill), -1)
             _add(bal, _balance_effect(df.fill), -1)
-        for _seen, vf in acc.expected.values():
+        for _seen, vf, _arrived in acc.expected.values():
             _add(pos, _position_effect(vf), 1)
             _add(bal, _balance_effect(vf), 1)
         venue_pos = {p["symbol"]: _d(p["quantity"]) for p in r["positions"]}
@@ -234,11 +245,18 @@ class Reconciler:
                     self.cfg.balance_abs_tolerance,
                 )
 
-        # open orders: both sides should agree once the grace has passed
+        # open orders: both sides should agree once the graces have passed
         grace = self.cfg.order_grace_seconds * 1000
         venue_open = {o["client_order_id"]: o for o in r["open_orders"]}
+        for key in list(acc.orphan_since):  # settled since: both sides agree now
+            cid = key.removeprefix("desk:")
+            if (cid in venue_open) == (cid in acc.open_orders):
+                del acc.orphan_since[key]
         for cid, o in venue_open.items():
-            if cid not in acc.open_orders:
+            if cid in acc.open_orders:
+                continue
+            first = acc.orphan_since.setdefault(cid, now_ms)
+            if self._overdue(first, now_ms):
                 found.append(
                     (
                         "orphan_order",
@@ -251,7 +269,9 @@ class Reconciler:
                     )
                 )
         for cid, (bot, since) in acc.open_orders.items():
-            if cid not in venue_open and ts - since > grace:
+            if cid in venue_open or ts - since <= grace:
+                continue
+            if self._overdue(acc.orphan_since.setdefault(f"desk:{cid}", now_ms), now_ms):
                 found.append(
                     (
                         "orphan_order",

@@ -84,7 +84,8 @@ def register(desk: Any) -> None:
             await restore()
             cmd = event.value
             async with serial:
-                applied, cancels = risk.command(cmd)
+                books = {b: latest.get(b) for b in risk.states.bots} if cmd["flatten"] else None
+                applied, cancels = risk.command(cmd, books)
                 for c in cancels:
                     await send_command(c)
             if applied.refused:

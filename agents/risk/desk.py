@@ -100,8 +100,12 @@ class RiskDesk:
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         return self.core.decide(intent, self.context(intent, snapshot, freshness))
 
-    def command(self, cmd: Mapping[str, Any]) -> tuple[Applied, list[dict[str, Any]]]:
-        """Apply a ``RiskCommand``; the cancel-all ``OrderCommand`` s it calls for, one per bot."""
+    def command(
+        self, cmd: Mapping[str, Any], books: Mapping[str, Mapping[str, Any] | None] | None = None
+    ) -> tuple[Applied, list[dict[str, Any]]]:
+        """Apply a ``RiskCommand``; the cancel-all ``OrderCommand`` s it calls for, one per bot,
+        then (``flatten``, off by default) a market order closing each position the bot's
+        latest book holds, after its cancel on the same partition."""
         applied = self.states.apply(cmd)
         cancels = []
         for b in applied.cancel:
@@ -128,4 +132,40 @@ class RiskDesk:
                     "reason": f"{cmd['command']} by {cmd['issued_by']}: {cmd['reason']}",
                 }
             )
+            if cmd.get("flatten") and books is not None:
+                cancels += self._flatten(cmd, b, books.get(b))
         return applied, cancels
+
+    def _flatten(
+        self, cmd: Mapping[str, Any], bot_id: str, book: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        bot = self.bots[bot_id]
+        out = []
+        for p in (book or {}).get("positions", ()):
+            qty = Decimal(p["quantity"])
+            if not qty or p["venue"] != bot.venue:
+                continue
+            oid = event_id("flatten", cmd["event_id"], bot_id, p["symbol"])
+            out.append(
+                {
+                    "event_id": event_id("command", oid),
+                    "ts_event": cmd["ts_event"],
+                    "ts_ingest": cmd["ts_ingest"],
+                    "source": SOURCE,
+                    "correlation_id": cmd["event_id"],
+                    "bot_id": bot_id,
+                    "venue": bot.venue,
+                    "account": bot.account,
+                    "command": "SUBMIT",
+                    "symbol": p["symbol"],
+                    "client_order_id": f"{bot_id}-flat-{oid[:18]}",
+                    "side": "SELL" if qty > 0 else "BUY",
+                    "order_type": "MARKET",
+                    "quantity": abs(qty),
+                    "limit_price": None,
+                    "time_in_force": "GTC",
+                    "decision_id": None,
+                    "reason": f"flatten: {cmd['command']} by {cmd['issued_by']}: {cmd['reason']}",
+                }
+            )
+        return out

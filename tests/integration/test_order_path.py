@@ -181,8 +181,12 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert sorted(r[0] for r in open_pg) == sorted(o["client_order_id"] for o in open_before)
 
     # 2. kill: every resting order canceled, no new order approved
-    killed = run_desk("kill", "--reason", "test: pull the plug", "--by", "pytest", env=env)
+    killed = run_desk("kill", "--reason", "test: pull the plug", "--by", "pytest",
+                      "--wait", "60", "--json", env=env)  # fmt: skip
     assert killed.returncode == 0, killed.stderr
+    report = json.loads(killed.stdout)["cancels"]  # the kill reports how its cancels went
+    assert report["open"] == 0 and report["canceled"] >= 1
+    assert report["to_last_cancel_ms"] == 250  # the paper venue's latency, in event time
     wait_for(lambda: not json.loads(run_desk("orders", "--json", env=env).stdout)["orders"],
              "the kill to cancel every open order")  # fmt: skip
     after_kill = bars_from(10, 120)
@@ -256,7 +260,7 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
         return store.query(f"SELECT count() FROM {table} WHERE event_id IN ({ids})").rows[0][0]
 
     wait_for(lambda: all(stored(t, ev) == len(ev) for t, ev in produced.items()),
-             "the ClickHouse sink to hold every event")  # fmt: skip
+             "the ClickHouse sink to hold every event", limit_s=240)  # fmt: skip
     assert all(ClickHouseSink(store).write(t, ev) == (0, []) for t, ev in produced.items())
     assert all(stored(t, ev) == len(ev) for t, ev in produced.items())
 
@@ -284,7 +288,9 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert {"kill_switch"} <= {r["check"] for r in denials}
     changes = records(sql("trading-state-changes"))
     commands = [(r["what"], r["by"]) for r in changes if r["kind"] == "command"]
-    assert commands == [("KILL", "pytest"), ("RESUME", "pytest")]
+    assert commands == [("KILL", "pytest"), ("RESUME", "pytest")], [
+        (r["finding"], r["severity"], r["message"]) for r in topic(stack, "recon.reports")
+    ]
     moves = {r["what"] for r in changes if r["kind"] == "state"}
     assert {"ACTIVE -> HALTED", "HALTED -> ACTIVE"} <= moves  # seen in the decisions
     # the venue agrees with the desk's fills, exactly, at every report: before the worker
@@ -329,3 +335,14 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert passed["critical"] == 0, passed["findings"]
     streamed = [r for r in topic(stack, "recon.reports") if r["severity"] == "CRITICAL"]
     assert streamed == []
+
+    # 9. parity: the shadow fill model against the realized fills, in the stream (windows
+    # closed a window ago) and on demand over the topics
+    in_stream = topic(stack, "parity.reports")
+    assert {r["bot_id"] for r in in_stream} == {"trend-btc", "mm-btc"}
+    assert all(len(r["metrics"]) == 5 for r in in_stream)
+    on_demand = run_desk("parity", "report", "--json", env=env)
+    assert on_demand.returncode in (0, 1), on_demand.stderr  # 1: a WARNING window
+    result = json.loads(on_demand.stdout)
+    assert {r["bot_id"] for r in result["reports"]} == {"trend-btc", "mm-btc"}
+    assert result["warnings"] == sum(r["status"] == "WARNING" for r in result["reports"])

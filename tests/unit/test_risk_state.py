@@ -50,3 +50,29 @@ def test_limit_changes_are_validated_and_laid_over_the_config() -> None:
     st.apply(cmd("LIMIT_CHANGE", "bot:mm-btc", limits={"max_order_notional": "1000"}))
     assert st.limits("mm-btc").max_order_notional == Decimal("1000")
     assert st.limits("mm-btc").max_daily_loss == Decimal("5000")  # the rest unchanged
+
+
+def test_a_kill_with_flatten_cancels_then_closes_each_position() -> None:
+    from decimal import Decimal
+
+    from agents.risk.desk import RiskDesk
+    from streams.avro import registry
+    from streams.config import load_config
+
+    desk = RiskDesk(load_config())
+    kill = {"event_id": "k1", "ts_event": 1_000, "ts_ingest": 1_000, "source": "cli.desk",
+            "correlation_id": None, "command": "KILL", "scope": "bot:trend-btc",
+            "issued_by": "ops", "reason": "flatten drill", "flatten": True, "confirmed": False,
+            "limits": {}, "evidence": {}}  # fmt: skip
+    book = {"positions": [
+        {"venue": "binanceus", "symbol": "BTC/USD", "quantity": Decimal("0.75")},
+        {"venue": "binanceus", "symbol": "BTC/USDT", "quantity": Decimal("0")}]}  # fmt: skip
+    _applied, out = desk.command(kill, {"trend-btc": book})
+    assert [(c["command"], c["side"], c["quantity"]) for c in out] == [
+        ("CANCEL_ALL", None, None), ("SUBMIT", "SELL", Decimal("0.75"))]  # fmt: skip
+    assert out[1]["order_type"] == "MARKET" and out[1]["reason"].startswith("flatten: KILL")
+    for c in out:
+        registry().encode("OrderCommand", c)
+    _applied, plain = desk.command(kill | {"event_id": "k2", "flatten": False},
+                                   {"trend-btc": book})  # fmt: skip
+    assert [c["command"] for c in plain] == ["CANCEL_ALL"]  # off by default
