@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import psycopg
+from connectors.postgres.conn import Reconnecting
 
 _RECORD = """
 INSERT INTO alert_deliveries
@@ -12,34 +12,22 @@ ON CONFLICT (alert_id, sink, attempt) DO NOTHING
 """
 
 
-class DeliveryLog:
+class DeliveryLog(Reconnecting):
     """Synchronous (run it in a thread from an agent); one connection, reopened on loss."""
 
     def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._conn: psycopg.Connection | None = None
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, connect_timeout=5, autocommit=True)
-        return self._conn
+        super().__init__(dsn, autocommit=True)
 
     def attempts(self, alert_id: str, sink: str) -> tuple[int, bool]:
         """(attempts recorded, whether one of them delivered): a re-delivered alert resumes
         where it was instead of sending twice."""
-        try:
-            row = (
-                self._connection()
-                .execute(
-                    "SELECT count(*), bool_or(outcome IN ('sent', 'dry_run', 'deduplicated',"
-                    " 'throttled')) FROM alert_deliveries WHERE alert_id = %s AND sink = %s",
-                    (alert_id, sink),
-                )
-                .fetchone()
-            )
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            self.close()
-            raise
+        row = self._call(
+            lambda c: c.execute(
+                "SELECT count(*), bool_or(outcome IN ('sent', 'dry_run', 'deduplicated',"
+                " 'throttled')) FROM alert_deliveries WHERE alert_id = %s AND sink = %s",
+                (alert_id, sink),
+            ).fetchone()
+        )
         assert row is not None
         return int(row[0]), bool(row[1])
 
@@ -54,16 +42,9 @@ class DeliveryLog:
         error: str | None = None,
         artifact: str | None = None,
     ) -> None:
-        try:
-            self._connection().execute(
+        self._call(
+            lambda c: c.execute(
                 _RECORD,
                 (alert_id, dedup_key, sink, attempt, outcome, status_code, error, artifact),
             )
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        )

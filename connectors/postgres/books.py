@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+from connectors.postgres.conn import Reconnecting
+
 _SAVE = """
 INSERT INTO portfolio_books AS b (bot_id, seq, as_of, state, updated_at)
 VALUES (%s, %s, %s, %s, now())
@@ -25,38 +27,33 @@ WHERE b.seq <= EXCLUDED.seq
 """
 
 
-class BookCheckpoint:
+class BookCheckpoint(Reconnecting):
     """Synchronous (run it in a thread from an agent); one connection, reopened on loss."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._conn: psycopg.Connection | None = None
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, connect_timeout=5)
-        return self._conn
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Bot id -> the last saved book state."""
-        conn = self._connection()
-        with conn.transaction():
-            rows = conn.execute("SELECT bot_id, state FROM portfolio_books").fetchall()
-        return {bot_id: state for bot_id, state in rows}
+
+        def read(conn: psycopg.Connection) -> list[Any]:
+            with conn.transaction():
+                return conn.execute("SELECT bot_id, state FROM portfolio_books").fetchall()
+
+        return {bot_id: state for bot_id, state in self._call(read)}
 
     def applied(self, fill_id: str) -> bool:
         """Whether this fill is already in the saved books (a re-delivery)."""
-        conn = self._connection()
-        with conn.transaction():
-            row = conn.execute(
-                "SELECT 1 FROM portfolio_applied_fills WHERE event_id = %s", (fill_id,)
-            ).fetchone()
-        return row is not None
+
+        def read(conn: psycopg.Connection) -> Any:
+            with conn.transaction():
+                return conn.execute(
+                    "SELECT 1 FROM portfolio_applied_fills WHERE event_id = %s", (fill_id,)
+                ).fetchone()
+
+        return self._call(read) is not None
 
     def save(self, state: Mapping[str, Any], fill_id: str | None = None) -> None:
         """Save one book (and the fill that changed it) atomically."""
-        conn = self._connection()
-        try:
+
+        def write(conn: psycopg.Connection) -> None:
             with conn.transaction():
                 conn.execute(
                     _SAVE,
@@ -68,11 +65,5 @@ class BookCheckpoint:
                         "VALUES (%s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
                         (fill_id, state["bot_id"], state["seq"]),
                     )
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            self.close()
-            raise
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._call(write)

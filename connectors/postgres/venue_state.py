@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
+from connectors.postgres.conn import Reconnecting
 
 _SAVE = """
 INSERT INTO paper_venue_state AS s (name, saves, offsets, state, updated_at)
@@ -31,17 +31,12 @@ class SavedVenue:
     offsets: dict[str, int]  # "topic/partition" -> offset of the last input in ``state``
 
 
-class VenueCheckpoint:
+class VenueCheckpoint(Reconnecting):
     """Synchronous (run it in a thread from an agent); one connection, reopened on loss."""
 
     def __init__(self, dsn: str, name: str = "paper") -> None:
-        self.dsn, self.name = dsn, name
-        self._conn: psycopg.Connection | None = None
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, connect_timeout=5, autocommit=True)
-        return self._conn
+        super().__init__(dsn, autocommit=True)
+        self.name = name
 
     def load(self) -> SavedVenue | None:
         row = self._call(
@@ -55,15 +50,3 @@ class VenueCheckpoint:
         self._call(
             lambda c: c.execute(_SAVE, (self.name, json.dumps(dict(offsets)), json.dumps(state)))
         )
-
-    def _call(self, fn: Any) -> Any:
-        try:
-            return fn(self._connection())
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
