@@ -106,11 +106,16 @@ def test_depeg_window_through_the_running_agent(stack, stack_settings) -> None:
     assert flagged == 12_971  # every zero-volume minute of the recorded file
 
     # risk's fail-closed input: the freshness table (read from its changelog) knows the state
+    # (a long changelog: read until the last state is in, not until a lull)
     changelog = f"{prefix}{stack_settings.app_id}-dq-freshness-changelog"
-    latest = {
-        json.loads(k): json.loads(v)
-        for k, v, _p, _o in read_topic(bootstrap, changelog, idle_s=1.0)
-    }
+    latest: dict = {}
+    with TopicReader(bootstrap, changelog) as reader:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            reader.poll(0.5)
+            latest = {json.loads(k): json.loads(v) for k, v, _p, _o in reader.records}
+            if latest.get("binanceus:BTC/USDC", {}).get("1m", {}).get("bars") == 30_240:
+                break
     usdc = latest["binanceus:BTC/USDC"]["1m"]
     assert usdc["bars"] == 30_240 and usdc["stale"] is False
     assert usdc["last_bar_close"] == bars[-1]["ts_event"]
