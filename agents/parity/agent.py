@@ -58,8 +58,10 @@ def register(desk: Any) -> None:
         for start in due:
             cids = {c["client_order_id"] for c in held["commands"]
                     if window(int(c["ts_event"])) == start}  # fmt: skip
-            mine = {k: [e for e in v if e.get("client_order_id") in cids]
-                    for k, v in held.items() if k != "bars"}  # fmt: skip
+            mine = {
+                k: [e for e in held.get(k, []) if e.get("client_order_id") in cids]
+                for k in ("commands", "events", "fills", "shadow_events", "shadow_fills")
+            }
             exp = stats(mine["commands"], mine["shadow_events"], mine["shadow_fills"], marks,
                         cfg.window_minutes)  # fmt: skip
             real = stats(mine["commands"], mine["events"], mine["fills"], marks,

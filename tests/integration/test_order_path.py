@@ -255,11 +255,16 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     produced = {t: topic(stack, t) for t in (*ORDER_TOPICS, "market.bars.clean", "venue.reports")}
 
     def stored(name: str, events: list[dict]) -> int:
+        """Distinct ids held: the store is shared with the session, and the control-plane
+        test replays the same day (the same deterministic ids) before this one."""
         ids = ",".join(f"'{e['event_id']}'" for e in events)
         table = name.replace(".", "_")
-        return store.query(f"SELECT count() FROM {table} WHERE event_id IN ({ids})").rows[0][0]
+        sql = f"SELECT uniqExact(event_id) FROM {table} WHERE event_id IN ({ids})"
+        return store.query(sql).rows[0][0]
 
     # poll gently: each check is a query through the store's owner, beside the sink's inserts
+    # (an input the paper venue applies again after a restart re-sends its events: same ids)
+    produced = {t: list({e["event_id"]: e for e in ev}.values()) for t, ev in produced.items()}
     pending, deadline = dict(produced), time.monotonic() + 300
     while pending and time.monotonic() < deadline:
         pending = {t: ev for t, ev in pending.items() if stored(t, ev) != len(ev)}
@@ -292,7 +297,9 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     denials = records(sql("denials-by-reason", "since=2023-03-11"))
     assert {"kill_switch"} <= {r["check"] for r in denials}
     changes = records(sql("trading-state-changes"))
-    commands = [(r["what"], r["by"]) for r in changes if r["kind"] == "command"]
+    # (the store is shared: the control-plane scenario's commands of 2023-03-14 are there too)
+    commands = [(r["what"], r["by"]) for r in changes if r["kind"] == "command"
+                and r["at"] < "2023-03-13"]  # fmt: skip
     assert commands == [("KILL", "pytest"), ("RESUME", "pytest")], [
         (r["finding"], r["severity"], r["message"]) for r in topic(stack, "recon.reports")
     ]
@@ -300,7 +307,7 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert {"ACTIVE -> HALTED", "HALTED -> ACTIVE"} <= moves  # seen in the decisions
     # the venue agrees with the desk's fills, exactly, at every report: before the worker
     # restart and after it (the paper accounts come back from their checkpoint)
-    drift = records(sql("position-drift"))
+    drift = [r for r in records(sql("position-drift")) if r["at"] < "2023-03-13"]
     restart = dt.datetime.fromtimestamp(next_day[0]["ts_event"] / 1000, dt.UTC)
     after_restart = [r for r in drift if r["at"] >= restart.strftime("%Y-%m-%dT%H:%M:%S")]
     assert after_restart and len(drift) > len(after_restart)
@@ -308,7 +315,7 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     for r in records(sql("pnl-attribution")):  # price + fees = net, to the last decimal
         assert Decimal(r["price_pnl"]) + Decimal(r["fees_pnl"]) == Decimal(r["net_pnl"])
     hops = {r["hop"]: r for r in records(sql("event-lag"))}
-    assert hops["1 intent -> decision"]["events"] == len(topic(stack, "risk.decisions"))
+    assert hops["1 intent -> decision"]["events"] >= len(topic(stack, "risk.decisions"))
     assert all(r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"] for r in hops.values())
     worst = records(sql("worst-slippage", "limit=5"))
     assert len(worst) == 5
