@@ -103,9 +103,11 @@ class EventProducer:
 class TopicReader:
     """Reads a whole topic from the beginning, without a consumer group (assign, not subscribe).
 
-    Watermarks are not used to decide where a topic ends: the embedded broker's
-    high watermarks are unreliable (observed below the real end), so a reader
-    stops on a count or on an idle period instead.
+    The embedded broker's high watermarks lag the real end (Tansu reports the
+    base offset of a partition's last batch), so they cannot say where a topic
+    ends; they are a floor, though. A reader stops on a count, or on an idle
+    period once every partition has reached the floor it saw when it opened:
+    a slow first fetch on a busy machine cannot pass for an empty topic.
     """
 
     def __init__(self, bootstrap: str, topic: str, prefix: str = "", timeout_s: float = 10.0):
@@ -115,10 +117,21 @@ class TopicReader:
         if tmeta is None or tmeta.error is not None:
             self._c.close()
             raise DeskError(f"topic {self.name} does not exist")
-        self._c.assign(
-            [TopicPartition(self.name, p, OFFSET_BEGINNING) for p in sorted(tmeta.partitions)]
-        )
+        parts = [TopicPartition(self.name, p, OFFSET_BEGINNING) for p in sorted(tmeta.partitions)]
+        self._floor = {tp.partition: self._high(tp, timeout_s) for tp in parts}
+        self._seen: dict[int, int] = {}
+        self._c.assign(parts)
         self.records: list[tuple[bytes | None, bytes, int, int]] = []
+
+    def _high(self, tp: TopicPartition, timeout_s: float) -> int:
+        try:
+            return int(self._c.get_watermark_offsets(tp, timeout=timeout_s, cached=False)[1])
+        except KafkaException:
+            return 0  # no floor known: the idle period alone decides
+
+    def at_floor(self) -> bool:
+        """Every partition has been read at least up to the end it had when the reader opened."""
+        return all(self._seen.get(p, -1) + 1 >= high for p, high in self._floor.items())
 
     def poll(self, timeout_s: float = 0.2) -> int:
         """Fetch what is available now; returns how many new messages arrived."""
@@ -127,12 +140,14 @@ class TopicReader:
             if m.error() is not None:
                 raise KafkaException(m.error())
             self.records.append((m.key(), m.value(), m.partition(), m.offset()))
+            self._seen[m.partition()] = max(self._seen.get(m.partition(), -1), m.offset())
         return len(msgs)
 
     def read(
         self, until_count: int | None = None, idle_s: float = 1.0, timeout_s: float = 60.0
     ) -> list[tuple[bytes | None, bytes, int, int]]:
-        """Poll until ``until_count`` records, or nothing new for ``idle_s``, or the timeout."""
+        """Poll until ``until_count`` records, or nothing new for ``idle_s`` past the floor,
+        or the timeout."""
         deadline = time.monotonic() + timeout_s
         last_new = time.monotonic()
         while time.monotonic() < deadline:
@@ -140,7 +155,7 @@ class TopicReader:
                 break
             if self.poll():
                 last_new = time.monotonic()
-            elif time.monotonic() - last_new >= idle_s:
+            elif time.monotonic() - last_new >= idle_s and self.at_floor():
                 break
         return sorted(self.records, key=lambda r: (r[2], r[3]))
 

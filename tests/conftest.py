@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -112,3 +113,13 @@ def new_database(stack: object, request: pytest.FixtureRequest) -> Iterator[Call
 def pg_dsn(new_database: Callable[[], str]) -> str:
     """A fresh, migrated database of its own."""
     return new_database()
+
+
+def wait_for(check: Callable[[], object], what: str, limit_s: float = 120) -> None:
+    """Poll ``check`` until it holds: tests wait on content, never on a lull."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")

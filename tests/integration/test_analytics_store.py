@@ -11,6 +11,7 @@ import pytest
 
 from analytics.events import EVENT_TABLES
 from analytics.store import migrate, schema_version
+from analytics.triage import TRIAGE
 from connectors.clickhouse.sink import ClickHouseSink
 from connectors.clickhouse.store import OwnerStore, StoreRefused
 from streams.avro import registry
@@ -98,3 +99,36 @@ def test_retention_sets_a_ttl_on_event_time_through_the_owner(stack) -> None:
     for bad, why in (({"nope": 3}, "unknown table"), ({"fills": -1}, "integer >= 0")):
         with pytest.raises(StoreRefused, match=why):
             store.migrate(bad)
+
+
+def test_position_drift_counts_a_fill_from_the_report_that_lists_it(stack) -> None:
+    """A fill of 00:02:30 the venue only saw after its 00:03:20 report (another symbol's bar
+    got there first) is no drift; a phantom fill and a missing one are, from their time."""
+    run = uuid.uuid4().hex[:12]
+    venue, t0 = f"drift-{run}", 1_678_406_400_000
+
+    def desk_fill(trade: str, at_s: int, qty: str) -> dict:
+        return dict(fill(0, run), event_id=f"{run}-{trade}", trade_id=trade, venue=venue,
+                    ts_event=t0 + at_s * 1000, quantity=Decimal(qty))  # fmt: skip
+
+    def report(at_s: int, position: str, *listed: dict) -> dict:
+        fills = [{k: f[k] for k in ("trade_id", "client_order_id", "symbol", "side", "price",
+                                    "quantity", "fee", "fee_currency")} | {"ts": f["ts_event"]}
+                 for f in listed]  # fmt: skip
+        return {"event_id": f"{run}-r{at_s}", "ts_event": t0 + at_s * 1000, "ts_ingest": 0,
+                "source": "test", "correlation_id": None, "venue": venue, "account": "main",
+                "fills": fills, "balances": [], "open_orders": [],
+                "positions": [{"symbol": "BTC/USD", "quantity": Decimal(position),
+                               "avg_price": None}]}  # fmt: skip
+
+    a, b = desk_fill("a", 100, "1"), desk_fill("b", 150, "2")  # b: seen late by the venue
+    phantom = desk_fill("c", 250, "5")  # the venue never had it
+    missing = desk_fill("d", 350, "4")  # the venue had it, the desk did not
+    store = OwnerStore(stack.store_endpoint)
+    sink = ClickHouseSink(store)
+    assert sink.write("fills", [a, b, phantom]) == (3, [])
+    reports = [report(200, "1", a), report(300, "3", b), report(400, "7", missing)]
+    assert sink.write("venue.reports", reports) == (3, [])
+    sql = (TRIAGE / "position-drift.sql").read_text()
+    rows = store.query(f"SELECT toString(drift) FROM ({sql}) WHERE venue = '{venue}'").rows
+    assert [Decimal(r[0]) for r in rows] == [0, -5, -1]  # -5 phantom, then +4 missing

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -28,7 +28,7 @@ from streams.runtime.proc import free_port, stop_process
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
-from tests.conftest import SHARED_DATA, desk_config_file, run_desk
+from tests.conftest import SHARED_DATA, desk_config_file, run_desk, wait_for
 from tests.receiver import Receiver
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -75,15 +75,6 @@ def scenario(
 
 def topic(stack: Stack, name: str) -> list[dict]:
     return decode_all(read_topic(stack.broker.bootstrap, name, PREFIX, idle_s=1.0))
-
-
-def wait_for(check: Callable[[], object], what: str, limit_s: float = 120) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pg_rows(stack: Stack, sql: str) -> list[tuple]:
