@@ -97,45 +97,84 @@ def _send_command(
     waited = _wait_for_cancels(bootstrap, prefix, cmd, set(bots), wait_s, out) if wait_s else None
     if waited is not None:
         waited["seconds"] = round(time.monotonic() - t0, 3)
+    # --wait: exit 1 unless risk acted and nothing it was to cancel is left open (a cron or a
+    # runbook can act on it); closing orders may rightly wait for the next bar
+    failed = waited is not None and (not waited["acted"] or waited["open"] > 0)
     if json_out:
         print_json({**cmd, "bots": list(bots), "cancels": waited})
+        if failed:
+            raise typer.Exit(1)
         return
     out.print(f"{kind} sent for {scope} ({', '.join(bots)}) by {cmd['issued_by']}: {reason}")
     if waited is not None:
+        if not waited["acted"]:
+            out.print(f"[red]risk had not acted on the command after {waited['seconds']} s[/]")
         out.print(
             f"{waited['canceled']} order(s) canceled; {waited['open']} still open after "
             f"{waited['seconds']} s; command to last cancel: {waited['to_last_cancel_ms']} ms "
             "of event time"
         )
+        if "flatten" in waited:
+            f = waited["flatten"]
+            out.print(f"flatten: {f['sent']} closing order(s) sent, {f['filled']} filled, "
+                      f"{f['open']} waiting for a bar")  # fmt: skip
+    if failed:
+        raise typer.Exit(1)
 
 
 def _wait_for_cancels(
     bootstrap: str, prefix: str, cmd: dict[str, Any], bots: set[str], wait_s: float, out: Any
 ) -> dict[str, Any]:
-    """Watch orders.events until no order of the bots is open (or ``wait_s``): how many the
-    command canceled, and how long after it (event time) the last cancel came."""
+    """Watch the order topics (or ``wait_s``) until risk has acted on the command (a
+    cancel-all for every bot in scope), no order it was to cancel is still open and, with
+    ``flatten``, every closing order it sent is done: how many the command canceled, how
+    long after it (event time) the last cancel came, and how the flattening went.
+
+    Closing orders are counted apart: they are meant to rest until the next bar, so they
+    are not "still open" cancels (a replay never fills them: an operator's command carries
+    wall time, later than any replayed bar)."""
     from streams.kafka import decode_all, read_topic
 
     deadline = time.monotonic() + wait_s
     with out.status("waiting for the venues to cancel...", spinner="dots"):
         while True:
+            sent = [c for c in decode_all(read_topic(bootstrap, "orders.commands", prefix,
+                                                     idle_s=0.5))
+                    if c["correlation_id"] == cmd["event_id"]]  # fmt: skip
+            acted = {c["bot_id"] for c in sent if c["command"] == "CANCEL_ALL"} >= bots
+            closing = {c["client_order_id"]: c for c in sent if c["command"] == "SUBMIT"}
             events = decode_all(read_topic(bootstrap, "orders.events", prefix, idle_s=0.5))
             last: dict[str, dict[str, Any]] = {}
             for e in events:
                 if e["bot_id"] in bots:
                     last[e["client_order_id"]] = e
-            still = [e for e in last.values() if e["status"] in OPEN]
-            if not still or time.monotonic() >= deadline:
+            still = [e for cid, e in last.items() if e["status"] in OPEN and cid not in closing]
+            unfilled = [cid for cid in closing if last.get(cid, {"status": "ACCEPTED"})["status"]
+                        in OPEN]  # fmt: skip
+            if (acted and not still and not unfilled) or time.monotonic() >= deadline:
                 break
             time.sleep(0.5)
     mine = [e for e in events if e["status"] == "CANCELED" and e["bot_id"] in bots
             and f"{cmd['command']} by {cmd['issued_by']}" in (e["reason"] or "")]  # fmt: skip
     last_ts = max((e["ts_event"] for e in mine), default=None)
-    return {
+    report: dict[str, Any] = {
+        "acted": acted,
         "canceled": len(mine),
         "open": len(still),
         "to_last_cancel_ms": None if last_ts is None else last_ts - cmd["ts_event"],
     }
+    if cmd.get("flatten"):
+        report["flatten"] = {
+            "sent": len(closing),
+            "filled": sum(last.get(c, {}).get("status") == "FILLED" for c in closing),
+            "open": len(unfilled),
+            "orders": [
+                {k: c[k] for k in ("bot_id", "symbol", "side", "quantity", "client_order_id")}
+                | {"status": last.get(cid, {}).get("status")}
+                for cid, c in sorted(closing.items())
+            ],
+        }
+    return report
 
 
 def kill(

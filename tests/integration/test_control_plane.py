@@ -17,6 +17,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -212,9 +213,38 @@ def test_a_global_loss_breach_halts_the_desk_alerts_and_is_audited(scenario) -> 
     rows = pg_rows(stack, "SELECT coalesce(error, '') || coalesce(artifact, '') "
                           "FROM alert_deliveries")  # fmt: skip
     assert rows and not [r for r in rows if token in r[0]]
+
+    # kill --flatten on the halted desk: risk acts for every bot (nothing is left to cancel)
+    # and sends one closing MARKET order per position its books hold, which the venue takes;
+    # a replay never fills it (the operator's command carries wall time, past every bar)
+    books = json.loads(run_desk("positions", "--json", env=env).stdout)["bots"]
+    held = sorted((b["bot_id"], p["symbol"], "SELL" if Decimal(p["quantity"]) > 0 else "BUY",
+                   abs(Decimal(p["quantity"])))
+                  for b in books for p in b["positions"] if Decimal(p["quantity"]))  # fmt: skip
+    res = run_desk("kill", "--flatten", "--reason", "test: flatten", "--by", "pytest-cp",
+                   "--wait", "30", "--json", env=env)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    waited = json.loads(res.stdout)["cancels"]
+    assert waited["acted"] and waited["open"] == 0
+    flat = waited["flatten"]
+    closing = sorted((o["bot_id"], o["symbol"], o["side"], Decimal(o["quantity"]))
+                     for o in flat["orders"])  # fmt: skip
+    assert closing == held
+    assert flat["sent"] == len(held) and flat["filled"] == 0
+    assert [o["status"] for o in flat["orders"]] == ["ACCEPTED"] * len(held)
+    account = [c for c in topic(stack, "orders.commands") if c["account"] == "main"
+               and c["venue"] == "binanceus"]  # fmt: skip
+    kill_id = json.loads(res.stdout)["event_id"]
+    order = [c["command"] for c in account if c["correlation_id"] == kill_id]
+    assert set(order) <= {"CANCEL_ALL", "SUBMIT"} and "CANCEL_ALL" in order
+    for bot in {h[0] for h in held}:  # each bot's closing orders come after its cancel-all
+        mine = [c["command"] for c in account if c["correlation_id"] == kill_id
+                and c["bot_id"] == bot]  # fmt: skip
+        assert mine[0] == "CANCEL_ALL" and set(mine[1:]) == {"SUBMIT"}
     print(
         f"\nhalt: {time.monotonic() - sent_at:.1f} s after the first bar; {len(cancels)} "
-        f"order(s) canceled, the last {to_last_cancel_ms} ms of event time after the command"
+        f"order(s) canceled, the last {to_last_cancel_ms} ms of event time after the command; "
+        f"flatten: {len(held)} closing order(s)"
     )
 
 
