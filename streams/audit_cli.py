@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+from streams.cli_options import JsonOpt
 
 audit_app = typer.Typer(help="The audit trail: every risk command, kill, resume, gate result.",
                         no_args_is_help=True)  # fmt: skip

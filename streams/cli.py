@@ -20,6 +20,7 @@ from rich.table import Table
 from connectors.feeds.live_cli import data_app, register_live
 from connectors.feeds.replay_cli import register_replay
 from streams.audit_cli import register_audit
+from streams.cli_options import JsonOpt
 from streams.db_cli import register_db
 from streams.errors import DeskError
 from streams.ops_cli import register_ops
@@ -50,8 +51,6 @@ app.add_typer(dq_app, name="dq")
 
 out = Console()
 err = Console(stderr=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
 def _settings() -> DeskSettings:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+from streams.cli_options import JsonOpt
 
 db_app = typer.Typer(
     help="The desk's stores: schema migrations and retention.", no_args_is_help=True

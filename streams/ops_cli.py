@@ -19,13 +19,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from streams.cli_options import JsonOpt
 from streams.errors import DeskError
 from streams.ids import event_id
 
 ScopeOpt = Annotated[str, typer.Option("--scope", help="desk (every bot), bot:<id> or venue:<id>.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded with the command).")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who issues it (default: the login name).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 OPEN = ("ACCEPTED", "PARTIALLY_FILLED")
 
 

@@ -9,10 +9,12 @@ Exit code 1 when a window is WARNING (the model looks better than reality).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
+
+from streams.cli_options import JsonOpt
 
 parity_app = typer.Typer(help="Parity: the fill model against realized execution.",
                          no_args_is_help=True)  # fmt: skip
@@ -24,9 +26,7 @@ def _fmt(x: float | None) -> str:
 
 @parity_app.command("report")
 def report(
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
-    ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Expected vs realized fill ratio, slippage, rejects, latency and PnL per bot and window."""
     from agents.parity.core import parity_reports

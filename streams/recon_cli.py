@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from streams.cli_options import JsonOpt
 from streams.errors import DeskError
 
 RANK = {"fills": 0, "orders.events": 1, "venue.reports": 2}
@@ -24,9 +25,7 @@ def reconcile(
     once: Annotated[
         bool, typer.Option("--once", help="One pass over the topics, then exit.")
     ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
-    ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Compare the desk's fills, orders and positions with every venue report."""
     from agents.recon.desk import reconciler
