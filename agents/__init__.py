@@ -15,7 +15,6 @@ AGENT_MODULES: tuple[str, ...] = (
     "agents.portfolio.agent",
     "agents.strategies.agent",
     "agents.risk.agent",
-    "agents.portfolio_risk.agent",
     "agents.recon.agent",
     "agents.parity.agent",
     "connectors.venues.paper.agent",

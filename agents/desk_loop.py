@@ -2,7 +2,8 @@
 
 This is the desk loop of the design without a broker: data quality → quotes →
 paper venue (resting orders meet the new bar) → portfolio (fills, marks,
-snapshots) → strategies → pre-trade risk → paper venue (new commands). The
+snapshots) and risk (its own books, portfolio risk on every snapshot) →
+strategies → pre-trade risk → paper venue (new commands). The
 agents run the very same objects, one per topic; the backtest, the demo and the
 determinism tests run this loop. Nothing here reads a clock: the same bars,
 config and seed give byte-identical events.
@@ -81,19 +82,30 @@ class DeskLoop:
             self.on_intent(intent)
 
     def on_intent(self, intent: Mapping[str, Any]) -> None:
-        freshness = self.dq_freshness(intent["venue"], intent["symbol"])
-        decision, command = self.risk.decide(
-            intent, self._last_snapshot.get(intent["bot_id"]), freshness
-        )
+        decision, command = self.risk.decide(intent, self.dq_freshness)
         self._emit("risk.decisions", f"{intent['bot_id']}:{intent['symbol']}", decision)
+        self._risk_alerts()
         if command is not None:
             self._command(command)
+
+    def _risk_alerts(self) -> None:
+        for alert in self.risk.drain_alerts():
+            self._emit("alerts", alert["source"], alert)
 
     def on_risk_command(self, cmd: Mapping[str, Any]) -> None:
         """A kill/halt/reduce/resume/limit change, as the operator or portfolio risk sends it."""
         cmd = self._emit("risk.commands", cmd["scope"], dict(cmd))
         _applied, cancels = self.risk.command(cmd)
         for c in cancels:
+            self._command(c)
+
+    def _measure(self, snap: Mapping[str, Any]) -> None:
+        """Portfolio risk measures the new book inside risk: a breach acts before the next
+        intent (its command, alerts and cancels come out here, in order)."""
+        actions, orders = self.risk.on_snapshot(snap)
+        for topic, ev in actions:
+            self._emit(topic, ev["scope"] if topic == "risk.commands" else ev["source"], ev)
+        for c in orders:
             self._command(c)
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -116,14 +128,19 @@ class DeskLoop:
         for topic, key, raw in routed:
             event = self._emit(topic, key, raw)
             if topic == "fills":
+                self.risk.on_fill(event)
+                self._risk_alerts()
                 book = self.portfolio.on_fill(event)
                 self._snapshot(book.bot_id, event)
+            elif topic == "orders.events":
+                self.risk.on_order_event(event)
 
     def _snapshot(self, bot_id: str, cause: Mapping[str, Any]) -> None:
         snap = self.portfolio.snapshot(
             bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"]
         )
         self._last_snapshot[bot_id] = self._emit("portfolio.snapshots", bot_id, snap)
+        self._measure(self._last_snapshot[bot_id])
 
     def _emit(self, topic: str, key: str, event: dict[str, Any]) -> dict[str, Any]:
         """Record an event; what the consumers get back (its wire form if ``wire``)."""

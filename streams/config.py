@@ -59,6 +59,44 @@ class Limits(_Strict):
     max_drawdown: Fraction | None = None
     price_band_bps: Money | None = None
     max_data_age_seconds: int | None = Field(None, gt=0)
+    max_borrow: Money | None = Field(
+        None,
+        description="quote currency the bot may owe if every open buy fills (0: cash only;"
+        " unset: no cash check)",
+    )
+    reduce_past_order_cap: bool = Field(
+        True,
+        description="an order that only cuts the position may exceed max_order_notional"
+        " (no bot is stuck in a position it cannot close)",
+    )
+
+
+class RiskEngine(_Strict):
+    """How pre-trade risk treats orders in flight and bots that cannot trade."""
+
+    ack_timeout_seconds: int = Field(
+        120,
+        ge=1,
+        description="event time an approved order may wait for a venue answer;"
+        " after it the order stays reserved and is raised to reconciliation",
+    )
+    stuck_minutes: int = Field(
+        30,
+        ge=1,
+        description="a bot whose every intent was denied for this long alerts",
+    )
+    sync_wait_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="stream: wall time an intent may wait for the books of its"
+        " event time to be measured (portfolio risk) before it is denied as ahead of them",
+    )
+    restore_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="wall time risk waits for PostgreSQL at start before it"
+        " carries on fail-closed (new exposure denied until the state is durable)",
+    )
 
 
 class Strategy(_Strict):
@@ -323,6 +361,7 @@ class DeskConfig(_Strict):
     reconciliation: Reconciliation = Reconciliation()
     parity: Parity = Parity()
     portfolio_risk: PortfolioRisk | None = None
+    risk: RiskEngine = RiskEngine()
     data_quality: DataQuality = DataQuality()
     market_data: MarketData = MarketData()
     analytics: Analytics = Analytics()

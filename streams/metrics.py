@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter, Gauge, start_http_server
 
 EVENTS_IN = Counter("desk_events_in_total", "Events consumed by an agent", ["agent", "topic"])
 EVENTS_OUT = Counter("desk_events_out_total", "Events produced by an agent", ["agent", "topic"])
@@ -24,3 +24,13 @@ SINK_RETRIES = Counter(
 ALERT_DELIVERIES = Counter(
     "desk_alert_deliveries_total", "Alert delivery attempts by outcome", ["route", "outcome"]
 )
+RISK_DURABLE = Gauge(
+    "desk_risk_state_durable", "1 while risk's trading state is durable; 0: new exposure denied"
+)
+RISK_RESERVED = Gauge(
+    "desk_risk_reserved_notional", "Open approved orders of a bot, at their limit price", ["bot"]
+)
+RISK_CONDITIONS = Counter(
+    "desk_risk_conditions_total", "Bots raised stuck / out_of_bounds / overdue", ["bot", "kind"]
+)
+RISK_DECISIONS = Counter("desk_risk_decisions_total", "Risk decisions", ["bot", "decision"])

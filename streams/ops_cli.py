@@ -1,7 +1,9 @@
 """Operator commands on the order path: positions, orders, kill and resume.
 
-``desk kill`` publishes a ``RiskCommand`` (risk halts the bots in scope within
-one event and asks the venues to cancel their open orders); ``desk resume``
+``desk kill`` makes a ``RiskCommand`` durable (the local fsynced journal and
+PostgreSQL, either is enough to survive a restart) and then publishes it (risk
+halts the bots in scope before its next intent and asks the venues to cancel
+their open orders); it exits 1 if the command could not be made durable; ``desk resume``
 refuses to do anything without ``--confirm`` and a reason, and the confirmed
 command is on ``risk.commands`` with who issued it. ``positions`` and
 ``orders`` read the desk's own topics; the trading state shown is the
@@ -91,6 +93,7 @@ def _send_command(
     )
     cmd["flatten"] = flatten
     t0 = time.monotonic()
+    durable = _make_durable(settings, config, cmd)
     producer = EventProducer(bootstrap, prefix)
     producer.send("risk.commands", scope, cmd)
     producer.flush()
@@ -100,12 +103,26 @@ def _send_command(
     # --wait: exit 1 unless risk acted and nothing it was to cancel is left open (a cron or a
     # runbook can act on it); closing orders may rightly wait for the next bar
     failed = waited is not None and (not waited["acted"] or waited["open"] > 0)
+    failed = failed or not durable["durable"]
     if json_out:
-        print_json({**cmd, "bots": list(bots), "cancels": waited})
+        print_json({**cmd, "bots": list(bots), "cancels": waited, "durability": durable})
         if failed:
             raise typer.Exit(1)
         return
     out.print(f"{kind} sent for {scope} ({', '.join(bots)}) by {cmd['issued_by']}: {reason}")
+    if durable["durable"]:
+        where = [k for k in ("journal", "postgres") if durable[k] is True]
+        out.print(
+            f"durable in: {', '.join(where)}"
+            + (
+                ""
+                if durable["postgres"] is True
+                else f" [yellow](PostgreSQL: {durable['postgres']}; risk re-publishes it at restart)[/]"
+            )
+        )
+    else:
+        out.print(f"[red]NOT durable[/]: journal: {durable['journal']}; "
+                  f"PostgreSQL: {durable['postgres']}")  # fmt: skip
     if waited is not None:
         if not waited["acted"]:
             out.print(f"[red]risk had not acted on the command after {waited['seconds']} s[/]")
@@ -120,6 +137,40 @@ def _send_command(
                       f"{f['open']} waiting for a bar")  # fmt: skip
     if failed:
         raise typer.Exit(1)
+
+
+def _make_durable(settings: Any, config: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+    """Write the command to the local journal (fsync) and to PostgreSQL (bounded wait) before
+    it is sent: acknowledged only once it survives a restart, PostgreSQL down or not."""
+    import threading
+
+    from connectors.journal import CommandJournal, journal_path
+    from connectors.postgres.risk_state import record_commands
+    from streams.runtime.access import postgres_dsn
+
+    report: dict[str, Any] = {"journal": None, "postgres": None}
+    path = journal_path(settings.data_path, settings.topic_prefix)
+    try:
+        CommandJournal(path).append(cmd)
+        report["journal"] = True
+    except OSError as exc:
+        report["journal"] = f"{path}: {exc.strerror}"
+    result: dict[str, Any] = {}
+
+    def write() -> None:
+        try:
+            with postgres_dsn(settings) as dsn:
+                record_commands(dsn, config, [cmd])
+            result["ok"] = True
+        except Exception as exc:  # reported, not raised: the kill is still sent
+            result["ok"] = " ".join(str(exc).split())[:200] or type(exc).__name__
+
+    worker = threading.Thread(target=write, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    report["postgres"] = result.get("ok", "no answer within 10 s (stalled?)")
+    report["durable"] = report["journal"] is True or report["postgres"] is True
+    return report
 
 
 def _wait_for_cancels(

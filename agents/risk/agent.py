@@ -1,64 +1,290 @@
-"""Thin Faust agents: orders.intents → pre-trade risk → risk.decisions + orders.commands,
-and risk.commands (kill, halt, reduce, resume, limit change) → trading states + cancels.
+"""Thin Faust agents around ``RiskDesk``: one core, five inputs, one lock.
 
-Trading states live in the changelog-backed ``risk-trading-state`` table and in
-PostgreSQL (``trading_state``, written by the Postgres sink); a restarted worker
-takes, per bot, the later of the two, so a kill survives a restart of any process.
-Inputs risk cannot see (no snapshot, no clean mark, unknown bot) reach the core as
-unknown: it denies with the reason.
+* ``orders.intents`` → decisions (+ the approved order on ``orders.commands``);
+* ``risk.commands`` (kill, halt, reduce, resume, limit change) → trading states + cancels;
+* ``fills`` and ``orders.events`` → risk's own books and reserved exposure;
+* ``portfolio.snapshots`` → portfolio risk (desk-wide limits), whose breach
+  command is applied here before the next intent and then published.
+
+An intent waits (up to ``risk.sync_wait_seconds`` of wall time) until the books
+of its event time have been measured; after that it is judged as *ahead of its
+inputs* and only a reducing order passes. Risk never waits on PostgreSQL to
+decide: it reads its state once at start (bounded by ``restore_timeout_seconds``)
+and, if that fails or a command cannot be written, it stays fail-closed (new
+exposure denied), says so in ``desk status`` and raises a CRITICAL alert, and
+retries in the background. Every command it applies is also appended to the
+local command journal (fsynced), so a kill survives a restart with PostgreSQL
+down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import time
+from collections.abc import Mapping
 from typing import Any
 
+from agents.portfolio_risk.agent import latched_limits, limits_item
 from agents.risk.desk import RiskDesk
-from agents.risk.state import newest
-from connectors.postgres.state import saved_trading_states
-from connectors.retry import until_done
-from streams.metrics import EVENTS_IN, EVENTS_OUT
-from streams.topics import stream_key
+from agents.risk.state import BotState, newest
+from connectors.journal import CommandJournal, journal_path
+from connectors.postgres.risk_state import RiskRestore, load_risk_state, record_commands
+from streams.ids import event_id
+from streams.metrics import EVENTS_IN, EVENTS_OUT, RISK_DURABLE, RISK_RESERVED
 
 NAME = "risk"
 log = logging.getLogger(__name__)
 
 
+def status_path(desk: Any) -> Any:
+    return desk.settings.data_path / "state" / f"{desk.settings.topic_prefix}risk-status.json"
+
+
 def register(desk: Any) -> None:
-    app = desk.app
+    app, cfg, settings = desk.app, desk.config, desk.settings
     intents, commands_in = desk.topics["orders.intents"], desk.topics["risk.commands"]
     decisions, commands = desk.topics["risk.decisions"], desk.topics["orders.commands"]
+    alerts = desk.topics["alerts"]
     states = desk.table("risk-trading-state", help="Per bot: ACTIVE/REDUCING/HALTED, kill latch.")
     latest = desk.table("portfolio-latest", help="Per bot: the latest PortfolioSnapshot.")
     freshness = desk.tables.get("dq-freshness")
-    risk = RiskDesk(desk.config)
+    risk = RiskDesk(cfg)
+    journal = CommandJournal(journal_path(settings.data_path, settings.topic_prefix))
+    dsn = None if settings.postgres_dsn is None else settings.postgres_dsn.get_secret_value()
+    serial = asyncio.Lock()  # one event at a time through the core, sends included
+    started = asyncio.Lock()
     restored = False
-    # One decision at a time, commands included: an order approved before a kill must be on
-    # orders.commands before the kill's cancel-all (same partition), never after it.
-    serial = asyncio.Lock()
+    pending: list[dict[str, Any]] = []  # commands applied but not yet in PostgreSQL
+    behind = False  # the last intent gave up waiting for its books: do not wait again at length
+    tasks: set[asyncio.Task[Any]] = set()
 
-    dsn = desk.settings.postgres_dsn
+    def background(coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def fresh(venue: str, symbol: str) -> Mapping[str, Mapping[str, Any]] | None:
+        return freshness.get(f"{venue}:{symbol}") if freshness is not None else None
+
+    # -- durability ---------------------------------------------------------------------------
+
+    def write_status(reason: str | None) -> None:
+        risk.durable = reason is None
+        RISK_DURABLE.set(1 if risk.durable else 0)
+        path = status_path(desk)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        body = {"durable": risk.durable, "reason": reason, "updated": int(time.time() * 1000)}
+        tmp.write_text(json.dumps(body))
+        os.replace(tmp, path)
+
+    async def durability_alert(ok: bool, why: str) -> None:
+        now = int(time.time() * 1000)
+        alert = {
+            "event_id": event_id("alert", NAME, "durable", ok, now),
+            "ts_event": risk.clock or now,
+            "ts_ingest": now,
+            "source": "agent.risk",
+            "correlation_id": None,
+            "severity": "INFO" if ok else "CRITICAL",
+            "dedup_key": "risk:durable",
+            "title": "Risk state durable again" if ok else "Risk state NOT durable: fail closed",
+            "message": why,
+            "bot_id": None,
+            "venue": None,
+            "symbol": None,
+            "evidence": {},
+        }
+        await alerts.send(key=b"agent.risk", value=alert)
+
+    async def flush_pending() -> None:
+        """Write the applied commands PostgreSQL lacks, retrying until it takes them."""
+        delay = 0.5
+        while pending:
+            batch = list(pending)
+            try:
+                await asyncio.wait_for(
+                    asyncio.to_thread(record_commands, dsn, cfg, batch),
+                    timeout=cfg.risk.restore_timeout_seconds,
+                )
+            except Exception as exc:  # store down or stalled: stay fail-closed, try again
+                log.warning("risk: commands not durable yet (%s); retry in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            del pending[: len(batch)]
+        write_status(None)
+        await durability_alert(True, "risk commands and trading states are in PostgreSQL")
+
+    def make_durable(cmd: Mapping[str, Any]) -> None:
+        """Journal the command at once (fsync); PostgreSQL in the background."""
+        try:
+            journal.append(cmd)
+        except OSError as exc:
+            log.error("risk: command %s not journaled: %s", cmd["event_id"], exc)
+        if dsn is None:
+            return
+        first = not pending
+        pending.append(dict(cmd))
+        if first:
+            write_status(f"command {cmd['command']} {cmd['scope']} not yet in PostgreSQL")
+            background(flush_pending())
+
+    # -- start --------------------------------------------------------------------------------
+
+    async def load() -> RiskRestore | None:
+        if dsn is None:
+            return RiskRestore()
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(load_risk_state, dsn),
+                timeout=cfg.risk.restore_timeout_seconds,
+            )
+        except Exception as exc:
+            log.error("risk: PostgreSQL unreadable at start (%s): fail closed", exc)
+            return None
+
+    async def retry_restore() -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            pg = await load()
+            if pg is not None:
+                async with serial:
+                    merge_states(pg.trading_states)
+                    risk.restore(pg.books, pg.applied_fills, pg.open_orders)
+                    risk.applied_commands |= pg.command_ids
+                if not pending:
+                    write_status(None)
+                    await durability_alert(True, "PostgreSQL readable: risk state restored")
+                return
+            delay = min(delay * 2, 10.0)
+
+    def merge_states(persisted: Mapping[str, Mapping[str, Any]]) -> None:
+        for bot_id in risk.states.bots:
+            state = newest(states.get(bot_id), persisted.get(bot_id))
+            current = risk.states.bots[bot_id]
+            if state is not None and (state.since or -1) > (current.since or -1):
+                risk.states.bots[bot_id] = state
+
+    def fold_journal(known: set[str]) -> list[dict[str, Any]]:
+        """Apply journaled commands newer than each bot's state; those PostgreSQL lacks."""
+        missing = []
+        for cmd in journal.read():
+            if cmd["event_id"] in known:
+                continue
+            missing.append(cmd)
+            for bot_id in risk.states.scope(cmd["scope"]):
+                st: BotState = risk.states.bots[bot_id]
+                if (st.since or -1) < cmd["ts_event"]:
+                    risk.states.apply({**cmd, "scope": f"bot:{bot_id}"})
+        return missing
 
     async def restore() -> None:
         nonlocal restored
         if restored:
             return
-        persisted: dict[str, dict[str, Any]] = {}
-        if dsn is not None:
-            persisted = await until_done(
-                "risk: load trading states",
-                lambda: saved_trading_states(dsn.get_secret_value()),
-            )
-        for bot_id in risk.states.bots:
-            state = newest(states.get(bot_id), persisted.get(bot_id))
-            if state is not None:
-                risk.states.bots[bot_id] = state
-        restored = True
+        async with started:
+            if restored:
+                return
+            pg = await load()
+            async with serial:
+                for bot_id in risk.states.bots:
+                    table_state = states.get(bot_id)
+                    if table_state is not None:
+                        risk.states.bots[bot_id] = BotState.from_dict(table_state)
+                known: set[str] = set()
+                if pg is not None:
+                    merge_states(pg.trading_states)
+                    risk.restore(pg.books, pg.applied_fills, pg.open_orders)
+                    known = pg.command_ids
+                missing = fold_journal(known)
+                risk.applied_commands |= known | {c["event_id"] for c in missing}
+                await seed_portfolio_risk()
+            if pg is None:
+                write_status("PostgreSQL unreadable at start: trading state unknown")
+                await durability_alert(False, "PostgreSQL unreadable at start: new exposure"
+                                       " denied until risk state is restored")  # fmt: skip
+                background(retry_restore())
+            else:
+                write_status(None)
+            for cmd in missing:  # the audit trail and the sink take each once, by event id
+                await commands_in.send(key=cmd["scope"].encode(), value=cmd)
+                if dsn is not None:
+                    pending.append(cmd)
+            if pending and pg is not None:
+                write_status("journaled commands not yet in PostgreSQL")
+                background(flush_pending())
+            restored = True
 
-    async def send_command(cmd: dict[str, Any]) -> None:
+    async def seed_portfolio_risk() -> None:
+        core = risk.portfolio_risk
+        if core is None:
+            return
+        for bot in cfg.bots:
+            snap = latest.get(bot.id)
+            if snap is not None:
+                core.books[bot.id] = snap
+        if dsn is None:
+            return
+        from connectors.postgres.audit import AuditLog
+
+        audit = AuditLog(dsn)
+        item = limits_item(cfg.portfolio_risk, int(time.time() * 1000))
+        try:
+            await asyncio.wait_for(asyncio.to_thread(audit.append, [item]), timeout=5)
+            entries = await asyncio.wait_for(
+                asyncio.to_thread(lambda: latched_limits(audit.entries("risk_command."))),
+                timeout=5,
+            )
+            core.latch(entries)
+        except Exception as exc:  # the breach latches are then re-derived from the books
+            log.warning("risk: portfolio-risk latches not read (%s)", exc)
+
+    # -- sends --------------------------------------------------------------------------------
+
+    async def send_order(cmd: dict[str, Any]) -> None:
         await commands.send(key=f"{cmd['venue']}:{cmd['account']}".encode(), value=cmd)
         EVENTS_OUT.labels(NAME, "orders.commands").inc()
+
+    async def send_alerts() -> None:
+        for alert in risk.drain_alerts():
+            await alerts.send(key=alert["source"].encode(), value=alert)
+            EVENTS_OUT.labels(NAME, "alerts").inc()
+
+    def after_command(applied: Any) -> None:
+        for bot_id in applied.bots:
+            states[bot_id] = risk.states.bots[bot_id].as_dict()
+        make_durable(applied.command)
+
+    def gauges(bot_id: str) -> None:
+        reserved = sum(
+            (w.open_qty * (w.price or 0) for w in risk.exposure.orders.values()
+             if w.bot_id == bot_id),
+            0,
+        )  # fmt: skip
+        RISK_RESERVED.labels(bot_id).set(float(reserved))
+
+    # -- agents -------------------------------------------------------------------------------
+
+    async def synced(it: Mapping[str, Any]) -> str | None:
+        """Wait for the books of the intent's event time; why not, if they never came."""
+        nonlocal behind
+        why = risk.ready(it)
+        if why is None:
+            behind = False
+            return None
+        limit = 0.2 if behind else cfg.risk.sync_wait_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while why is not None and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+            why = risk.ready(it)
+        behind = why is not None
+        return why
 
     @app.agent(intents, name=f"{NAME}-pretrade")
     async def pretrade(stream: Any) -> None:
@@ -66,14 +292,18 @@ def register(desk: Any) -> None:
             EVENTS_IN.labels(NAME, "orders.intents").inc()
             await restore()
             it = event.value
-            fresh = freshness.get(stream_key(it)) if freshness is not None else None
             try:
+                blocked = await synced(it)
                 async with serial:
-                    decision, command = risk.decide(it, latest.get(it["bot_id"]), fresh)
+                    decision, command = risk.decide(it, fresh, blocked)
                     if command is not None:
-                        await send_command(command)
+                        await send_order(command)
                     await decisions.send(key=event.key, value=decision)
+                    await send_alerts()
                 EVENTS_OUT.labels(NAME, "risk.decisions").inc()
+                gauges(it["bot_id"])
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # no decision means no order: the intent is dead-lettered
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
 
@@ -84,15 +314,58 @@ def register(desk: Any) -> None:
             await restore()
             cmd = event.value
             async with serial:
-                books = {b: latest.get(b) for b in risk.states.bots} if cmd["flatten"] else None
-                applied, cancels = risk.command(cmd, books)
-                for c in cancels:
-                    await send_command(c)
+                applied, orders = risk.command(cmd)
+                for c in orders:
+                    await send_order(c)
             if applied.refused:
                 log.warning("risk command %s %s refused: %s", cmd["command"], cmd["scope"],
                             applied.refused)  # fmt: skip
                 continue
-            for bot_id in applied.bots:
-                states[bot_id] = risk.states.bots[bot_id].as_dict()
+            after_command(applied)
             log.warning("risk command %s %s by %s applied to %s", cmd["command"], cmd["scope"],
                         cmd["issued_by"], ", ".join(applied.bots))  # fmt: skip
+
+    @app.agent(desk.sink_topic("fills"), name=f"{NAME}-fills")
+    async def fills(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "fills").inc()
+            await restore()
+            async with serial:
+                risk.on_fill(event.value)
+                await send_alerts()
+            gauges(event.value["bot_id"])
+
+    @app.agent(desk.sink_topic("orders.events"), name=f"{NAME}-order-events")
+    async def order_events(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "orders.events").inc()
+            await restore()
+            async with serial:
+                risk.on_order_event(event.value)
+
+    @app.agent(desk.sink_topic("portfolio.snapshots"), name=f"{NAME}-portfolio")
+    async def snapshots(stream: Any) -> None:
+        async for event in stream.events():
+            EVENTS_IN.labels(NAME, "portfolio.snapshots").inc()
+            await restore()
+            try:
+                async with serial:
+                    actions, orders = risk.on_snapshot(event.value)
+                    for c in orders:  # a breach's cancels before anything else is judged
+                        await send_order(c)
+                    for topic, out in actions:
+                        key = out["scope"] if topic == "risk.commands" else out["source"]
+                        await desk.topics[topic].send(key=key.encode(), value=out)
+                        EVENTS_OUT.labels(NAME, topic).inc()
+                for topic, out in actions:
+                    if topic == "risk.commands":
+                        after_command(risk_applied(out))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
+                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+
+    def risk_applied(cmd: Mapping[str, Any]) -> Any:
+        from agents.risk.state import Applied
+
+        return Applied(cmd, risk.states.scope(cmd["scope"]), ())

@@ -23,8 +23,38 @@ MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)
+class Leg:
+    """One symbol of the bot: filled position, open (approved, not terminal) orders, mark."""
+
+    key: str  # venue:symbol
+    position: Decimal  # filled, base units, signed
+    buys: Decimal = Decimal(0)  # open buy quantity
+    sells: Decimal = Decimal(0)  # open sell quantity
+    mark: Decimal | None = None
+    mark_ts: int | None = None
+
+    @property
+    def long_side(self) -> Decimal:
+        """The position if every open buy fills and no sell does."""
+        return self.position + self.buys
+
+    @property
+    def short_side(self) -> Decimal:
+        """The position if every open sell fills and no buy does."""
+        return self.position - self.sells
+
+    def worst(self) -> Decimal:
+        """Worst-case |position| in base units."""
+        return max(abs(self.long_side), abs(self.short_side))
+
+
+@dataclass(frozen=True)
 class RiskContext:
-    """What risk knows about the bot and its market when an intent arrives."""
+    """What risk knows about the bot and its market when an intent arrives.
+
+    The books (legs, cash, equity, PnL) are risk's own, built from the fills it has
+    seen and the orders it approved, so they never lag its decisions; a mark older
+    than the data-age limit counts as unknown for the leg it values."""
 
     account: str
     allowed_symbols: frozenset[str]  # venue:symbol
@@ -34,12 +64,27 @@ class RiskContext:
     mark: float | None = None  # last clean close of the symbol
     mark_ts: int | None = None
     data_critical: tuple[str, ...] = ()  # open critical data-quality checks of the stream
-    position: Decimal | None = None  # base units, signed; None = portfolio unknown
-    gross_exposure: Decimal | None = None  # quote currency, across the bot's symbols
-    net_exposure: Decimal | None = None
+    legs: tuple[Leg, ...] | None = None  # every symbol the bot holds or has orders in; None=unknown
+    cash: Decimal | None = None  # quote currency, after every fill seen
+    open_buy_cash: Decimal = Decimal(0)  # what the open buys may still spend
     equity: Decimal | None = None
     peak_equity: Decimal | None = None
     daily_pnl: Decimal | None = None
+    side: str = "long_short"  # the strategy's declared side: long_only / long_short
+    taker_bps: Decimal = Decimal(0)  # fee on the cash a buy may spend
+    durable: bool = True  # trading state can be made durable (else: fail closed)
+    blocked: str | None = None  # another reason to refuse new exposure (e.g. inputs behind)
+
+    def leg(self, key: str) -> Leg | None:
+        return next((g for g in self.legs or () if g.key == key), None)
+
+
+def _reducing(leg: Leg, signed: Decimal) -> bool:
+    """An order cuts risk when, even if every open order of the symbol fills, it cannot take
+    the position across zero: a sell while long beyond the open sells, a buy while short."""
+    if signed < 0:
+        return leg.position > 0 and leg.short_side + signed >= 0
+    return leg.position < 0 and leg.long_side + signed <= 0
 
 
 @dataclass
@@ -108,10 +153,12 @@ class PreTradeRisk:
         lim = ctx.limits
         qty: Decimal = it["quantity"] or Decimal(0)
         signed = qty if it["side"] == "BUY" else -qty
-        pos = ctx.position
-        reducing = pos is not None and pos != 0 and signed * pos < 0 and abs(signed) <= abs(pos)
-        out = [self._state(ctx, reducing), self._kill(ctx)]
         stream = f"{it['venue']}:{it['symbol']}"
+        leg = ctx.leg(stream) if ctx.legs is not None else None
+        if ctx.legs is not None and leg is None:
+            leg = Leg(stream, Decimal(0))
+        reducing = leg is not None and qty > 0 and _reducing(leg, signed)
+        out = [self._state(ctx, reducing), self._kill(ctx), self._durable(ctx, reducing)]
         out.append(
             _Check(
                 "instrument_allowed",
@@ -129,10 +176,15 @@ class PreTradeRisk:
         price = it["limit_price"] if it["order_type"] != "MARKET" else mark
         out.append(self._band(it, mark, lim))
         notional = None if price is None else qty * price
-        out.append(self._max("max_order_notional", notional, lim.max_order_notional))
-        out += self._exposure(ctx, signed, mark, reducing)
+        out.append(self._order_cap(notional, lim, reducing))
+        out.append(self._side(ctx, leg, signed))
+        out += self._exposure(it, ctx, leg, signed, mark, reducing)
+        out.append(self._buying_power(ctx, signed, notional, reducing))
         out.append(self._rate(it, lim))
         out += self._loss(ctx, reducing)
+        if ctx.blocked is not None:
+            why = ctx.blocked + (" (reducing order allowed)" if reducing else "")
+            out.append(_Check("inputs_current", reducing, None, None, why))
         return out
 
     def _state(self, ctx: RiskContext, reducing: bool) -> _Check:
@@ -151,6 +203,31 @@ class PreTradeRisk:
         if not ctx.kill:
             return _Check("kill_switch", True, "off", None, "off")
         return _Check("kill_switch", False, "on", None, "kill switch is on: nothing trades")
+
+    def _durable(self, ctx: RiskContext, reducing: bool) -> _Check:
+        if ctx.durable:
+            return _Check("state_durable", True, "yes", None, "trading state is durable")
+        why = "trading state cannot be made durable (PostgreSQL): fail closed"
+        return _Check("state_durable", reducing, "no", None,
+                      why + (", reducing order allowed" if reducing else ""))  # fmt: skip
+
+    def _order_cap(self, notional: Decimal | None, lim: Limits, reducing: bool) -> _Check:
+        check = self._max("max_order_notional", notional, lim.max_order_notional)
+        if not check.passed and reducing and notional is not None and lim.reduce_past_order_cap:
+            why = "reducing: allowed past the per-order cap (reduce_past_order_cap)"
+            return _Check(check.name, True, check.value, check.limit, why)
+        return check
+
+    def _side(self, ctx: RiskContext, leg: Leg | None, signed: Decimal) -> _Check:
+        if ctx.side != "long_only":
+            return _Check("declared_side", True, ctx.side, None, "long/short strategy")
+        if leg is None:
+            return _Check("declared_side", False, None, "long_only", "position unknown")
+        worst = leg.short_side + min(signed, Decimal(0))
+        ok = worst >= 0
+        return _Check("declared_side", ok, _s(worst), ">= 0",
+                      "long-only: never short, even if every open sell fills" if ok else
+                      f"long-only: would be {worst} if every open sell fills")  # fmt: skip
 
     def _market_data(self, it: Mapping[str, Any], ctx: RiskContext) -> list[_Check]:
         age_limit = ctx.limits.max_data_age_seconds
@@ -198,31 +275,90 @@ class PreTradeRisk:
         return _Check(name, ok, _s(value), _s(limit), "within limit" if ok else "over limit")
 
     def _exposure(
-        self, ctx: RiskContext, signed: Decimal, mark: Decimal | None, reducing: bool
+        self,
+        it: Mapping[str, Any],
+        ctx: RiskContext,
+        leg: Leg | None,
+        signed: Decimal,
+        mark: Decimal | None,
+        reducing: bool,
     ) -> list[_Check]:
+        """Position, gross, net and leverage on the worst case after the order: every open
+        order of the bot fills on its unfavourable side, this one included."""
         lim = ctx.limits
-        known = None not in (ctx.position, ctx.gross_exposure, ctx.net_exposure, ctx.equity, mark)
-        if not known:
+        if leg is None or ctx.equity is None or mark is None:
             return [_Check("portfolio_known", False, None, None, "portfolio or mark unknown")]
-        assert ctx.position is not None and ctx.gross_exposure is not None and mark is not None
-        assert ctx.net_exposure is not None and ctx.equity is not None
-        new_pos = ctx.position + signed
-        delta_gross = (abs(new_pos) - abs(ctx.position)) * mark
-        gross = ctx.gross_exposure + delta_gross
-        net = ctx.net_exposure + signed * mark
+        age_limit = lim.max_data_age_seconds
+        legs = []
+        for g in ctx.legs or ():
+            if g.key == leg.key:
+                g = Leg(g.key, g.position, g.buys, g.sells, mark, ctx.mark_ts)
+            legs.append(g)
+        if leg.key not in {g.key for g in legs}:
+            legs.append(Leg(leg.key, leg.position, leg.buys, leg.sells, mark, ctx.mark_ts))
+        stale = [
+            g.key
+            for g in legs
+            if g.worst() != 0
+            and (
+                g.mark is None
+                or g.mark_ts is None
+                or (age_limit is not None and it["ts_event"] - g.mark_ts > age_limit * 1000)
+            )
+        ]
         out = [
-            self._max("max_position_notional", abs(new_pos) * mark, lim.max_position_notional),
+            _Check(
+                "marks_fresh",
+                not stale,
+                ",".join(stale) or "all",
+                _s(age_limit),
+                f"no fresh mark for {', '.join(stale)}: cannot value the book"
+                if stale
+                else "every leg marked within the data-age limit",
+            )
+        ]
+        after = [
+            Leg(g.key, g.position, g.buys + max(signed, Decimal(0)),
+                g.sells + max(-signed, Decimal(0)), g.mark, g.mark_ts)
+            if g.key == leg.key else g
+            for g in legs
+        ]  # fmt: skip
+        priced = [g for g in after if g.mark is not None]
+        pos = next(g for g in after if g.key == leg.key).worst() * mark
+        gross = sum((g.worst() * (g.mark or 0) for g in priced), Decimal(0))
+        net_long = sum((g.long_side * (g.mark or 0) for g in priced), Decimal(0))
+        net_short = sum((g.short_side * (g.mark or 0) for g in priced), Decimal(0))
+        net = max(abs(net_long), abs(net_short))
+        out += [
+            self._max("max_position_notional", pos, lim.max_position_notional),
             self._max("max_gross_exposure", gross, lim.max_gross_exposure),
-            self._max("max_net_exposure", abs(net), lim.max_net_exposure),
+            self._max("max_net_exposure", net, lim.max_net_exposure),
         ]
         if ctx.equity <= 0:
             out.append(_Check("max_leverage", False, None, _s(lim.max_leverage), "equity <= 0"))
         else:
             lev = (gross / ctx.equity).quantize(Decimal("0.0001"))
             out.append(self._max("max_leverage", lev, lim.max_leverage))
-        if reducing:  # cutting a position never breaches exposure: it only lowers it
+        if reducing:  # cutting a position never raises the worst case: it only lowers it
             out = [_Check(c.name, True, c.value, c.limit, "reducing") for c in out]
         return out
+
+    def _buying_power(
+        self, ctx: RiskContext, signed: Decimal, notional: Decimal | None, reducing: bool
+    ) -> _Check:
+        """Cash after every open buy and this one (with the taker fee) fill, against what the
+        bot may borrow (``max_borrow``; unset: no cash limit)."""
+        borrow = ctx.limits.max_borrow
+        if signed <= 0 or reducing:
+            return _Check("buying_power", True, None, _s(borrow), "sells and reducing orders")
+        if ctx.cash is None or notional is None:
+            return _Check("buying_power", False, None, _s(borrow), "cash unknown: fail closed")
+        spend = notional * (1 + ctx.taker_bps / 10_000)
+        left = ctx.cash - ctx.open_buy_cash - spend
+        ok = borrow is None or left >= -borrow
+        return _Check("buying_power", ok, _s(left.quantize(Decimal("0.01"))),
+                      None if borrow is None else _s(-borrow),
+                      "cash left if every open buy and this one fill")  # fmt: skip
 
     def _rate(self, it: Mapping[str, Any], lim: Limits) -> _Check:
         recent = self._recent.setdefault(it["bot_id"], deque())
@@ -239,6 +375,7 @@ class PreTradeRisk:
         )
 
     def _loss(self, ctx: RiskContext, reducing: bool) -> list[_Check]:
+        """Daily loss and drawdown of risk's own books (fills seen, marked)."""
         lim = ctx.limits
         if ctx.daily_pnl is None or ctx.equity is None or ctx.peak_equity is None:
             return [_Check("pnl_known", False, None, None, "daily PnL or equity unknown")]

@@ -28,10 +28,19 @@ class BotView:
     open_orders: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by client id
 
 
+LONG_ONLY, LONG_SHORT = "long_only", "long_short"
+
+
 class Strategy(Protocol):
-    """What the desk calls; ``kind`` is the registry name used in the desk config."""
+    """What the desk calls; ``kind`` is the registry name used in the desk config.
+
+    ``side`` declares what the strategy may hold: ``long_only`` (risk denies any
+    order that could take the position below zero, even if every open sell fills)
+    or ``long_short``. Risk enforces it; the strategy never has to get it right.
+    """
 
     kind: str
+    side: str
 
     def on_bar(self, bar: Mapping[str, Any], view: BotView) -> list[dict[str, Any]]: ...
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from agents.strategies.base import BotView, intent, quantize_down, register
+from agents.strategies.base import LONG_ONLY, BotView, intent, quantize_down, register
 from analytics.indicators import Ema, WilderAtr
 
 BPS = Decimal(10_000)
@@ -66,6 +66,7 @@ class Plan:
 @register("epp_market_maker")
 class EppMarketMaker:
     kind = "epp_market_maker"
+    side = LONG_ONLY  # spot inventory: quotes around a base share, never short
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from agents.strategies.base import BotView, intent, quantize_down, register
+from agents.strategies.base import LONG_ONLY, LONG_SHORT, BotView, intent, quantize_down, register
 from analytics.indicators import Ema, WilderAtr
 
 
@@ -48,6 +48,7 @@ class TrendEma:
         self.lot = Decimal(str(lot_size))
         self.max_position = None if max_position is None else Decimal(str(max_position))
         self.allow_short = allow_short
+        self.side = LONG_SHORT if allow_short else LONG_ONLY
         self.band = Decimal(str(rebalance_band))
         self.max_leverage = Decimal(str(max_leverage))
         self.settle_bars = settle_bars

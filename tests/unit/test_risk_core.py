@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.risk.core import PreTradeRisk, RiskContext
+from agents.risk.core import Leg, PreTradeRisk, RiskContext
 from streams.avro import registry
 from streams.config import load_config
 
@@ -52,6 +52,9 @@ def mostly(good: object, *bad: object) -> st.SearchStrategy:
 def contexts(draw: st.DrawFn) -> RiskContext:
     mark = float(draw(price))
     pos = draw(st.decimals("-3", "3", places=4))
+    buys = draw(st.decimals("0", "2", places=4))
+    sells = draw(st.decimals("0", "2", places=4))
+    leg = Leg("binanceus:BTC/USDT", pos, buys, sells, Decimal(repr(mark)), T0)
     return RiskContext(
         account="main",
         allowed_symbols=frozenset({"binanceus:BTC/USDT"}),
@@ -61,12 +64,13 @@ def contexts(draw: st.DrawFn) -> RiskContext:
         mark=draw(mostly(mark, None)),
         mark_ts=T0 + draw(mostly(-60_000, -400_000)),
         data_critical=draw(mostly((), ("stale",))),
-        position=draw(mostly(pos, None)),
-        gross_exposure=abs(pos) * Decimal(repr(mark)),
-        net_exposure=pos * Decimal(repr(mark)),
+        legs=draw(mostly((leg,), None)),
+        cash=Decimal(100_000) - pos * Decimal(repr(mark)),
         equity=Decimal(100_000),
         peak_equity=Decimal(draw(mostly(100_000, 130_000))),
         daily_pnl=Decimal(draw(mostly(-1000, -6000))),
+        side=draw(st.sampled_from(["long_only", "long_short"])),
+        durable=draw(mostly(True, False)),
     )
 
 
@@ -100,10 +104,17 @@ def test_state_kill_and_data_gates_hold(intent: dict, ctx: RiskContext) -> None:
     assert not ctx.kill
     assert ctx.mark is not None and not ctx.data_critical  # no approval on stale/critical data
     assert ctx.mark_ts is not None and intent["ts_event"] - ctx.mark_ts <= 180_000
-    assert ctx.position is not None
-    if ctx.trading_state == "REDUCING":
-        signed = intent["quantity"] if intent["side"] == "BUY" else -intent["quantity"]
-        assert abs(ctx.position + signed) < abs(ctx.position)
+    assert ctx.legs is not None
+    leg = ctx.leg("binanceus:BTC/USDT")
+    assert leg is not None
+    signed = intent["quantity"] if intent["side"] == "BUY" else -intent["quantity"]
+    reducing = (signed < 0 < leg.position and leg.short_side + signed >= 0) or (
+        signed > 0 > leg.position and leg.long_side + signed <= 0
+    )
+    if ctx.trading_state == "REDUCING" or not ctx.durable:
+        assert reducing  # worst case: cannot cross zero even if every open order fills
+    if ctx.side == "long_only":
+        assert leg.short_side + min(signed, Decimal(0)) >= 0  # never short, in the worst case
 
 
 def _good_ctx(**kw: object) -> RiskContext:
@@ -114,9 +125,8 @@ def _good_ctx(**kw: object) -> RiskContext:
         trading_state="ACTIVE",
         mark=20_000.0,
         mark_ts=T0,
-        position=Decimal(0),
-        gross_exposure=Decimal(0),
-        net_exposure=Decimal(0),
+        legs=(),
+        cash=Decimal(100_000),
         equity=Decimal(100_000),
         peak_equity=Decimal(100_000),
         daily_pnl=Decimal(0),

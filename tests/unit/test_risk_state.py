@@ -64,15 +64,20 @@ def test_a_kill_with_flatten_cancels_then_closes_each_position() -> None:
             "correlation_id": None, "command": "KILL", "scope": "bot:trend-btc",
             "issued_by": "ops", "reason": "flatten drill", "flatten": True, "confirmed": False,
             "limits": {}, "evidence": {}}  # fmt: skip
-    book = {"positions": [
-        {"venue": "binanceus", "symbol": "BTC/USD", "quantity": Decimal("0.75")},
-        {"venue": "binanceus", "symbol": "BTC/USDT", "quantity": Decimal("0")}]}  # fmt: skip
-    _applied, out = desk.command(kill, {"trend-btc": book})
+    fill = {"event_id": "f1", "ts_event": 900, "ts_ingest": 900, "bot_id": "trend-btc",
+            "venue": "binanceus", "account": "main", "symbol": "BTC/USD", "client_order_id": "o1",
+            "side": "BUY", "price": Decimal("20000"), "quantity": Decimal("0.75"),
+            "fee": Decimal("1.5"), "fee_currency": "USD"}  # fmt: skip
+    assert desk.on_fill(fill) and not desk.on_fill(fill)  # risk's own books, once per fill
+    _applied, out = desk.command(kill)
     assert [(c["command"], c["side"], c["quantity"]) for c in out] == [
         ("CANCEL_ALL", None, None), ("SUBMIT", "SELL", Decimal("0.75"))]  # fmt: skip
     assert out[1]["order_type"] == "MARKET" and out[1]["reason"].startswith("flatten: KILL")
     for c in out:
         registry().encode("OrderCommand", c)
-    _applied, plain = desk.command(kill | {"event_id": "k2", "flatten": False},
-                                   {"trend-btc": book})  # fmt: skip
+    # the closing order is reserved like any approved order: the worst case is flat
+    assert desk.exposure.reserved("trend-btc", "binanceus", "BTC/USD").sells == Decimal("0.75")
+    _applied, plain = desk.command(kill | {"event_id": "k2", "flatten": False})
     assert [c["command"] for c in plain] == ["CANCEL_ALL"]  # off by default
+    again, nothing = desk.command(kill)  # a re-delivered command is applied once
+    assert again.refused == "already applied" and nothing == []
