@@ -182,8 +182,8 @@ def _wait_for_cancels(
     long after it (event time) the last cancel came, and how the flattening went.
 
     Closing orders are counted apart: they are meant to rest until the next bar, so they
-    are not "still open" cancels (a replay never fills them: an operator's command carries
-    wall time, later than any replayed bar)."""
+    are not "still open" cancels (risk stamps them with the desk's event time: during a
+    replay they fill on the next replayed bar)."""
     from streams.kafka import decode_all, read_topic
 
     deadline = time.monotonic() + wait_s
@@ -208,11 +208,16 @@ def _wait_for_cancels(
     mine = [e for e in events if e["status"] == "CANCELED" and e["bot_id"] in bots
             and f"{cmd['command']} by {cmd['issued_by']}" in (e["reason"] or "")]  # fmt: skip
     last_ts = max((e["ts_event"] for e in mine), default=None)
+    # risk applies an operator's command at the desk's event time (a replay runs behind the
+    # wall clock): measure from the cancel-all it sent
+    start = min((c["ts_event"] for c in sent if c["command"] == "CANCEL_ALL"),
+                default=cmd["ts_event"])  # fmt: skip
     report: dict[str, Any] = {
         "acted": acted,
         "canceled": len(mine),
         "open": len(still),
-        "to_last_cancel_ms": None if last_ts is None else last_ts - cmd["ts_event"],
+        "effective_ts": start,
+        "to_last_cancel_ms": None if last_ts is None else last_ts - start,
     }
     if cmd.get("flatten"):
         report["flatten"] = {

@@ -353,8 +353,7 @@ class PreTradeRisk:
             return _Check("buying_power", True, None, _s(borrow), "sells and reducing orders")
         if ctx.cash is None or notional is None:
             return _Check("buying_power", False, None, _s(borrow), "cash unknown: fail closed")
-        spend = notional * (1 + ctx.taker_bps / 10_000)
-        left = ctx.cash - ctx.open_buy_cash - spend
+        left = ctx.cash - (ctx.open_buy_cash + notional) * (1 + ctx.taker_bps / 10_000)
         ok = borrow is None or left >= -borrow
         return _Check("buying_power", ok, _s(left.quantize(Decimal("0.01"))),
                       None if borrow is None else _s(-borrow),
