@@ -111,15 +111,15 @@ def _send_command(
         return
     out.print(f"{kind} sent for {scope} ({', '.join(bots)}) by {cmd['issued_by']}: {reason}")
     if durable["durable"]:
-        where = [k for k in ("journal", "postgres") if durable[k] is True]
-        out.print(
-            f"durable in: {', '.join(where)}"
-            + (
-                ""
-                if durable["postgres"] is True
-                else f" [yellow](PostgreSQL: {durable['postgres']}; risk re-publishes it at restart)[/]"
+        where = ", ".join(k for k in ("journal", "postgres") if durable[k] is True)
+        note = (
+            ""
+            if durable["postgres"] is True
+            else (
+                f" [yellow](PostgreSQL: {durable['postgres']}; risk records it at its restart)[/]"
             )
         )
+        out.print(f"durable in: {where}{note}")
     else:
         out.print(f"[red]NOT durable[/]: journal: {durable['journal']}; "
                   f"PostgreSQL: {durable['postgres']}")  # fmt: skip
