@@ -274,55 +274,126 @@ def _states(config: Any, commands: list[dict[str, Any]]) -> dict[str, dict[str, 
     return {b: st.as_dict() for b, st in states.bots.items()}
 
 
+def reserved_exposure(
+    commands: list[dict[str, Any]], events: list[dict[str, Any]], fills: list[dict[str, Any]]
+) -> dict[tuple[str, str], dict[str, Decimal]]:
+    """(bot, venue:symbol) -> open buys and sells risk still reserves, folded from the order
+    topics through the same ``ExposureBook`` risk keeps (approvals, venue answers, fills)."""
+    from agents.risk.exposure import ExposureBook
+
+    book = ExposureBook()
+    seen: set[str] = set()
+    timeline = [(c["ts_event"], 0, "cmd", c) for c in commands if c["command"] == "SUBMIT"]
+    timeline += [(e["ts_event"], 1, "event", e) for e in events]
+    timeline += [(f["ts_event"], 2, "fill", f) for f in fills]
+    for _ts, _n, kind, ev in sorted(timeline, key=lambda t: (t[0], t[1])):
+        if kind == "cmd":
+            book.on_submit(ev)
+        elif kind == "event":
+            book.on_order_event(ev)
+        elif ev["event_id"] not in seen:
+            seen.add(ev["event_id"])
+            book.on_fill(ev)
+    out: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for w in book.orders.values():
+        row = out.setdefault((w.bot_id, f"{w.venue}:{w.symbol}"),
+                             {"buys": Decimal(0), "sells": Decimal(0)})  # fmt: skip
+        row["buys" if w.side == "BUY" else "sells"] += w.open_qty
+    return out
+
+
+def risk_conditions(alerts: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Bot -> the risk conditions raised and not cleared (stuck, out_of_bounds, overdue)."""
+    out: dict[str, dict[str, str]] = {}
+    for a in sorted(alerts, key=lambda a: a["ts_event"]):
+        if a["source"] != "agent.risk" or not a.get("bot_id"):
+            continue
+        kind = a["dedup_key"].split(":")[1]
+        if a["severity"] == "INFO":  # risk says INFO only when a condition cleared
+            out.get(a["bot_id"], {}).pop(kind, None)
+        else:
+            out.setdefault(a["bot_id"], {})[kind] = a["message"]
+    return {b: c for b, c in out.items() if c}
+
+
 def positions(json_out: JsonOpt = False) -> None:
-    """Every bot's latest books: positions, cash, equity, PnL, drawdown and trading state."""
+    """Every bot's books: filled positions next to what risk reserves for open orders, cash,
+    equity, PnL, drawdown, trading state and any risk condition (stuck, out of bounds)."""
     from streams.config import load_config
     from streams.kafka import decode_all, read_topic
 
     settings, bootstrap, prefix, print_json, out = _context()
     config = load_config(settings.config_file)
-    with out.status("reading portfolio.snapshots and risk.commands", spinner="dots"):
-        snaps = decode_all(read_topic(bootstrap, "portfolio.snapshots", prefix, idle_s=1.0))
-        commands = decode_all(read_topic(bootstrap, "risk.commands", prefix, idle_s=1.0))
+    with out.status("reading the desk's topics", spinner="dots"):
+        read = {t: decode_all(read_topic(bootstrap, t, prefix, idle_s=1.0))
+                for t in ("portfolio.snapshots", "risk.commands", "orders.commands",
+                          "orders.events", "fills", "alerts")}  # fmt: skip
     latest: dict[str, dict[str, Any]] = {}
-    for s in snaps:
+    for s in read["portfolio.snapshots"]:
         if s["bot_id"] not in latest or s["ts_event"] >= latest[s["bot_id"]]["ts_event"]:
             latest[s["bot_id"]] = s
-    states = _states(config, commands)
-    rows = [
-        {
-            **latest[b],
+    states = _states(config, read["risk.commands"])
+    reserved = reserved_exposure(read["orders.commands"], read["orders.events"], read["fills"])
+    conditions = risk_conditions(read["alerts"])
+    rows = []
+    for b in sorted(latest):
+        snap = latest[b]
+        marks = {f"{p['venue']}:{p['symbol']}": p["mark"] for p in snap["positions"]}
+        legs = []
+        keys = {f"{p['venue']}:{p['symbol']}" for p in snap["positions"]}
+        keys |= {k for (bot, k) in reserved if bot == b}
+        for key in sorted(keys):
+            filled = next((p["quantity"] for p in snap["positions"]
+                           if f"{p['venue']}:{p['symbol']}" == key), Decimal(0))  # fmt: skip
+            res = reserved.get((b, key), {"buys": Decimal(0), "sells": Decimal(0)})
+            worst = max(abs(filled + res["buys"]), abs(filled - res["sells"]))
+            mark = marks.get(key)
+            legs.append({
+                "symbol": key, "filled": str(filled), "open_buys": str(res["buys"]),
+                "open_sells": str(res["sells"]), "worst_case": str(worst),
+                "worst_case_notional": None if mark is None else str(worst * Decimal(mark)),
+            })  # fmt: skip
+        rows.append({
+            **snap,
             "trading_state": states.get(b, {}).get("state"),
             "killed": states.get(b, {}).get("killed"),
-        }
-        for b in sorted(latest)
-    ]
+            "exposure": legs,
+            "conditions": conditions.get(b, {}),
+        })  # fmt: skip
     if json_out:
         print_json({"bots": rows, "states": states})
         return
     books = Table(title="books", title_justify="left")
     for col in ("bot", "state", "cash", "equity", "daily PnL", "realized", "fees", "drawdown"):
         books.add_column(col, justify="left" if col in ("bot", "state") else "right")
-    pos = Table(title="positions", title_justify="left")
-    for col in ("bot", "symbol", "quantity", "avg cost", "mark", "value", "unrealized"):
+    pos = Table(title="positions (filled, and the worst case if every open order fills)",
+                title_justify="left")  # fmt: skip
+    for col in ("bot", "symbol", "filled", "open buys", "open sells", "worst case", "value",
+                "unrealized"):  # fmt: skip
         pos.add_column(col, justify="left" if col in ("bot", "symbol") else "right")
     for r in rows:
         state = f"{r['trading_state']}{' (killed)' if r['killed'] else ''}"
+        if r["conditions"]:
+            state += " [red]" + ", ".join(sorted(r["conditions"])).upper() + "[/]"
         books.add_row(
             r["bot_id"],
             state,
             *(_money(r[k]) for k in ("cash", "equity", "daily_pnl", "realized_pnl", "fees")),
             f"{Decimal(r['drawdown']) * 100:.2f}%",
         )
-        for p in r["positions"]:
-            pos.add_row(
-                r["bot_id"],
-                f"{p['venue']}:{p['symbol']}",
-                str(p["quantity"]),
-                *(_money(p[k]) for k in ("avg_cost", "mark", "market_value", "unrealized_pnl")),
-            )
+        held = {f"{p['venue']}:{p['symbol']}": p for p in r["positions"]}
+        for g in r["exposure"]:
+            p = held.get(g["symbol"], {})
+            if not Decimal(g["worst_case"]):
+                continue
+            pos.add_row(r["bot_id"], g["symbol"], g["filled"], g["open_buys"], g["open_sells"],
+                        g["worst_case"], _money(p.get("market_value")),
+                        _money(p.get("unrealized_pnl")))  # fmt: skip
     out.print(books)
-    out.print(pos if pos.row_count else "no open positions")
+    out.print(pos if pos.row_count else "no open positions or orders")
+    for r in rows:
+        for kind, why in sorted(r["conditions"].items()):
+            out.print(f"[red]{r['bot_id']} {kind}[/]: {why}")
     if not rows:
         out.print("no portfolio snapshot yet (is a feed running?)")
 

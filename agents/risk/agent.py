@@ -66,6 +66,8 @@ def register(desk: Any) -> None:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    status_path(desk).unlink(missing_ok=True)  # a new worker: nothing restored yet
+
     def fresh(venue: str, symbol: str) -> Mapping[str, Mapping[str, Any]] | None:
         return freshness.get(f"{venue}:{symbol}") if freshness is not None else None
 

@@ -329,8 +329,12 @@ class PreTradeRisk:
         net_long = sum((g.long_side * (g.mark or 0) for g in priced), Decimal(0))
         net_short = sum((g.short_side * (g.mark or 0) for g in priced), Decimal(0))
         net = max(abs(net_long), abs(net_short))
+        mine = next(g for g in after if g.key == leg.key)
+        held = f"filled {leg.position}, open buys {mine.buys}, open sells {mine.sells}"
+        position = self._max("max_position_notional", pos, lim.max_position_notional)
+        position.detail += f" (worst case: {held})"
         out += [
-            self._max("max_position_notional", pos, lim.max_position_notional),
+            position,
             self._max("max_gross_exposure", gross, lim.max_gross_exposure),
             self._max("max_net_exposure", net, lim.max_net_exposure),
         ]

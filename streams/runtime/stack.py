@@ -225,7 +225,10 @@ class Stack:
     def health(self) -> list[PartHealth]:
         with self._ch_lock:
             ch = self.clickhouse.health()
-        return [self.broker.health(), self.postgres.health(), ch, self.agents_health()]
+        parts = [self.broker.health(), self.postgres.health(), ch, self.agents_health()]
+        if self.with_agents:
+            parts.append(risk_health(self.settings))
+        return parts
 
     def query_clickhouse(self, sql: str) -> QueryResult:
         """A read-only query on the store this process owns (chDB: one process per path)."""
@@ -331,6 +334,20 @@ class Stack:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(path)
+
+
+def risk_health(settings: DeskSettings) -> PartHealth:
+    """Whether risk's trading state is durable (the risk agent writes it; not durable: risk
+    denies new exposure until it is)."""
+    path = settings.data_path / "state" / f"{settings.topic_prefix}risk-status.json"
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return PartHealth("risk", "embedded", True, "no intent yet: state restored on the first")
+    if body.get("durable"):
+        return PartHealth("risk", "embedded", True, "trading state durable")
+    return PartHealth("risk", "embedded", False,
+                      f"FAIL CLOSED (new exposure denied): {body.get('reason')}")  # fmt: skip
 
 
 def status(settings: DeskSettings, timeout_s: float = 5.0) -> dict[str, Any]:

@@ -1,0 +1,308 @@
+"""Risk under lag and outages, on the real embedded stack with the shared crypto data.
+
+The lag drill replays three days at ``asap`` (2023-03-02..04) and three days at
+``x600`` (2023-03-05..07), on two desks at once, both reference bots trading,
+desk-wide limits set so that net BTC exposure breaches during each window
+(REDUCE). It checks what an operator would: no portfolio snapshot in ClickHouse
+exceeds a limit, the long-only bots are never short (not in any snapshot, not
+in the fills), and after portfolio risk's breach at event time t no order that
+is not reducing is approved for an intent after t.
+
+The outage drill stops PostgreSQL mid-replay (risk keeps deciding, nothing
+passes a limit), then shuts it down, kills the desk while it is down (the kill
+is acknowledged as durable through the local journal), restarts the whole
+desk, and checks the kill is still in force and in the audit trail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from streams.kafka import decode_all, read_topic
+from streams.runtime.proc import free_port
+from streams.runtime.stack import Stack
+from streams.settings import DeskSettings, load_settings
+from tests.conftest import REPO, SHARED_DATA, desk_config_file, run_desk, wait_for
+
+CRYPTO = SHARED_DATA / "crypto_1m"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not CRYPTO.exists(), reason="../shared/data not present"),
+]
+FILES = [str(CRYPTO / f"binanceus_BTC{q}_1m_2023-03-01_2023-03-21.csv") for q in
+         ("USD", "USDT", "USDC")]  # fmt: skip
+BREACH = {
+    "version": "lag-drill-1",
+    "net_exposure": {"BTC": {"warning": "40000", "breach": "65000"}},  # REDUCE on breach
+}
+DRILLS = {  # speed -> (topic prefix, since, until)
+    "asap": ("lagA.", "2023-03-02", "2023-03-05"),
+    "x600": ("lagX.", "2023-03-05", "2023-03-08"),
+}
+LONG_ONLY = ("trend-btc", "mm-btc")
+
+
+def start_desk(tmp: Path, prefix: str, clickhouse: str, **config: object) -> Stack:
+    settings = load_settings(
+        data_dir=tmp,
+        topic_prefix=prefix,
+        metrics_port=free_port(),
+        config_file=desk_config_file(tmp, **config),
+        clickhouse_url=clickhouse,  # one chDB per process: the session's
+    )
+    stack = Stack(settings, with_agents=True)
+    stack.start()
+    return stack
+
+
+def env_of(stack: Stack) -> dict[str, str]:
+    s = stack.settings
+    return {"DESK_DATA_DIR": str(s.data_path), "DESK_CONFIG_FILE": str(s.config_file),
+            "DESK_BROKER_URL": stack.broker.bootstrap,
+            "DESK_TOPIC_PREFIX": s.topic_prefix}  # fmt: skip
+
+
+def topic(stack: Stack, name: str) -> list[dict]:
+    return decode_all(read_topic(stack.broker.bootstrap, name, stack.settings.topic_prefix,
+                                 idle_s=1.0))  # fmt: skip
+
+
+def replay(stack: Stack, since: str, until: str, speed: str) -> subprocess.Popen[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")} | env_of(stack)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "feed", "replay", *FILES, "--speed", speed,
+         "--since", since, "--until", until, "--json"],
+        env=full, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def drained(stack: Stack) -> bool:
+    """Every intent decided and every approved order answered by the venue."""
+    intents = {i["event_id"] for i in topic(stack, "orders.intents")}
+    decisions = topic(stack, "risk.decisions")
+    events = {e["client_order_id"] for e in topic(stack, "orders.events")}
+    submits = [c for c in topic(stack, "orders.commands") if c["command"] == "SUBMIT"
+               and c["decision_id"] is not None]  # fmt: skip
+    return (
+        bool(intents)
+        and intents <= {d["intent_id"] for d in decisions}
+        and {c["client_order_id"] for c in submits} <= events
+    )
+
+
+def reducing_approval(d: dict) -> bool:
+    state = next(c for c in d["checks"] if c["name"] == "trading_state")
+    return state["value"] == "REDUCING" and state["detail"] == "reducing order allowed"
+
+
+@pytest.fixture(scope="module")
+def lag_desks(
+    tmp_path_factory: pytest.TempPathFactory, stack_settings: DeskSettings
+) -> Iterator[dict[str, Stack]]:
+    desks: dict[str, Stack] = {}
+    try:
+        for speed, (prefix, _s, _u) in DRILLS.items():
+            tmp = tmp_path_factory.mktemp(f"lag-{speed}")
+            ch = stack_settings.clickhouse_dsn
+            desks[speed] = start_desk(tmp, prefix, ch, portfolio_risk=BREACH)
+        yield desks
+    finally:
+        for s in desks.values():
+            s.stop()
+
+
+def test_risk_holds_at_asap_and_at_x600(lag_desks: dict[str, Stack], stack: Stack) -> None:
+    runs = {speed: replay(lag_desks[speed], since, until, speed)
+            for speed, (_p, since, until) in DRILLS.items()}  # fmt: skip
+    for speed, proc in runs.items():
+        _out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, f"{speed}: {err[-2000:]}"
+    limits = None
+    report = {}
+    for speed, desk in lag_desks.items():
+        wait_for(lambda d=desk: drained(d), f"the {speed} desk to drain", limit_s=600)
+        cfg = desk_limits(desk)
+        limits = cfg
+        decisions = topic(desk, "risk.decisions")
+        fills = topic(desk, "fills")
+        snaps = topic(desk, "portfolio.snapshots")
+        new = [d for d in decisions if d["checks"][0]["name"] != "cancel"]
+        assert [f for f in fills if f["bot_id"] in LONG_ONLY], f"{speed}: the bots traded"
+
+        # the long-only bots are never short: in the fills, in event order, and in any book
+        held: Counter[str] = Counter()
+        for f in sorted(fills, key=lambda f: (f["ts_event"], f["event_id"])):
+            held[f["bot_id"]] += f["quantity"] if f["side"] == "BUY" else -f["quantity"]
+            assert held[f["bot_id"]] >= 0, f"{speed}: {f['bot_id']} short at {f['ts_event']}"
+        for s in snaps:
+            assert all(Decimal(p["quantity"]) >= 0 for p in s["positions"]), s
+
+        # a portfolio-risk breach stops approvals from its event time on
+        breaches = [c for c in topic(desk, "risk.commands") if c["issued_by"] == "portfolio-risk"]
+        assert breaches, f"{speed}: the drill's limits should breach"
+        t = min(c["ts_event"] for c in breaches)
+        after = [d for d in new if d["ts_event"] > t and d["decision"] == "APPROVE"]
+        opening = [d["event_id"] for d in after if not reducing_approval(d)]
+        assert not opening, f"{speed}: approved after the breach: {opening[:5]}"
+        report[speed] = {
+            "decisions": len(new),
+            "approved": sum(d["decision"] == "APPROVE" for d in new),
+            "denied_by": Counter(r.split(":")[0] for d in new for r in d["reasons"]).most_common(4),
+            "fills": len(fills),
+            "breach_at": t,
+            "approved_after_breach(reducing)": len(after),
+        }
+        lo, hi = DRILLS[speed][1], DRILLS[speed][2]
+        check_clickhouse(stack, lo, hi, cfg, speed, len(snaps))
+    assert limits is not None
+    print("\nlag drill:", json.dumps(report, indent=1, default=str))
+
+
+def desk_limits(desk: Stack) -> object:
+    from streams.config import load_config
+
+    return load_config(desk.settings.config_file).limits
+
+
+def check_clickhouse(stack: Stack, lo: str, hi: str, limits: object, speed: str,
+                     expected: int) -> None:  # fmt: skip
+    """Every snapshot of the window in ClickHouse: within the position and gross limits."""
+    where = (f"bot_id IN ('trend-btc', 'mm-btc') AND ts_event >= toUnixTimestamp64Milli("
+             f"toDateTime64('{lo} 00:00:00', 3, 'UTC')) AND ts_event < toUnixTimestamp64Milli("
+             f"toDateTime64('{hi} 00:00:00', 3, 'UTC'))")  # fmt: skip
+
+    def rows() -> list:
+        return list(stack.query_clickhouse(  # type: ignore[attr-defined]
+            f"SELECT count() FROM portfolio_snapshots WHERE {where}").rows)  # fmt: skip
+
+    wait_for(lambda: rows()[0][0] >= expected, f"ClickHouse to hold the {speed} snapshots",
+             limit_s=300)  # fmt: skip
+    worst = stack.query_clickhouse(  # type: ignore[attr-defined]
+        "SELECT max(abs(toDecimal128(JSONExtractString(p, 'market_value'), 8))),"
+        " min(toDecimal128(JSONExtractString(p, 'quantity'), 18)) FROM portfolio_snapshots"
+        f" ARRAY JOIN positions AS p WHERE {where}"
+    ).rows[0]
+    cap = limits.max_position_notional  # type: ignore[attr-defined]
+    assert Decimal(str(worst[0])) <= cap, f"{speed}: a position worth {worst[0]} > {cap}"
+    assert Decimal(str(worst[1])) >= 0, f"{speed}: a long-only bot was short: {worst[1]}"
+
+
+def pg_processes(pgdata: Path) -> list[int]:
+    """The postmaster (from its pid file) and every backend it forked."""
+    master = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+@pytest.fixture(scope="module")
+def outage_desk(
+    tmp_path_factory: pytest.TempPathFactory, stack_settings: DeskSettings
+) -> Iterator[Stack]:
+    desk = start_desk(tmp_path_factory.mktemp("outage"), "out.", stack_settings.clickhouse_dsn)
+    try:
+        yield desk
+    finally:
+        desk.stop()
+
+
+def test_postgres_stall_then_kill_while_down_then_restart(outage_desk: Stack) -> None:
+    desk = outage_desk
+    settings = desk.settings
+    pgdata = settings.data_path / "postgres"
+    feed = replay(desk, "2023-03-08T00:00", "2023-03-08T12:00", "x1200")  # 36 s of feed
+    wait_for(lambda: len(topic(desk, "risk.decisions")) > 50, "the desk to trade", limit_s=120)
+
+    # 1. PostgreSQL stalls (every process stopped) for 20 s mid-replay: risk keeps deciding
+    stalled = pg_processes(pgdata)
+    signal_all(stalled, signal.SIGSTOP)
+    try:
+        before = len(topic(desk, "risk.decisions"))
+        time.sleep(20)
+        during = len(topic(desk, "risk.decisions"))
+    finally:
+        signal_all(stalled, signal.SIGCONT)
+    assert during > before, "risk decided nothing while PostgreSQL was stalled"
+    _out, err = feed.communicate(timeout=300)
+    assert feed.returncode == 0, err[-2000:]
+    wait_for(lambda: drained(desk), "the desk to drain after the stall", limit_s=300)
+    limits = desk_limits(desk)
+    for s in topic(desk, "portfolio.snapshots"):
+        for p in s["positions"]:
+            assert Decimal(p["quantity"]) >= 0, s  # long-only bots
+            assert abs(Decimal(p["market_value"])) <= limits.max_position_notional, s  # type: ignore[attr-defined]
+
+    # 2. PostgreSQL shut down; the operator kills the desk: durable through the journal alone
+    signal_all(pg_processes(pgdata)[:1], signal.SIGINT)  # fast shutdown
+    wait_for(lambda: not (pgdata / "postmaster.pid").exists(), "PostgreSQL to stop", limit_s=60)
+    env = env_of(desk)
+    res = run_desk("kill", "--reason", "drill: PostgreSQL down", "--by", "pytest-outage",
+                   "--wait", "20", "--json", env=env, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    killed = json.loads(res.stdout)
+    durable = killed["durability"]
+    assert durable["journal"] is True and durable["postgres"] is not True, durable
+    assert killed["cancels"]["acted"]
+    status = json.loads(run_desk("status", "--json", env=env).stdout)
+    risk = next(p for p in status["parts"] if p["part"] == "risk")
+    assert not risk["healthy"] and "FAIL CLOSED" in risk["detail"], risk
+
+    # 3. the whole desk restarts (the embedded broker forgets every topic): the kill holds
+    with pytest.raises(Exception):  # noqa: B017  (stopping a PostgreSQL that is down)
+        desk.postgres.stop()
+    desk.postgres._server = None  # type: ignore[attr-defined]
+    desk.stop()
+    desk = Stack(settings, with_agents=True)
+    desk.start()
+    try:
+        after_restart(desk)
+    finally:
+        desk.stop()
+
+
+def after_restart(desk: Stack) -> None:
+    env = env_of(desk)
+    more = replay(desk, "2023-03-08T12:00", "2023-03-08T13:00", "x1200")
+    _out, err = more.communicate(timeout=300)
+    assert more.returncode == 0, err[-2000:]
+
+    def new_decisions() -> list[dict]:
+        return [d for d in topic(desk, "risk.decisions") if d["checks"][0]["name"] != "cancel"]
+
+    wait_for(lambda: len(new_decisions()) > 10, "intents after the restart", limit_s=180)
+    assert all(d["decision"] == "DENY" for d in new_decisions())
+    assert all(any(r.startswith("kill_switch") for r in d["reasons"]) for d in new_decisions())
+    with psycopg.connect(desk.postgres.dsn) as conn:
+        sql = "SELECT count(*) FROM trading_state WHERE killed"
+        wait_for(lambda: conn.execute(sql).fetchone()[0] == 3, "PostgreSQL to record the kill")
+    trail = json.loads(run_desk("audit", "show", "--json", env=env).stdout)["entries"]
+    kills = [e for e in trail if e["kind"] == "risk_command.KILL"]
+    assert [e for e in kills if e["actor"] == "pytest-outage"], kills
+    status = json.loads(run_desk("status", "--json", env=env).stdout)
+    risk = next(p for p in status["parts"] if p["part"] == "risk")
+    assert risk["healthy"], risk
