@@ -80,6 +80,12 @@ class RiskEngine(_Strict):
         description="event time an approved order may wait for a venue answer;"
         " after it the order stays reserved and is raised to reconciliation",
     )
+    ack_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="stream: wall time an order may also wait before it is"
+        " overdue (a fast replay passes event time faster than any venue answers)",
+    )
     stuck_minutes: int = Field(
         30,
         ge=1,

@@ -33,7 +33,14 @@ from agents.risk.state import BotState, newest
 from connectors.journal import CommandJournal, journal_path
 from connectors.postgres.risk_state import RiskRestore, load_risk_state, record_commands
 from streams.ids import event_id
-from streams.metrics import EVENTS_IN, EVENTS_OUT, RISK_DURABLE, RISK_RESERVED
+from streams.metrics import (
+    EVENTS_IN,
+    EVENTS_OUT,
+    RISK_CONDITIONS,
+    RISK_DECISIONS,
+    RISK_DURABLE,
+    RISK_RESERVED,
+)
 
 NAME = "risk"
 log = logging.getLogger(__name__)
@@ -52,6 +59,7 @@ def register(desk: Any) -> None:
     latest = desk.table("portfolio-latest", help="Per bot: the latest PortfolioSnapshot.")
     freshness = desk.tables.get("dq-freshness")
     risk = RiskDesk(cfg)
+    risk.wall_clock = time.monotonic
     journal = CommandJournal(journal_path(settings.data_path, settings.topic_prefix))
     dsn = None if settings.postgres_dsn is None else settings.postgres_dsn.get_secret_value()
     serial = asyncio.Lock()  # one event at a time through the core, sends included
@@ -254,6 +262,8 @@ def register(desk: Any) -> None:
 
     async def send_alerts() -> None:
         for alert in risk.drain_alerts():
+            if alert["severity"] != "INFO" and alert["bot_id"]:
+                RISK_CONDITIONS.labels(alert["bot_id"], alert["dedup_key"].split(":")[1]).inc()
             await alerts.send(key=alert["source"].encode(), value=alert)
             EVENTS_OUT.labels(NAME, "alerts").inc()
 
@@ -303,6 +313,7 @@ def register(desk: Any) -> None:
                     await decisions.send(key=event.key, value=decision)
                     await send_alerts()
                 EVENTS_OUT.labels(NAME, "risk.decisions").inc()
+                RISK_DECISIONS.labels(it["bot_id"], decision["decision"]).inc()
                 gauges(it["bot_id"])
             except asyncio.CancelledError:
                 raise

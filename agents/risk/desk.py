@@ -85,6 +85,7 @@ class RiskDesk:
         self.watch = RiskWatch(config.risk.stuck_minutes * 60_000,
                                config.risk.ack_timeout_seconds * 1000)  # fmt: skip
         self.alerts: list[dict[str, Any]] = []  # raised by the watch, for the caller to send
+        self.wall_clock: Callable[[], float] | None = None  # the stream sets it; a loop does not
 
     def drain_alerts(self) -> list[dict[str, Any]]:
         out, self.alerts = self.alerts, []
@@ -252,12 +253,13 @@ class RiskDesk:
         ts = int(intent["ts_event"])
         self._tick(ts)
         decision, command = self.core.decide(intent, self.context(intent, freshness, blocked))
+        wall = None if self.wall_clock is None else self.wall_clock()
         if command is not None and command["command"] == "SUBMIT":
-            self.exposure.on_submit(command)
+            self.exposure.on_submit(command, wall)
         self.alerts += self.watch.on_decision(decision, intent["action"] == "NEW")
-        self.alerts += self.watch.on_overdue(
-            self.exposure.overdue(ts, self.watch.ack_timeout_ms), ts
-        )
+        grace = self.config.risk.ack_grace_seconds
+        late = self.exposure.overdue(ts, self.watch.ack_timeout_ms, wall, grace)
+        self.alerts += self.watch.on_overdue(late, ts)
         return decision, command
 
     # -- commands -----------------------------------------------------------------------------
@@ -294,7 +296,7 @@ class RiskDesk:
             )  # fmt: skip
             if cmd.get("flatten"):
                 for sub in self._flatten(cmd, ts, b):
-                    self.exposure.on_submit(sub)
+                    self.exposure.on_submit(sub, self.wall_clock and self.wall_clock())
                     out.append(sub)
         return applied, out
 

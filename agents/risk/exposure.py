@@ -43,6 +43,7 @@ class Working:
     filled: Decimal = ZERO  # from the fills risk has applied
     acked: bool = False  # the venue answered (any order event)
     final_filled: Decimal | None = None  # the venue's filled quantity when it closed the order
+    wall: float | None = None  # wall clock at approval (stream only: a replay runs fast)
 
     @property
     def open_qty(self) -> Decimal:
@@ -103,7 +104,7 @@ class ExposureBook:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def on_submit(self, cmd: Mapping[str, Any]) -> None:
+    def on_submit(self, cmd: Mapping[str, Any], wall: float | None = None) -> None:
         """An approved ``SUBMIT`` command (risk's own, or a flatten order)."""
         cid = cmd["client_order_id"]
         if cid in self.orders:
@@ -119,6 +120,7 @@ class ExposureBook:
             int(cmd["ts_event"]),
         )
         w.filled = self._early.pop(cid, ZERO)
+        w.wall = wall
         self.orders[cid] = w
         self._drop_if_done(w)
 
@@ -174,10 +176,20 @@ class ExposureBook:
     def symbols(self, bot_id: str) -> set[str]:
         return {f"{w.venue}:{w.symbol}" for w in self.orders.values() if w.bot_id == bot_id}
 
-    def overdue(self, now_ts: int, timeout_ms: int) -> list[Working]:
-        """Orders the venue has not answered within ``timeout_ms`` of event time."""
+    def overdue(
+        self, now_ts: int, timeout_ms: int, wall: float | None = None, grace_s: float = 0
+    ) -> list[Working]:
+        """Orders the venue has not answered within ``timeout_ms`` of event time and, in the
+        stream, ``grace_s`` of wall time (a fast replay passes event time faster than any
+        venue answers)."""
         return sorted(
-            (w for w in self.orders.values() if not w.acked and now_ts - w.ts > timeout_ms),
+            (
+                w
+                for w in self.orders.values()
+                if not w.acked
+                and now_ts - w.ts > timeout_ms
+                and (wall is None or w.wall is None or wall - w.wall > grace_s)
+            ),
             key=lambda w: (w.ts, w.client_order_id),
         )
 
