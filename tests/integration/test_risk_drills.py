@@ -4,8 +4,9 @@ The lag drill replays three days at ``asap`` (2023-03-02..04) and three days at
 ``x600`` (2023-03-05..07), on two desks at once, both reference bots trading,
 desk-wide limits set so that net BTC exposure breaches during each window
 (REDUCE: from then on only orders that cut a position may pass). It checks
-what an operator would: no portfolio snapshot in ClickHouse exceeds a limit, the long-only bots are never short (not in any snapshot, not
-in the fills), and after portfolio risk's breach at event time t no order that
+what an operator would: no portfolio snapshot in ClickHouse exceeds a limit,
+the long-only bots are never short (not in any snapshot, not in the fills),
+and after portfolio risk's breach at event time t no order that
 is not reducing is approved for an intent after t.
 
 The outage drill stops PostgreSQL mid-replay (risk keeps deciding, nothing
