@@ -49,7 +49,7 @@ class CommandJournal:
             text = self.path.read_text()
         except FileNotFoundError:
             return []
-        out = []
+        out: dict[str, dict[str, Any]] = {}  # once per event id (the CLI and risk both write)
         for n, line in enumerate(text.splitlines(), 1):
             try:
                 cmd = json.loads(line)
@@ -57,8 +57,8 @@ class CommandJournal:
                 log.warning("risk journal %s line %d unreadable: skipped", self.path, n)
                 continue
             if isinstance(cmd, dict) and "event_id" in cmd and "command" in cmd:
-                out.append(cmd)
-        return sorted(out, key=lambda c: (c["ts_event"], c["event_id"]))
+                out.setdefault(cmd["event_id"], cmd)
+        return sorted(out.values(), key=lambda c: (c["ts_event"], c["event_id"]))
 
     def compact(self) -> None:
         """Keep the newest ``KEEP`` commands (atomic replace)."""

@@ -225,6 +225,9 @@ def register(desk: Any) -> None:
                 await commands_in.send(key=cmd["scope"].encode(), value=cmd)
                 if dsn is not None:
                     pending.append(cmd)
+            async with serial:
+                for order in risk.reassert():  # a halt in force cancels what the venue kept
+                    await send_order(order)
             if pending and pg is not None:
                 write_status("journaled commands not yet in PostgreSQL")
                 background(flush_pending())

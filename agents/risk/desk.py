@@ -300,6 +300,21 @@ class RiskDesk:
                     out.append(sub)
         return applied, out
 
+    def reassert(self) -> list[dict[str, Any]]:
+        """After a restart: a cancel-all for every bot that is not ACTIVE. The venue may have
+        kept orders the command's own cancel never reached (it was down, or the broker that
+        carried the cancel forgot it); a cancel of nothing is harmless."""
+        out = []
+        for b, st in sorted(self.states.bots.items()):
+            if st.state == "ACTIVE" or b not in self.bots:
+                continue
+            ts = self.clock if self.clock is not None else int(st.since or 0)
+            cause = {"event_id": st.last_command or "restart", "ts_ingest": ts}
+            why = f"restart: {st.state}{' (killed)' if st.killed else ''} still in force"
+            eid = event_id("command", "reassert", b, st.last_command, st.since)
+            out.append(self._order(cause, ts, b, "CANCEL_ALL", eid, reason=why))
+        return out
+
     def _order(
         self, cmd: Mapping[str, Any], ts: int, bot_id: str, kind: str, eid: str, **kw: Any
     ) -> dict[str, Any]:

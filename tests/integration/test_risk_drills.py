@@ -130,6 +130,7 @@ def lag_desks(
             s.stop()
 
 
+@pytest.mark.timeout(1500)  # three days at x600 take 7.2 minutes of feed alone
 def test_risk_holds_at_asap_and_at_x600(lag_desks: dict[str, Stack], stack: Stack) -> None:
     runs = {speed: replay(lag_desks[speed], since, until, speed)
             for speed, (_p, since, until, _l) in DRILLS.items()}  # fmt: skip
@@ -268,11 +269,13 @@ def test_postgres_stall_then_kill_while_down_then_restart(outage_desk: Stack) ->
     env = env_of(desk)
     res = run_desk("kill", "--reason", "drill: PostgreSQL down", "--by", "pytest-outage",
                    "--wait", "20", "--json", env=env, timeout=120)  # fmt: skip
-    assert res.returncode == 0, res.stdout + res.stderr
     killed = json.loads(res.stdout)
     durable = killed["durability"]
     assert durable["journal"] is True and durable["postgres"] is not True, durable
-    assert killed["cancels"]["acted"]
+    assert killed["cancels"]["acted"], killed  # risk applied it: HALTED, cancel-all sent
+    # the paper venue checkpoints every input to PostgreSQL, so it cannot cancel while it is
+    # down: --wait then says so (exit 1) rather than report a clean kill
+    assert res.returncode == (1 if killed["cancels"]["open"] else 0), res.stderr
     status = json.loads(run_desk("status", "--json", env=env).stdout)
     risk = next(p for p in status["parts"] if p["part"] == "risk")
     assert not risk["healthy"] and "FAIL CLOSED" in risk["detail"], risk
@@ -292,7 +295,8 @@ def test_postgres_stall_then_kill_while_down_then_restart(outage_desk: Stack) ->
 
 def after_restart(desk: Stack) -> None:
     env = env_of(desk)
-    more = replay(desk, "2023-03-08T12:00", "2023-03-08T13:00", "x1200")
+    # the strategies restart cold: their indicators warm up on the first hour or so
+    more = replay(desk, "2023-03-08T12:00", "2023-03-08T18:00", "x1200")
     _out, err = more.communicate(timeout=300)
     assert more.returncode == 0, err[-2000:]
 
@@ -302,6 +306,9 @@ def after_restart(desk: Stack) -> None:
     wait_for(lambda: len(new_decisions()) > 10, "intents after the restart", limit_s=180)
     assert all(d["decision"] == "DENY" for d in new_decisions())
     assert all(any(r.startswith("kill_switch") for r in d["reasons"]) for d in new_decisions())
+    # what the venue kept from before the restart is canceled: the kill is re-asserted
+    wait_for(lambda: not json.loads(run_desk("orders", "--json", env=env).stdout)["orders"],
+             "no order left open after the restart")  # fmt: skip
     with psycopg.connect(desk.postgres.dsn) as conn:
         sql = "SELECT count(*) FROM trading_state WHERE killed"
         wait_for(lambda: conn.execute(sql).fetchone()[0] == 3, "PostgreSQL to record the kill")

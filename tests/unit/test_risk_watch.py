@@ -82,6 +82,7 @@ def test_the_journal_is_durable_and_survives_a_torn_line(tmp_path: Path) -> None
     assert journal.read() == []
     journal.append({"event_id": "k2", "ts_event": 2, "command": "KILL", "scope": "desk"})
     journal.append({"event_id": "k1", "ts_event": 1, "command": "HALT", "scope": "desk"})
+    journal.append({"event_id": "k1", "ts_event": 1, "command": "HALT", "scope": "desk"})
     with journal.path.open("a") as f:
         f.write('{"event_id": "k3", "ts_ev')  # a crash mid-write
     assert [c["event_id"] for c in journal.read()] == ["k1", "k2"]  # event order
