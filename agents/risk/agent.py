@@ -341,23 +341,30 @@ def register(desk: Any) -> None:
             log.warning("risk command %s %s by %s applied to %s", cmd["command"], cmd["scope"],
                         cmd["issued_by"], ", ".join(applied.bots))  # fmt: skip
 
-    @app.agent(desk.sink_topic("fills"), name=f"{NAME}-fills")
-    async def fills(stream: Any) -> None:
-        async for event in stream.events():
-            EVENTS_IN.labels(NAME, "fills").inc()
-            await restore()
-            async with serial:
-                risk.on_fill(event.value)
-                await send_alerts()
-            gauges(event.value["bot_id"])
+    def books_input(topic_name: str, apply: Any) -> None:
+        """Fills and order events into risk's books. Their first consumer (portfolio,
+        venues) dead-letters what is bad; here a bad one is logged and skipped."""
 
-    @app.agent(desk.sink_topic("orders.events"), name=f"{NAME}-order-events")
-    async def order_events(stream: Any) -> None:
-        async for event in stream.events():
-            EVENTS_IN.labels(NAME, "orders.events").inc()
-            await restore()
-            async with serial:
-                risk.on_order_event(event.value)
+        async def consume(stream: Any) -> None:
+            async for event in stream.events():
+                EVENTS_IN.labels(NAME, topic_name).inc()
+                await restore()
+                try:
+                    async with serial:
+                        apply(event.value)
+                        await send_alerts()
+                    gauges(event.value["bot_id"])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # never stop risk on one bad event
+                    log.error("risk: %s event skipped: %s", topic_name, exc)
+
+        app.agent(desk.sink_topic(topic_name), name=f"{NAME}-{topic_name.replace('.', '-')}")(
+            consume
+        )
+
+    books_input("fills", risk.on_fill)
+    books_input("orders.events", risk.on_order_event)
 
     @app.agent(desk.sink_topic("portfolio.snapshots"), name=f"{NAME}-portfolio")
     async def snapshots(stream: Any) -> None:
