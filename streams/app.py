@@ -8,7 +8,7 @@ the catalog topics by logical name, and ``dead_letter`` for input they reject.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -86,6 +86,7 @@ class DeskTopic(faust.Topic):
             error=exc.__cause__ or exc,
             kind="decode",
         )
+        desk.decode_failed(desk.logical(message.topic), message.partition, message.offset)
 
 
 class SinkTopic(DeskTopic):
@@ -106,6 +107,13 @@ class DeskApp:
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
     tables: dict[str, Any] = field(default_factory=dict)
+    # logical topic -> callbacks(partition, offset) told of an undecodable message (risk
+    # fails closed on an unreadable command stream)
+    decode_watchers: dict[str, list[Callable[[int, int], None]]] = field(default_factory=dict)
+
+    def decode_failed(self, topic: str, partition: int, offset: int) -> None:
+        for watcher in self.decode_watchers.get(topic, ()):
+            watcher(partition, offset)
 
     def logical(self, physical: str) -> str:
         return physical.removeprefix(self.settings.topic_prefix)

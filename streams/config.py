@@ -59,6 +59,10 @@ class Limits(_Strict):
     max_drawdown: Fraction | None = None
     price_band_bps: Money | None = None
     max_data_age_seconds: int | None = Field(None, gt=0)
+    max_concentration: Money | None = Field(
+        None,
+        description="worst-case notional of one symbol as a multiple of the bot's equity",
+    )
     max_borrow: Money | None = Field(
         None,
         description="quote currency the bot may owe if every open buy fills (0: cash only;"

@@ -74,6 +74,9 @@ def register(desk: Any) -> None:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    desk.decode_watchers.setdefault("risk.commands", []).append(
+        lambda partition, offset: risk.unreadable_command(f"risk.commands[{partition}]@{offset}")
+    )
     status_path(desk).unlink(missing_ok=True)  # a new worker: nothing restored yet
 
     def fresh(venue: str, symbol: str) -> Mapping[str, Mapping[str, Any]] | None:

@@ -340,9 +340,13 @@ class PreTradeRisk:
         ]
         if ctx.equity <= 0:
             out.append(_Check("max_leverage", False, None, _s(lim.max_leverage), "equity <= 0"))
+            out.append(_Check("max_concentration", False, None, _s(lim.max_concentration),
+                              "equity <= 0"))  # fmt: skip
         else:
             lev = (gross / ctx.equity).quantize(Decimal("0.0001"))
             out.append(self._max("max_leverage", lev, lim.max_leverage))
+            conc = (pos / ctx.equity).quantize(Decimal("0.0001"))
+            out.append(self._max("max_concentration", conc, lim.max_concentration))
         if reducing:  # cutting a position never raises the worst case: it only lowers it
             out = [_Check(c.name, True, c.value, c.limit, "reducing") for c in out]
         return out

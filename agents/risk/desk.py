@@ -86,6 +86,15 @@ class RiskDesk:
                                config.risk.ack_timeout_seconds * 1000)  # fmt: skip
         self.alerts: list[dict[str, Any]] = []  # raised by the watch, for the caller to send
         self.wall_clock: Callable[[], float] | None = None  # the stream sets it; a loop does not
+        self.commands_unreadable: str | None = None  # a risk command could not be read
+
+    def unreadable_command(self, where: str) -> None:
+        """A message on ``risk.commands`` could not be decoded: it may have been a kill.
+        Fail closed (only reducing orders) until an operator's confirmed desk-wide RESUME."""
+        self.commands_unreadable = (
+            f"an unreadable risk command ({where}) may have been a kill: fail closed until a"
+            " confirmed desk-wide RESUME"
+        )
 
     def drain_alerts(self) -> list[dict[str, Any]]:
         out, self.alerts = self.alerts, []
@@ -252,6 +261,7 @@ class RiskDesk:
         """Judge one intent; an approved order is reserved before anything else happens."""
         ts = int(intent["ts_event"])
         self._tick(ts)
+        blocked = blocked or self.commands_unreadable
         decision, command = self.core.decide(intent, self.context(intent, freshness, blocked))
         wall = None if self.wall_clock is None else self.wall_clock()
         if command is not None and command["command"] == "SUBMIT":
@@ -288,6 +298,8 @@ class RiskDesk:
             and cmd["scope"] == "desk"
         ):
             self.portfolio_risk.resume()
+        if applied.refused is None and cmd["command"] == "RESUME" and cmd["scope"] == "desk":
+            self.commands_unreadable = None
         out = []
         for b in applied.cancel:
             out.append(

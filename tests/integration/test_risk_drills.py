@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from streams.kafka import decode_all, read_topic
+from streams.kafka import EventProducer, decode_all, read_topic
 from streams.runtime.proc import free_port
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
@@ -318,3 +318,31 @@ def after_restart(desk: Stack) -> None:
     status = json.loads(run_desk("status", "--json", env=env).stdout)
     risk = next(p for p in status["parts"] if p["part"] == "risk")
     assert risk["healthy"], risk
+
+    # an unreadable risk command may have been a kill: after the operator's resume, risk
+    # fails closed again (only reducing orders) until a confirmed desk-wide resume
+    ok = run_desk("resume", "--confirm", "--reason", "drill over", "--by", "pytest-outage",
+                  env=env)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    time.sleep(2.0)  # the resume is applied before the garbage arrives
+    producer = EventProducer(desk.broker.bootstrap, desk.settings.topic_prefix)
+    producer.send_raw("risk.commands", b"desk", b"\x00not a risk command")
+    producer.flush()
+    wait_for(lambda: [d for d in topic(desk, "deadletter") if d["topic"] == "risk.commands"],
+             "the unreadable command to be dead-lettered")  # fmt: skip
+    later = replay(desk, "2023-03-08T18:00", "2023-03-08T21:00", "x1200")
+    _out, err = later.communicate(timeout=300)
+    assert later.returncode == 0, err[-2000:]
+    six_pm = 1_678_298_400_000  # 2023-03-08T18:00Z
+
+    def since_six() -> list[dict]:
+        return [d for d in new_decisions() if d["ts_event"] > six_pm]
+
+    wait_for(lambda: len(since_six()) > 5, "intents after the garbage", limit_s=180)
+    fresh = since_six()
+    blocked = [d for d in fresh if any("unreadable risk command" in r for r in d["reasons"])]
+    assert blocked, [d["reasons"] for d in fresh][:5]
+    for d in fresh:
+        if d["decision"] == "APPROVE":  # only what cuts a position
+            gate = next(c for c in d["checks"] if c["name"] == "inputs_current")
+            assert gate["detail"].endswith("(reducing order allowed)"), gate

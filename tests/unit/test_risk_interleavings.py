@@ -266,3 +266,33 @@ def test_open_buys_spend_the_cash_before_they_fill() -> None:
     sim.deliver("event", sim.event(first, "CANCELED"))
     sim.intent("BUY", Decimal("1.2"), "LIMIT")
     assert sim.orders.get(f"c{sim.n}") is not None
+
+
+def test_an_unreadable_command_fails_closed_until_a_confirmed_resume() -> None:
+    """A risk command that cannot be decoded may have been a kill: only reducing orders pass
+    until an operator confirms a desk-wide resume."""
+    sim = Sim(config(allow_short=False))
+    sim.intent("BUY", Decimal("1"), "MARKET")
+    sim.fill(sim.pick(0), Decimal("1"))  # type: ignore[arg-type]
+    sim.risk.unreadable_command("risk.commands[0]@7")
+    sim.intent("BUY", Decimal("0.1"), "MARKET")
+    assert sim.orders.get(f"c{sim.n}") is None  # new exposure: denied
+    sim.intent("SELL", Decimal("0.5"), "MARKET")
+    assert sim.orders.get(f"c{sim.n}") is not None  # cutting the position: allowed
+    sim.command("RESUME", confirmed=False)
+    sim.intent("BUY", Decimal("0.1"), "MARKET")
+    assert sim.orders.get(f"c{sim.n}") is None  # an unconfirmed resume lifts nothing
+    sim.command("RESUME", confirmed=True)
+    sim.intent("BUY", Decimal("0.1"), "MARKET")
+    assert sim.orders.get(f"c{sim.n}") is not None
+
+
+def test_one_symbol_cannot_outweigh_the_equity() -> None:
+    """max_concentration: the worst case of one symbol against the bot's equity."""
+    cfg = config(allow_short=True)
+    tight = cfg.limits.model_copy(update={"max_concentration": Decimal("0.3")})
+    sim = Sim(cfg.model_copy(update={"limits": tight}))
+    sim.intent("BUY", Decimal("1"), "LIMIT")  # $20k of $100k: 0.2
+    assert sim.orders.get(f"c{sim.n}") is not None
+    sim.intent("BUY", Decimal("0.6"), "LIMIT")  # worst case $32k: 0.32
+    assert sim.orders.get(f"c{sim.n}") is None
