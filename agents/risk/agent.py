@@ -115,7 +115,7 @@ def register(desk: Any) -> None:
 
     async def flush_pending() -> None:
         """Write the applied commands PostgreSQL lacks, retrying until it takes them."""
-        delay = 0.5
+        delay, alerted = 0.5, False
         while pending:
             batch = list(pending)
             try:
@@ -125,12 +125,16 @@ def register(desk: Any) -> None:
                 )
             except Exception as exc:  # store down or stalled: stay fail-closed, try again
                 log.warning("risk: commands not durable yet (%s); retry in %.1f s", exc, delay)
+                if not alerted:  # once per outage; the journal holds them meanwhile
+                    alerted = True
+                    await durability_alert(False, f"risk commands not in PostgreSQL: {exc}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
             del pending[: len(batch)]
         write_status(None)
-        await durability_alert(True, "risk commands and trading states are in PostgreSQL")
+        if alerted:
+            await durability_alert(True, "risk commands and trading states are in PostgreSQL")
 
     def make_durable(cmd: Mapping[str, Any]) -> None:
         """Journal the command at once (fsync); PostgreSQL in the background."""
