@@ -181,6 +181,16 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     }
     open_before = json.loads(run_desk("orders", "--json", env=env).stdout)["orders"]
     assert any(o["bot_id"] == "mm-btc" for o in open_before)  # quotes are resting
+    # desk positions: risk reserves exactly what the venue still works, next to the fills
+    exposure = {(r["bot_id"], g["symbol"]): g for r in shown["bots"] for g in r["exposure"]}
+    mm = exposure[("mm-btc", "binanceus:BTC/USDT")]
+    for side, key in (("BUY", "open_buys"), ("SELL", "open_sells")):
+        left = sum((Decimal(str(o["quantity"])) - Decimal(str(o["filled_quantity"]))
+                    for o in open_before if o["bot_id"] == "mm-btc" and o["side"] == side),
+                   Decimal(0))  # fmt: skip
+        assert Decimal(mm[key]) == left, (key, mm, left)
+    held = [p["quantity"] for p in books["mm-btc"]["positions"] if p["symbol"] == "BTC/USDT"]
+    assert Decimal(mm["filled"]) == sum(held, Decimal(0))
     # the operational state in PostgreSQL is the same picture
     equity = {b: s["equity"] for b, s in books.items()}
     wait_for(lambda: dict(pg_rows(stack, "SELECT bot_id, equity FROM balances")) == equity,
