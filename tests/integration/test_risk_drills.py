@@ -48,8 +48,8 @@ FILES = [str(CRYPTO / f"binanceus_BTC{q}_1m_2023-03-01_2023-03-21.csv") for q in
 DRILLS = {  # speed -> (topic prefix, since, until, net BTC exposure that breaches: REDUCE)
     # at asap few orders fill (the venue sees the bars before the orders): a low breach
     "asap": ("lagA.", "2023-03-02", "2023-03-05", "4000"),
-    # at x600 the bots trade for about a day first (in process: 2023-03-05 21:42)
-    "x600": ("lagX.", "2023-03-05", "2023-03-08", "40000"),
+    # at x600 the bots trade for hours first (in process the breach comes at 03-05 07:02)
+    "x600": ("lagX.", "2023-03-05", "2023-03-08", "30000"),
 }
 
 
