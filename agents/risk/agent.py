@@ -277,10 +277,11 @@ def register(desk: Any) -> None:
             await alerts.send(key=alert["source"].encode(), value=alert)
             EVENTS_OUT.labels(NAME, "alerts").inc()
 
-    def after_command(applied: Any) -> None:
-        for bot_id in applied.bots:
+    def after_command(cmd: Mapping[str, Any], bots: tuple[str, ...]) -> None:
+        """Keep the changed states in the changelog table; make the command durable."""
+        for bot_id in bots:
             states[bot_id] = risk.states.bots[bot_id].as_dict()
-        make_durable(applied.command)
+        make_durable(cmd)
 
     def gauges(bot_id: str) -> None:
         reserved = sum(
@@ -344,7 +345,7 @@ def register(desk: Any) -> None:
                 log.warning("risk command %s %s refused: %s", cmd["command"], cmd["scope"],
                             applied.refused)  # fmt: skip
                 continue
-            after_command(applied)
+            after_command(applied.command, applied.bots)
             log.warning("risk command %s %s by %s applied to %s", cmd["command"], cmd["scope"],
                         cmd["issued_by"], ", ".join(applied.bots))  # fmt: skip
 
@@ -389,13 +390,8 @@ def register(desk: Any) -> None:
                         EVENTS_OUT.labels(NAME, topic).inc()
                 for topic, out in actions:
                     if topic == "risk.commands":
-                        after_command(risk_applied(out))
+                        after_command(out, risk.states.scope(out["scope"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
-
-    def risk_applied(cmd: Mapping[str, Any]) -> Any:
-        from agents.risk.state import Applied
-
-        return Applied(cmd, risk.states.scope(cmd["scope"]), ())

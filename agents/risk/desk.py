@@ -40,12 +40,6 @@ SYNC_HORIZON_MS = 3_600_000  # a bot with no snapshot for an hour of event time 
 Freshness = Callable[[str, str], Mapping[str, Mapping[str, Any]] | None]
 
 
-def exposures(snapshot: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
-    """(gross, net) market value of a snapshot's positions, in its quote currency."""
-    values = [Decimal(p["market_value"]) for p in snapshot["positions"]]
-    return sum((abs(v) for v in values), Decimal(0)), sum(values, Decimal(0))
-
-
 def latest_state(freshness: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
     """Of a stream's per-interval freshness states, the one with the latest bar."""
     if not freshness:
@@ -291,15 +285,11 @@ class RiskDesk:
         self.applied_commands.add(cmd["event_id"])
         ts = self.effective_ts(cmd)
         applied = self.states.apply(cmd)
-        if (
-            self.portfolio_risk is not None
-            and applied.refused is None
-            and cmd["command"] == "RESUME"
-            and cmd["scope"] == "desk"
-        ):
-            self.portfolio_risk.resume()
         if applied.refused is None and cmd["command"] == "RESUME" and cmd["scope"] == "desk":
+            # a confirmed desk-wide resume lifts the breach latches and an unreadable command
             self.commands_unreadable = None
+            if self.portfolio_risk is not None:
+                self.portfolio_risk.resume()
         out = []
         for b in applied.cancel:
             out.append(

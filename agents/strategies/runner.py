@@ -47,12 +47,6 @@ class StrategyRunner:
             for sym in bot.symbols:
                 self.instances[(bot.venue, sym, bot.id)] = build(spec.kind, spec.params)
 
-    def side_of(self, bot_id: str) -> str:
-        """The bot's declared side: long-only if any of its strategy instances is."""
-        sides = {getattr(s, "side", "long_short") for (_v, _s, b), s in self.instances.items()
-                 if b == bot_id}  # fmt: skip
-        return "long_only" if "long_only" in sides or not sides else "long_short"
-
     def bots_for(self, venue: str, symbol: str) -> list[str]:
         return sorted(b for v, s, b in self.instances if v == venue and s == symbol)
 
