@@ -8,6 +8,8 @@ the catalog topics by logical name, and ``dead_letter`` for input they reject.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,7 +21,8 @@ from faust.serializers import codecs
 from streams.avro import registry
 from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
-from streams.metrics import DEAD_LETTERS
+from streams.incarnation import broker_incarnation
+from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS
 from streams.settings import DeskSettings
 from streams.topics import CATALOG, physical_name
 
@@ -110,6 +113,32 @@ class DeskApp:
     # logical topic -> callbacks(partition, offset) told of an undecodable message (risk
     # fails closed on an unreadable command stream)
     decode_watchers: dict[str, list[Callable[[int, int], None]]] = field(default_factory=dict)
+    # which life of the broker this is (``streams.incarnation``): offsets mean nothing across
+    incarnation: str = ""
+    # write-behind writers (``streams.writebehind``): their backlog goes into the status
+    writers: list[Any] = field(default_factory=list)
+    # agent -> (event time of its last input, wall time it was processed, inputs)
+    progress: dict[str, tuple[int, float, int]] = field(default_factory=dict)
+
+    def progressed(self, agent: str, ts_event: int) -> None:
+        """An agent processed an input of this event time (for status, stuck detection)."""
+        _, _, n = self.progress.get(agent, (0, 0.0, 0))
+        self.progress[agent] = (ts_event, time.time(), n + 1)
+        AGENT_PROGRESS.labels(agent).set(ts_event)
+
+    def status(self) -> dict[str, Any]:
+        """Every agent's progress and every writer's backlog, as ``desk status`` shows them."""
+        now = time.time()
+        return {
+            "at": now,
+            "pid": os.getpid(),
+            "incarnation": self.incarnation,
+            "agents": {
+                a: {"event_time": ts, "idle_s": round(now - wall, 1), "inputs": n}
+                for a, (ts, wall, n) in sorted(self.progress.items())
+            },
+            "writers": [w.backlog.to_json(now) for w in self.writers],
+        }
 
     def decode_failed(self, topic: str, partition: int, offset: int) -> None:
         for watcher in self.decode_watchers.get(topic, ()):
@@ -178,6 +207,7 @@ class DeskApp:
             kind=kind,
             agent=agent,
             ts_ms=int((timestamp or 0) * 1000),
+            incarnation=self.incarnation,
         )
         DEAD_LETTERS.labels(agent, logical, kind).inc()
         log.warning(
@@ -236,6 +266,7 @@ def create_app(
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
+    desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
     for spec in CATALOG:
         desk.topics[spec.name] = app.topic(

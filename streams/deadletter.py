@@ -5,6 +5,7 @@ Pure: builds the ``DeadLetter`` event; the Faust side (``streams.app``) sends it
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from streams.ids import event_id
@@ -35,10 +36,17 @@ def dead_letter_record(
     kind: str,
     agent: str,
     ts_ms: int,
+    incarnation: str = "",
 ) -> dict[str, Any]:
-    """A ``DeadLetter`` event; ``ts_ms`` is the bad message's own timestamp."""
+    """A ``DeadLetter`` event; ``ts_ms`` is the bad message's own timestamp.
+
+    The id names the message by where it was (topic, partition, offset) *in which life of
+    the broker* and by its content: a broker that restarted empty reuses offsets, and the
+    same message re-delivered must keep its id."""
+    digest = hashlib.sha256(raw or b"").hexdigest()[:16]
+    where = (incarnation, topic, partition, offset)
     return {
-        "event_id": event_id("deadletter", topic, partition, offset, agent, kind),
+        "event_id": event_id("deadletter", *where, agent, kind, digest),
         "ts_event": ts_ms,
         "ts_ingest": ts_ms,
         "source": f"agent.{agent}",

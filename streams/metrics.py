@@ -34,3 +34,10 @@ RISK_CONDITIONS = Counter(
     "desk_risk_conditions_total", "Bots raised stuck / out_of_bounds / overdue", ["bot", "kind"]
 )
 RISK_DECISIONS = Counter("desk_risk_decisions_total", "Risk decisions", ["bot", "decision"])
+WRITE_BACKLOG = Gauge(
+    "desk_write_backlog", "Inputs handed to a write-behind writer and not yet in its store",
+    ["writer"],
+)
+AGENT_PROGRESS = Gauge(
+    "desk_agent_event_time_ms", "Event time of the last input an agent processed", ["agent"]
+)

@@ -44,6 +44,11 @@ class DeskSettings(BaseSettings):
     )
     topic_prefix: str = Field("", description="Namespace for every topic (replays, tests).")
     app_id: str = Field("deskplane", description="Faust app id (consumer group prefix).")
+    broker_incarnation: str | None = Field(
+        None,
+        description="Which life of the broker this is (desk up sets it for the embedded one, "
+        "which forgets everything when it stops); unset = the cluster id of a durable broker.",
+    )
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 = any free.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 = off.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

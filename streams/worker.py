@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -23,6 +24,21 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
     async def _mark_ready(sender: Any, **kwargs: Any) -> None:
         # the supervisor (desk up) waits for this file: partitions assigned, tables recovered
         ready.write_text(str(os.getpid()))
+
+    status_path = run_dir / f"{settings.topic_prefix}agents.json"
+
+    @desk.app.timer(1.0)
+    async def _write_status() -> None:
+        # desk status reads it: every agent's progress, every store writer's backlog
+        tmp = status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(desk.status()))
+        tmp.replace(status_path)
+
+    @desk.app.on_before_shutdown.connect
+    async def _flush(sender: Any, **kwargs: Any) -> None:
+        # a graceful stop writes what the stores are owed (bounded; the rest is re-delivered)
+        for w in desk.writers:
+            await w.flush(timeout_s=5.0)
 
     metrics.serve(settings.metrics_port)
     worker = faust.Worker(desk.app, loglevel=settings.log_level, redirect_stdouts=False, quiet=True)

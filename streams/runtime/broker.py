@@ -9,6 +9,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 
 from streams.errors import DeskError
+from streams.incarnation import new_incarnation
 from streams.kafka import admin
 from streams.runtime.health import PartHealth
 from streams.runtime.proc import free_port, spawn, stop_process, tcp_open, wait_until
@@ -38,6 +39,7 @@ class EmbeddedBroker:
         self.binary = binary
         self.port = port
         self.proc: subprocess.Popen | None = None
+        self.incarnation: str | None = None  # a new one each start: it starts empty
 
     @property
     def bootstrap(self) -> str:
@@ -67,6 +69,12 @@ class EmbeddedBroker:
         if not ok or self.proc.poll() is not None:
             self.stop()
             raise DeskError(f"Tansu broker did not start on {url}; see {self.log_path}")
+        self.incarnation = new_incarnation()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and tcp_open(
+            "127.0.0.1", self.port
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -90,8 +98,13 @@ class ExternalBroker:
         if not health.healthy:
             raise DeskError(f"broker {self.bootstrap} unreachable: {health.detail}")
 
+    incarnation: str | None = None  # durable: its cluster id names it (streams.incarnation)
+
     def stop(self) -> None:
         """Nothing to stop: the cluster is not ours."""
+
+    def alive(self) -> bool:
+        return self.health().healthy
 
     def health(self, timeout_s: float = 3.0) -> PartHealth:
         return broker_health(self.bootstrap, self.mode, timeout_s)

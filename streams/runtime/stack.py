@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -41,9 +42,11 @@ from streams.runtime.clickhouse import ClickHouse
 from streams.runtime.health import PartHealth
 from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
 from streams.runtime.proc import spawn, stop_process, wait_until
+from streams.runtime.supervisor import Supervisor
 from streams.settings import DeskSettings, redact_url
 
 Progress = Callable[[str], None]
+log = logging.getLogger("deskplane.stack")
 
 
 def _quiet(_msg: str) -> None:
@@ -105,7 +108,9 @@ def pid_alive(pid: int) -> bool:
 class Stack:
     """Start, health-check and stop every part; embedded or external per settings."""
 
-    def __init__(self, settings: DeskSettings, *, with_agents: bool = True) -> None:
+    def __init__(
+        self, settings: DeskSettings, *, with_agents: bool = True, supervise: bool = True
+    ) -> None:
         self.settings = settings
         self.run_dir = settings.data_path / "run"
         self.broker: EmbeddedBroker | ExternalBroker = (
@@ -125,6 +130,9 @@ class Stack:
         self._http: ThreadingHTTPServer | None = None
         self._ch_lock = threading.Lock()
         self.started_at: float | None = None
+        self.supervisor: Supervisor | None = Supervisor(self) if supervise else None
+        self._restart_lock = threading.RLock()  # the supervisor and stop() never interleave
+        self._unsent_alerts: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -158,6 +166,8 @@ class Stack:
                 self.start_worker()
             self.started_at = time.time()
             self._write_state()
+            if self.supervisor is not None:
+                self.supervisor.start()
         except BaseException:
             self.stop()
             raise
@@ -175,6 +185,8 @@ class Stack:
             DESK_METRICS_PORT=str(self.settings.metrics_port),
             DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )
+        if self.broker.incarnation is not None:  # an embedded broker: a new life each start
+            env["DESK_BROKER_INCARNATION"] = self.broker.incarnation
         if self.clickhouse.dsn.startswith("chdb://"):  # chDB has one owner: this process
             env["DESK_STORE_ENDPOINT"] = self.store_endpoint
         else:
@@ -189,13 +201,21 @@ class Stack:
             raise DeskError(f"agents did not start; see {self.run_dir / 'worker.log'}")
 
     def stop(self) -> None:
-        """Stop in reverse order; safe to call twice and after a partial start."""
+        """Stop in reverse order; safe to call twice and after a partial start. The worker
+        drains and commits while the broker is still up (bounded: 30 s, 5 s if the broker is
+        already gone and there is nothing to commit to)."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        with self._restart_lock:
+            self._stop_parts()
+
+    def _stop_parts(self) -> None:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
         if self.worker is not None:
-            stop_process(self.worker, timeout_s=30)
+            stop_process(self.worker, timeout_s=30 if self.broker_alive() else 5)
             self.worker = None
         with self._ch_lock:
             self.clickhouse.stop()
@@ -212,6 +232,73 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- supervision (streams.runtime.supervisor calls these) ---------------------------------
+
+    def broker_alive(self) -> bool:
+        return self.broker.alive()
+
+    def postgres_alive(self) -> bool:
+        return self.postgres.health().healthy
+
+    def postgres_problem(self) -> str:
+        h = self.postgres.health()
+        if isinstance(self.postgres, EmbeddedPostgres) and self.postgres.server_pid() is not None:
+            return f"PostgreSQL running but not answering ({h.detail}): stalled?"
+        return f"PostgreSQL down ({h.detail})"
+
+    def worker_alive(self) -> bool:
+        return self.worker is not None and self.worker.poll() is None
+
+    def restart_worker(self) -> bool:
+        with self._restart_lock:
+            if self.worker is not None:
+                stop_process(self.worker, timeout_s=10)
+            self.start_worker()
+            return True
+
+    def restart_broker(self) -> bool:
+        """A new broker on the same port (it starts empty: a new incarnation), its topics, and
+        a worker that knows it. Nothing to restart for an external broker: wait for it."""
+        if not isinstance(self.broker, EmbeddedBroker):
+            return False
+        with self._restart_lock:
+            if self.worker is not None:
+                stop_process(self.worker, timeout_s=5)  # it cannot commit to a dead broker
+                self.worker = None
+            self.broker.stop()
+            self.broker.start()
+            apply_topics(self.broker.bootstrap, self.settings.topic_prefix)
+            self._write_state()
+            if self.with_agents:
+                self.start_worker()
+            return True
+
+    def restart_postgres(self) -> bool:
+        """Only a dead embedded server is restarted; a stalled one is left to recover."""
+        if not isinstance(self.postgres, EmbeddedPostgres) or self.postgres.server_pid():
+            return False
+        with self._restart_lock:
+            self.postgres.restart()
+            migrate_postgres(self.postgres.dsn)
+            return True
+
+    def publish_alert(self, alert: dict[str, Any]) -> None:
+        """An operational alert onto ``alerts`` (kept and re-tried while the broker is down)."""
+        from streams.kafka import EventProducer
+
+        self._unsent_alerts.append(alert)
+        if not self.broker_alive():
+            return
+        try:
+            p = EventProducer(self.broker.bootstrap, self.settings.topic_prefix)
+            for a in self._unsent_alerts:
+                p.send("alerts", "supervisor", a)
+            p.flush(5.0)
+        except DeskError as exc:
+            log.warning("supervisor alert not published yet: %s", exc)
+            return
+        self._unsent_alerts.clear()
+
     # -- health ----------------------------------------------------------------------------
 
     def agents_health(self) -> PartHealth:
@@ -220,7 +307,11 @@ class Stack:
         if self.worker is None or self.worker.poll() is not None:
             code = None if self.worker is None else self.worker.returncode
             return PartHealth("agents", "embedded", False, f"worker not running (exit {code})")
-        return PartHealth("agents", "embedded", True, f"worker pid {self.worker.pid} running")
+        detail = f"worker pid {self.worker.pid} running"
+        if self.supervisor is not None:
+            restarts = self.supervisor.policy.parts["worker"].restarts
+            detail += f", {restarts} restart(s)" if restarts else ""
+        return PartHealth("agents", "embedded", True, detail)
 
     def health(self) -> list[PartHealth]:
         with self._ch_lock:
@@ -228,6 +319,7 @@ class Stack:
         parts = [self.broker.health(), self.postgres.health(), ch, self.agents_health()]
         if self.with_agents:
             parts.append(risk_health(self.settings))
+            parts.extend(progress_health(self.settings, self.worker_alive()))
         return parts
 
     def query_clickhouse(self, sql: str) -> QueryResult:
@@ -348,6 +440,42 @@ def risk_health(settings: DeskSettings) -> PartHealth:
         return PartHealth("risk", "embedded", True, "trading state durable")
     return PartHealth("risk", "embedded", False,
                       f"FAIL CLOSED (new exposure denied): {body.get('reason')}")  # fmt: skip
+
+
+STUCK_S = 120.0  # a store writer failing this long, or an agent idle while behind: unhealthy
+
+
+def progress_health(settings: DeskSettings, worker_alive: bool) -> list[PartHealth]:
+    """Every agent's progress and every store writer's backlog, from the worker's status file:
+    a store that stalls shows here as a growing backlog, not as healthy agents."""
+    path = settings.data_path / "run" / f"{settings.topic_prefix}agents.json"
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not worker_alive or time.time() - float(body.get("at", 0)) > 10:
+        return [PartHealth("progress", "embedded", False, "worker status is stale")]
+    out = []
+    for w in body.get("writers", []):
+        failing = w.get("failing_for_s")
+        ok = failing is None or failing < STUCK_S
+        detail = f"{w['pending']} pending"
+        if w["behind_s"]:
+            detail += f", behind {w['behind_s']} s"
+        if failing is not None:
+            detail += f", store failing for {failing} s: {w.get('last_error') or '?'}"
+        out.append(PartHealth(f"writer {w['name']}", "embedded", ok, detail))
+    agents = body.get("agents", {})
+    if agents:
+        newest = max(a["event_time"] for a in agents.values())
+        lagging = {n: a for n, a in agents.items() if a["event_time"] < newest}
+        detail = f"{len(agents)} agents; newest input at event time {newest}"
+        if lagging:
+            worst = min(lagging, key=lambda n: lagging[n]["event_time"])
+            behind_s = (newest - agents[worst]["event_time"]) // 1000
+            detail += f"; furthest behind: {worst} by {behind_s} s"
+        out.append(PartHealth("progress", "embedded", True, detail))
+    return out
 
 
 def status(settings: DeskSettings, timeout_s: float = 5.0) -> dict[str, Any]:

@@ -30,7 +30,7 @@ inside Avro's decimal(38, 18).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -510,6 +510,22 @@ class PaperVenue:
             "filled_quantity": ZERO,
             "reason": reason,
         }
+
+    def lost(self, stored_open: Iterable[Mapping[str, Any]], reason: str) -> list[Event]:
+        """Orders the desk's store holds open that this venue has no working order for: their
+        command (or their last events) went with a broker that forgot them. Each one is
+        closed as REJECTED with the reason, so nothing stays pending forever; an order the
+        venue still works is left alone."""
+        out: list[Event] = []
+        for row in stored_open:
+            cid = row["client_order_id"]
+            if cid in self._working or row.get("venue") != self.venue:
+                continue
+            if row.get("account") != self.account:
+                continue
+            cmd = dict(row) | {"event_id": f"lost:{cid}"}
+            out.append(self._reject(cmd, self._now, reason))
+        return out
 
     # -- checkpoint -------------------------------------------------------------------------------
 

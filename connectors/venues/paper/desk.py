@@ -104,6 +104,15 @@ class PaperDesk:
             out += [(route(e), account_key(e), e) for e in events]
         return out
 
+    def lost(self, stored_open: list[dict[str, Any]], reason: str) -> list[Routed]:
+        """Close every order the store holds open that no paper account works (see
+        ``PaperVenue.lost``)."""
+        return [
+            (route(e), account_key(e), e)
+            for pv in self.venues.values()
+            for e in pv.lost(stored_open, reason)
+        ]
+
     def cancel_all(self, ts: int | None = None, reason: str = "kill switch") -> list[Routed]:
         return [
             (route(e), account_key(e), e)

@@ -1,0 +1,216 @@
+"""Supervision of a running stack: restart what died, say so, fail closed meanwhile.
+
+``desk up`` used to start the parts and then only wait: a SIGKILLed worker stayed
+dead (and took the desk down with it), a dead broker or PostgreSQL was noticed by
+nobody. A ``Supervisor`` thread now looks at every part once a second:
+
+* **worker** exited: restarted with exponential backoff (1 s doubling to 30 s; the
+  backoff resets after a minute of uptime), the broker and its data untouched;
+  the restarted agents take their state back (checkpoints) and the broker
+  re-delivers what they had not acknowledged.
+* **broker** (embedded) exited: started again on the same port, as a new
+  incarnation (``streams.incarnation``: it starts empty), topics applied, and the
+  worker restarted against it. Until then nothing flows, so nothing trades.
+* **PostgreSQL** (embedded) exited: started again on the same data directory.
+  Unreachable but alive (a stall): reported and alerted; risk already denies new
+  exposure while its commands are not durable (fail closed), and the stores'
+  writers buffer (``streams.writebehind``).
+
+Every transition (down, up, restarted) is an ``Alert`` on the ``alerts`` topic
+(when the broker is up), a line in ``run/supervisor.log`` and an entry in
+``status()``. ``SupervisorPolicy`` is the pure part: what to do, given what is seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.ids import event_id
+
+log = logging.getLogger("deskplane.supervisor")
+
+PARTS = ("broker", "postgres", "worker")
+
+
+@dataclass
+class PartWatch:
+    """One part's recent history, for the backoff and the alerts."""
+
+    up: bool = True
+    down_since: float | None = None
+    restarts: int = 0
+    next_try: float = 0.0
+    backoff_s: float = 1.0
+    up_since: float = 0.0
+
+
+@dataclass
+class SupervisorPolicy:
+    """Pure: given each part's liveness at ``now``, which transitions to report and which
+    parts to restart now (backoff respected)."""
+
+    base_s: float = 1.0
+    cap_s: float = 30.0
+    reset_after_s: float = 60.0
+    parts: dict[str, PartWatch] = field(default_factory=lambda: {p: PartWatch() for p in PARTS})
+
+    def observe(self, part: str, alive: bool, now: float) -> tuple[str | None, bool]:
+        """(transition, restart now?) for one part; transition is ``down``, ``up`` or None."""
+        w = self.parts[part]
+        if alive:
+            if not w.up:
+                w.up, w.down_since, w.up_since = True, None, now
+                return "up", False
+            if now - w.up_since >= self.reset_after_s:
+                w.backoff_s = self.base_s
+            return None, False
+        transition = None
+        if w.up:
+            w.up, w.down_since, w.next_try = False, now, now  # first restart at once
+            transition = "down"
+        if now >= w.next_try:
+            w.restarts += 1
+            w.next_try = now + w.backoff_s
+            w.backoff_s = min(self.cap_s, w.backoff_s * 2)
+            return transition, True
+        return transition, False
+
+
+@dataclass
+class Transition:
+    at: float
+    part: str
+    what: str  # down | up | restarted | restart failed
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "part": self.part, "what": self.what, "detail": self.detail}
+
+
+class Supervisor:
+    """The thread that watches a ``Stack`` (``streams.runtime.stack``) and mends it."""
+
+    def __init__(self, stack: Any, interval_s: float = 1.0) -> None:
+        self.stack = stack
+        self.interval_s = interval_s
+        self.policy = SupervisorPolicy()
+        self.history: list[Transition] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log_path = stack.run_dir / "supervisor.log"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        now = time.time()
+        for w in self.policy.parts.values():
+            w.up_since = now
+        self._thread = threading.Thread(target=self._run, daemon=True, name="supervisor")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception as exc:  # the supervisor must outlive anything it watches
+                log.exception("supervisor check failed: %s", exc)
+
+    # -- one look at every part -------------------------------------------------------------
+
+    def check(self) -> None:
+        s = self.stack
+        now = time.time()
+        broker_alive = s.broker_alive()
+        self._handle("broker", broker_alive, now, s.restart_broker, self._broker_detail)
+        if not broker_alive:
+            return  # nothing else can recover before the broker does
+        self._handle("postgres", s.postgres_alive(), now, s.restart_postgres, self._pg_detail)
+        if s.with_agents and not self._stop.is_set():
+            self._handle("worker", s.worker_alive(), now, s.restart_worker, self._worker_detail)
+
+    def _handle(
+        self,
+        part: str,
+        alive: bool,
+        now: float,
+        restart: Callable[[], bool],
+        detail: Callable[[], str],
+    ) -> None:
+        transition, act = self.policy.observe(part, alive, now)
+        if transition == "down":
+            self._record(part, "down", detail())
+        elif transition == "up":
+            down = self.policy.parts[part]
+            self._record(part, "up", f"back after {down.restarts} restart(s)")
+        if act and not self._stop.is_set():
+            try:
+                restarted = restart()
+            except Exception as exc:
+                self._record(part, "restart failed", " ".join(str(exc).split())[:300])
+                return
+            if restarted:
+                self._record(part, "restarted", f"restart {self.policy.parts[part].restarts}")
+
+    def _broker_detail(self) -> str:
+        return "broker not answering (its in-memory topics are gone with it)"
+
+    def _pg_detail(self) -> str:
+        return self.stack.postgres_problem()
+
+    def _worker_detail(self) -> str:
+        code = self.stack.worker.returncode if self.stack.worker is not None else None
+        return f"worker exited (code {code})"
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _record(self, part: str, what: str, detail: str) -> None:
+        t = Transition(time.time(), part, what, detail)
+        self.history.append(t)
+        del self.history[:-200]
+        line = json.dumps(t.to_json())
+        log.warning("supervisor: %s %s: %s", part, what, detail)
+        with contextlib.suppress(OSError), self._log_path.open("a") as f:
+            f.write(line + "\n")
+        self._alert(t)
+
+    def _alert(self, t: Transition) -> None:
+        severity = "CRITICAL" if t.what in ("down", "restart failed") else "INFO"
+        ms = int(t.at * 1000)
+        alert = {
+            "event_id": event_id("alert", "supervisor", t.part, t.what, ms),
+            "ts_event": ms,
+            "ts_ingest": ms,
+            "source": "supervisor",
+            "correlation_id": None,
+            "severity": severity,
+            "dedup_key": f"supervisor:{t.part}:{'down' if severity == 'CRITICAL' else 'up'}",
+            "title": f"{t.part} {t.what}",
+            "message": t.detail,
+            "bot_id": None,
+            "venue": None,
+            "symbol": None,
+            "evidence": {"part": t.part, "what": t.what},
+        }
+        self.stack.publish_alert(alert)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "parts": {
+                p: {"up": w.up, "restarts": w.restarts, "down_since": w.down_since}
+                for p, w in self.policy.parts.items()
+            },
+            "recent": [t.to_json() for t in self.history[-10:]],
+        }
