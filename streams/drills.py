@@ -181,6 +181,13 @@ def _worker_restarts(desk: DrillDesk) -> int:
     return 0 if sup is None else sup.policy.parts["worker"].restarts
 
 
+def _worker_back(desk: DrillDesk, restarts_before: int) -> bool:
+    """Restarted since, and up again (the supervisor saw it running after its restart)."""
+    sup = desk.stack.supervisor
+    return (sup is not None and sup.policy.parts["worker"].restarts > restarts_before
+            and sup.policy.parts["worker"].up)  # fmt: skip
+
+
 def drill_worker_crash(desk: DrillDesk, files: list[str], w: Window, kills: int = 3) -> DrillResult:
     """SIGKILL the agents' worker ``kills`` times mid-replay: the supervisor restarts it, the
     broker keeps what it accepted, every bar lands once."""
@@ -195,8 +202,7 @@ def drill_worker_crash(desk: DrillDesk, files: list[str], w: Window, kills: int 
         before = _worker_restarts(desk)
         os.kill(worker.pid, signal.SIGKILL)
         t0 = time.monotonic()
-        back = wait_until(lambda b=before: _worker_restarts(desk) > b and desk.stack.worker_alive(),
-                          120, 0.2)  # fmt: skip
+        back = wait_until(lambda b=before: _worker_back(desk, b), 120, 0.2)
         recover.append(round(time.monotonic() - t0, 1))
         r.check(back, "the supervisor did not restart the worker")
     desk.finish(proc)
@@ -268,7 +274,8 @@ def drill_postgres_stall(desk: DrillDesk, files: list[str], w: Window, stall_s: 
         os.kill(pid, signal.SIGCONT)
     desk.finish(proc)
     measure(desk, r)
-    backlog = [p.detail for p in status if p.part.startswith("writer")]
+    backlog = {p.part.removeprefix("writer "): p.detail for p in status
+               if p.part.startswith("writer") and not p.detail.startswith("0 pending")}  # fmt: skip
     r.figures |= {"stall_s": stall_s, "clean_bars_during_stall": clean_at_end - clean_at_stop,
                   "status_during_stall": backlog}  # fmt: skip
     r.check(clean_at_end > clean_at_stop, "no clean bar reached ClickHouse during the stall")

@@ -74,6 +74,9 @@ class _Writer:
         self.backlog = Backlog(name)
         self.max_pending = max_pending
         self._events: list[Any] = []
+        self._inflight: list[Any] = []  # taken by the writer, not yet written
+        self._pending_since: float | None = None
+        self._inflight_since: float | None = None
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -85,23 +88,33 @@ class _Writer:
         if exc is not None:
             self.backlog.last_error = str(exc).splitlines()[0][:200] if str(exc) else None
 
+    def _take(self, n: int | None = None) -> list[Any]:
+        """The writer takes the oldest ``n`` (all) pending inputs; they stay owed until written."""
+        n = len(self._events) if n is None else n
+        taken, self._events = self._events[:n], self._events[n:]
+        self._inflight, self._inflight_since = taken, self._pending_since
+        if not self._events:
+            self._pending_since = None
+        return taken
+
     def _written(self, n: int) -> None:
         b = self.backlog
+        self._inflight, self._inflight_since = [], None
         b.written += n
         b.pending = len(self._events)
         b.last_written_wall = time.time()
         b.failing_since, b.last_error = None, None
-        if not self._events:
-            b.oldest_wall = None
+        b.oldest_wall = self._pending_since
         WRITE_BACKLOG.labels(b.name).set(b.pending)
         if b.pending < self.max_pending:
             self._room.set()
 
     async def _handed(self, events: Sequence[Any]) -> None:
-        if not self._events and events:
-            self.backlog.oldest_wall = time.time()
+        if self._pending_since is None and events:
+            self._pending_since = time.time()
         self._events.extend(events)
-        self.backlog.pending = len(self._events)
+        self.backlog.pending = len(self._events) + len(self._inflight)
+        self.backlog.oldest_wall = self._inflight_since or self._pending_since
         WRITE_BACKLOG.labels(self.backlog.name).set(self.backlog.pending)
         self._start()
         self._wake.set()
@@ -134,14 +147,14 @@ class _Writer:
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
         """Write what is pending now (a graceful stop); False if the store did not take it."""
-        if not self._events:
+        if not (self._events or self._inflight):
             return True
         self._start()
         self._wake.set()
         deadline = time.monotonic() + timeout_s
-        while self._events and time.monotonic() < deadline:
+        while (self._events or self._inflight) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        return not self._events
+        return not (self._events or self._inflight)
 
 
 class Checkpointer(_Writer, Generic[T]):
@@ -172,8 +185,7 @@ class Checkpointer(_Writer, Generic[T]):
         if not self._events:
             return
         async with self.lock:
-            state, events = self.capture(), self._events
-            self._events = []
+            state, events = self.capture(), self._take()
         await until_done(f"{self.backlog.name} save", lambda: self.save(state),
                          transient=self.transient, on_retry=self._retried)  # fmt: skip
         _ack(events)
@@ -202,8 +214,7 @@ class RowBuffer(_Writer):
 
     async def _write_pending(self) -> None:
         while self._events:
-            events = self._events[: self.batch]
+            events = self._take(self.batch)
             await self.write(events)
-            del self._events[: len(events)]
             _ack(events)
             self._written(len(events))

@@ -14,6 +14,7 @@ from agents.audit.entries import AUDITED_TOPICS, item_for
 from connectors.postgres.audit import AuditLog
 from connectors.retry import until_done
 from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
+from streams.writebehind import RowBuffer
 
 NAME = "audit"
 log = logging.getLogger(__name__)
@@ -31,19 +32,27 @@ def register(desk: Any) -> None:
 def _register_topic(desk: Any, topic: str, audit: AuditLog) -> None:
     retried = SINK_RETRIES.labels(NAME, topic).inc
 
+    async def write(events: list[Any]) -> None:
+        items = []
+        for e in events:
+            try:
+                items.append(item_for(topic, e.value))
+            except (KeyError, TypeError, ValueError) as exc:
+                await desk.dead_letter_event(e, agent=NAME, error=exc, kind="processing")
+        written = await until_done(
+            f"audit append ({topic})", lambda i=items: audit.append(i), on_retry=retried
+        )
+        SINK_ROWS.labels(NAME, topic).inc(len(written))
+
+    # write-behind (streams.writebehind): a stalled PostgreSQL delays the trail, not the desk;
+    # a batch is acknowledged once appended, so a crash re-delivers what is not in the chain
+    rows = RowBuffer(f"{NAME}-{topic}", write, batch=100)
+    desk.writers.append(rows)
+
     async def consume(stream: Any) -> None:
-        async for batch in stream.take_events(100, within=0.5):
+        async for batch in stream.noack().take_events(100, within=0.5):
             events = list(batch)
             EVENTS_IN.labels(NAME, topic).inc(len(events))
-            items = []
-            for e in events:
-                try:
-                    items.append(item_for(topic, e.value))
-                except (KeyError, TypeError, ValueError) as exc:
-                    await desk.dead_letter_event(e, agent=NAME, error=exc, kind="processing")
-            written = await until_done(
-                f"audit append ({topic})", lambda i=items: audit.append(i), on_retry=retried
-            )
-            SINK_ROWS.labels(NAME, topic).inc(len(written))
+            await rows.add(events)
 
     desk.app.agent(desk.sink_topic(topic), name=f"{NAME}-{topic.replace('.', '-')}")(consume)

@@ -4,14 +4,16 @@ State survives a worker restart: every bot's book is written to the
 changelog-backed ``portfolio-books`` table after each change and read back
 before the first event; the latest snapshot per bot is kept in
 ``portfolio-latest`` for strategies and risk. Fills are applied once: their
-ids are remembered in ``portfolio-fills``, so a re-delivered fill (at-least-once)
-does not count twice.
+ids are remembered (``portfolio-fills`` and PostgreSQL), so a re-delivered fill
+(at-least-once) does not count twice.
 
 The embedded broker can bring a table back short after a restart (its high
-watermarks are wrong), so each change is also checkpointed to PostgreSQL with the
-fill that caused it (``connectors.postgres.books``): a restarted worker takes the
-newer of the two books (by ``seq``) and skips fills Postgres already holds. A
-Postgres outage stalls the books (retried with backoff) rather than losing them.
+watermarks are wrong) and forgets it entirely when it restarts, so the books are
+also checkpointed to PostgreSQL with the fills in them (``connectors.postgres.books``),
+write-behind (``streams.writebehind``): a PostgreSQL stall delays the checkpoint,
+not the books, and the inputs are acknowledged to the broker only once a
+checkpoint holding them is saved. A restarted worker takes the newer of the two
+books (by ``seq``) and skips fills the saved books hold.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from connectors.postgres.books import BookCheckpoint
 from connectors.retry import until_done
 from streams.app import plain
 from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.writebehind import Checkpointer
 
 NAME = "portfolio"
 
@@ -40,62 +43,84 @@ def register(desk: Any) -> None:
     checkpoint = None if dsn is None else BookCheckpoint(dsn.get_secret_value())
     restored = False
     serial = asyncio.Lock()  # the two agents share the books: snapshots go out in book order
+    saved_fills: set[str] = set()  # fill ids the PostgreSQL checkpoint holds
+    dirty: set[str] = set()  # bots changed since the last checkpoint
+    new_fills: list[tuple[str, str]] = []  # (fill id, bot) applied since the last checkpoint
+
+    def capture() -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+        states = [core.books[b].to_state() for b in sorted(dirty)]
+        fills = list(new_fills)
+        dirty.clear()
+        new_fills.clear()
+        return states, fills
+
+    def save(batch: tuple[list[dict[str, Any]], list[tuple[str, str]]]) -> None:
+        assert checkpoint is not None
+        checkpoint.save_all(*batch)
+        saved_fills.update(f for f, _ in batch[1])
+
+    saver = None if checkpoint is None else Checkpointer(f"{NAME}-checkpoint", serial, capture,
+                                                         save)  # fmt: skip
+    if saver is not None:
+        desk.writers.append(saver)
 
     async def restore() -> None:
         nonlocal restored
         if restored:
             return
-        saved = (
-            {}
-            if checkpoint is None
-            else await until_done("portfolio checkpoint load", checkpoint.load)
-        )
+        saved: dict[str, Any] = {}
+        if checkpoint is not None:
+            saved = await until_done("portfolio checkpoint load", checkpoint.load)
+            saved_fills.update(await until_done("portfolio fills load", checkpoint.applied_ids))
         for bot_id in core.books:
             newest = newest_state(books.get(bot_id), saved.get(bot_id))
             if newest is not None:
                 core.books[bot_id] = BotBook.from_state(newest)
         restored = True
 
-    async def already_applied(fill_id: str) -> bool:
-        if applied.get(fill_id):
-            return True
-        if checkpoint is None:
-            return False
-        return await until_done("portfolio checkpoint lookup", lambda: checkpoint.applied(fill_id))
+    async def done(event: Any) -> None:
+        if saver is None:
+            event.ack()
+        else:
+            await saver.applied([event])
 
-    async def publish(bot_id: str, cause: dict[str, Any], fill_id: str | None = None) -> None:
+    async def publish(bot_id: str, cause: dict[str, Any]) -> None:
         snap = core.snapshot(bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"])
-        state = core.books[bot_id].to_state()
-        if checkpoint is not None:
-            await until_done("portfolio checkpoint save", lambda: checkpoint.save(state, fill_id))
-        books[bot_id] = state
+        books[bot_id] = core.books[bot_id].to_state()
+        dirty.add(bot_id)
         latest[bot_id] = plain(snap)
         await out.send(key=bot_id.encode(), value=snap)
         EVENTS_OUT.labels(NAME, "portfolio.snapshots").inc()
 
     @app.agent(fills_topic, name=f"{NAME}-fills")
     async def portfolio_fills(stream: Any) -> None:
-        async for event in stream.events():
+        async for event in stream.noack().events():
             EVENTS_IN.labels(NAME, "fills").inc()
             fill = event.value
             async with serial:
                 await restore()
-                if await already_applied(fill["event_id"]):
+                fid = fill["event_id"]
+                if applied.get(fid) or fid in saved_fills:
+                    await done(event)
                     continue  # re-delivered: already in the books
                 try:
                     book = core.on_fill(fill)
                 except PortfolioError as exc:
                     await desk.dead_letter_event(event, agent=NAME, error=exc, kind="validation")
+                    event.ack()
                     continue
-                applied[fill["event_id"]] = True  # in the books now, whatever happens below
+                applied[fid] = True  # in the books now, whatever happens below
+                new_fills.append((fid, book.bot_id))
+                desk.progressed(f"{NAME}-fills", int(fill["ts_event"]))
                 try:
-                    await publish(book.bot_id, fill, fill["event_id"])
+                    await publish(book.bot_id, fill)
                 except Exception as exc:  # e.g. a value the schema cannot carry: keep it
                     await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+                await done(event)
 
     @app.agent(clean_topic, name=f"{NAME}-marks")
     async def portfolio_marks(stream: Any) -> None:
-        async for event in stream.events():
+        async for event in stream.noack().events():
             EVENTS_IN.labels(NAME, "market.bars.clean").inc()
             bar = event.value
             try:
@@ -103,5 +128,8 @@ def register(desk: Any) -> None:
                     await restore()
                     for bot_id in core.on_bar(bar):
                         await publish(bot_id, bar)
+                    desk.progressed(f"{NAME}-marks", int(bar["ts_event"]))
+                    await done(event)
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+                event.ack()

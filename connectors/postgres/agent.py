@@ -1,10 +1,10 @@
 """Thin Faust agents: the operational topics → PostgreSQL, a batch per transaction.
 
-Offsets are committed only after the batch is in Postgres: the batch body does
-not return until the write succeeded (transient failures are retried with
-backoff, forever, and logged), so a crash re-delivers the batch and the
-idempotent statements make that harmless. An event Postgres refuses goes to the
-dead-letter topic with the reason; the rest of its batch still lands.
+Offsets are committed only after the batch is in Postgres: batches are written
+behind (``streams.writebehind``) and acknowledged once the write succeeded
+(transient failures are retried with backoff, forever, and logged), so a crash
+re-delivers the batch and the idempotent statements make that harmless. An event
+Postgres refuses goes to the dead-letter topic with the reason; the rest of its batch still lands.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from connectors.postgres.sink import PostgresSink, is_transient
 from connectors.postgres.state import TOPICS
 from connectors.retry import until_done
 from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
+from streams.writebehind import RowBuffer
 
 NAME = "sink-postgres"
 BATCH, WITHIN_S = 500, 0.5
@@ -46,9 +47,13 @@ def _register_topic(desk: Any, topic: str, sink: PostgresSink) -> None:
             await desk.dead_letter_event(events[r.index], agent=NAME, error=r.error, kind="sink")
         SINK_ROWS.labels(NAME, topic).inc(len(events) - len(rejected))
 
+    # write-behind: a stalled PostgreSQL holds rows here (bounded), not every agent's consumer
+    rows = RowBuffer(f"{NAME}-{topic}", write, batch=BATCH)
+    desk.writers.append(rows)
+
     async def consume(stream: Any) -> None:
-        async for events in stream.take_events(BATCH, within=WITHIN_S):
+        async for events in stream.noack().take_events(BATCH, within=WITHIN_S):
             EVENTS_IN.labels(NAME, topic).inc(len(events))
-            await write(list(events))
+            await rows.add(list(events))
 
     desk.app.agent(desk.sink_topic(topic), name=f"{NAME}-{topic.replace('.', '-')}")(consume)

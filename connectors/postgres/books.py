@@ -67,3 +67,30 @@ class BookCheckpoint(Reconnecting):
                     )
 
         self._call(write)
+
+    def applied_ids(self) -> set[str]:
+        """Every fill id in the saved books (read once at restore: no lookup per fill)."""
+        rows = self._call(
+            lambda c: c.execute("SELECT event_id FROM portfolio_applied_fills").fetchall()
+        )
+        return {r[0] for r in rows}
+
+    def save_all(self, states: list[Mapping[str, Any]], fills: list[tuple[str, str]]) -> None:
+        """Save books and the fills (id, bot) they now hold, in one transaction."""
+
+        def write(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                seq = {}
+                for state in states:
+                    seq[state["bot_id"]] = state["seq"]
+                    conn.execute(
+                        _SAVE, (state["bot_id"], state["seq"], state["as_of"], json.dumps(state))
+                    )
+                for fill_id, bot_id in fills:
+                    conn.execute(
+                        "INSERT INTO portfolio_applied_fills (event_id, bot_id, book_seq) "
+                        "VALUES (%s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                        (fill_id, bot_id, seq.get(bot_id, 0)),
+                    )
+
+        self._call(write)
