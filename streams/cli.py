@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.feeds.live_cli import data_app, register_live
@@ -22,7 +23,7 @@ from connectors.feeds.replay_cli import register_replay
 from streams.audit_cli import register_audit
 from streams.cli_options import JsonOpt
 from streams.db_cli import register_db
-from streams.errors import DeskError
+from streams.errors import DeskError, one_line
 from streams.ops_cli import register_ops
 from streams.parity_cli import register_parity
 from streams.recon_cli import register_recon
@@ -467,7 +468,7 @@ def main() -> None:
     try:
         app()
     except DeskError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(one_line(str(exc)))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

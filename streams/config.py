@@ -456,17 +456,43 @@ def parse_config(data: Any, source: str = "<config>") -> DeskConfig:
         raise ConfigError(_error_line(source, exc)) from None
 
 
+def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
+    """``line N: not valid YAML (why)`` for a parser, scanner or reader error."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        return f"line {line}: not valid YAML (character #x{exc.character:04x} is not allowed)"
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None)
+    why = f" ({' '.join(str(problem).split())})" if problem else ""
+    return f"{where}not valid YAML{why}"
+
+
 def load_config(path: Path | None = None) -> DeskConfig:
     """Load and validate the desk config; any problem is a one-line ConfigError."""
     path = path or DEFAULT_CONFIG
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"config {path}: cannot read: {exc.strerror}") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"config {path}: UTF-16 text; save it as UTF-8")
+    if b"\x00" in raw:
+        raise ConfigError(f"config {path}: binary data, not YAML text; is it the right file?")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"config {path}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+            "save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config {path}:{where}: not valid YAML") from None
+        raise ConfigError(f"config {path}: {_yaml_problem(text, exc)}") from None
+    if data is None:
+        raise ConfigError(
+            f"config {path}: empty; expected a YAML mapping like {DEFAULT_CONFIG.name}"
+        )
     return parse_config(data, str(path))

@@ -9,3 +9,9 @@ class DeskError(Exception):
 
 class ConfigError(DeskError):
     """A bad setting or desk-config value; the message names the key."""
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: line breaks become spaces, control characters ``\\xNN``."""
+    flat = " ".join(text.splitlines())
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in flat)

@@ -93,6 +93,12 @@ def load_settings(**overrides: object) -> DeskSettings:
     """Build settings from the environment; a bad value raises a one-line ConfigError."""
     try:
         return DeskSettings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:  # the .env file: the only file settings read
+        env = Path(str(DeskSettings.model_config.get("env_file") or ".env")).resolve()
+        raise ConfigError(
+            f"settings file {env}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save it as UTF-8 or remove it"
+        ) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])

@@ -31,7 +31,15 @@ import numpy as np
 import pandas as pd
 
 from connectors.feeds.normalize import INTERVAL_MS, bar_event, merge_by_event_time
-from connectors.feeds.tabular import Table, missing, read_header, read_table, to_epoch_ms, to_float
+from connectors.feeds.tabular import (
+    NO_ROWS,
+    Table,
+    inspect_file,
+    missing,
+    read_table,
+    to_epoch_ms,
+    to_float,
+)
 from streams.errors import DeskError
 
 FORMATS = ("binance", "yahoo_ohlcv", "yahoo_wide", "generic")
@@ -152,13 +160,31 @@ def read_bars(path: Path | str, options: ReadOptions | None = None) -> FileBars:
     """One file's bars, ordered by (ts_event, venue, symbol), and its rejects."""
     opts = options or ReadOptions()
     path = Path(path)
-    if not path.is_file():
-        raise DeskError(f"{path}: no such file")
-    header = read_header(path)
-    fmt = detect_format(path, header) if opts.fmt == "auto" else _check_forced(path, header, opts)
+    fmt, header = _check(path, opts)
     if fmt == "yahoo_wide":
         return _read_wide(path, header, opts)
     return _read_ohlcv(path, fmt, opts)
+
+
+def check_bars(path: Path | str, options: ReadOptions | None = None) -> str:
+    """The cheap checks of a bar file before reading it whole; returns its format.
+
+    Only the header (or the Parquet footer) is read: a file that is missing,
+    unreadable, empty, binary, compressed, not UTF-8, corrupt, split by the
+    wrong separator, only a header, of no known layout, or of unknown identity
+    is a one-line ``DeskError`` naming the file, before anything else happens.
+    """
+    return _check(Path(path), options or ReadOptions())[0]
+
+
+def _check(path: Path, opts: ReadOptions) -> tuple[str, list[str]]:
+    header, has_rows = inspect_file(path)
+    fmt = detect_format(path, header) if opts.fmt == "auto" else _check_forced(path, header, opts)
+    if not has_rows:
+        raise DeskError(f"{path}: {NO_ROWS}")
+    if fmt in ("binance", "yahoo_ohlcv"):
+        _identity(path, fmt, opts)
+    return fmt, header
 
 
 def detect_format(path: Path, header: Sequence[str]) -> str:

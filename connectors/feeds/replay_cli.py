@@ -60,7 +60,7 @@ def replay_command(
     json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
     """Replay recorded bars into market.bars in event-time order; bad rows go to deadletter."""
-    from connectors.feeds.files import FORMATS, ReadOptions, parse_when, read_files
+    from connectors.feeds.files import FORMATS, ReadOptions, check_bars, parse_when, read_files
     from connectors.feeds.replay import parse_speed
 
     if fmt not in ("auto", *FORMATS):
@@ -76,7 +76,9 @@ def replay_command(
         until=parse_when(until) if until else None,
     )
     paths = expand(files)
-    target = None if dry_run else _target()  # no broker: say so before reading anything
+    for path in paths:  # a bad file is named before anything else (header/footer only: fast)
+        check_bars(path, opts)
+    target = None if dry_run else _target()  # no broker: say so before the (long) full read
 
     t0 = time.perf_counter()
     with nullcontext() if json_out else err.status("reading bar files..."):

@@ -9,9 +9,10 @@ not the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,33 +53,195 @@ class Table:
 
 
 def read_header(path: Path) -> list[str]:
-    """Column names of a CSV or Parquet file, stripped."""
-    if is_parquet(path):
-        import pyarrow.parquet as pq
+    """Column names of a CSV or Parquet file, stripped; unreadable: a one-line DeskError."""
+    return inspect_file(path)[0]
 
-        return [c.strip() for c in pq.read_schema(path).names]
-    text = _text(path.read_bytes()[:65_536])
-    first = text.split("\n", 1)[0]
-    return [c.strip() for c in next(csv.reader([first.rstrip("\r")]), [])]
+
+def inspect_file(path: Path) -> tuple[list[str], bool]:
+    """(header, has data rows): the cheap look at a file before reading it whole.
+
+    Reads the Parquet footer or the first 64 KiB of a CSV file. Anything that
+    makes the file unreadable (missing, a folder, no permission, empty, binary,
+    compressed, not UTF-8, corrupt Parquet, ...) is a one-line ``DeskError``
+    naming the file. ``has data rows`` is False only when the file surely has none.
+    """
+    check_file(path)
+    if is_parquet(path):
+        schema, rows = _parquet_meta(path)
+        return [c.strip() for c in schema.names], rows > 0
+    data = _read_bytes(path, SAMPLE_BYTES)
+    text = _decode(path, data, partial=len(data) == SAMPLE_BYTES)
+    first, _, rest = text.partition("\n")
+    return _split_header(path, first), bool(rest.strip()) or len(data) == SAMPLE_BYTES
 
 
 def is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
 
 
+def check_file(path: Path) -> None:
+    """A missing path, a folder or a non-regular file is a one-line ``DeskError``."""
+    if path.is_dir():
+        raise DeskError(f"{path}: is a folder, not a file")
+    if not path.exists():
+        raise DeskError(f"{path}: no such file")
+    if not path.is_file():
+        raise DeskError(f"{path}: not a regular file")
+
+
 def read_table(path: Path, columns: list[str] | None = None) -> Table:
-    """The whole file (or only ``columns``) as a ``Table``; the format comes from the extension."""
+    """The whole file (or only ``columns``) as a ``Table``; the format comes from the extension.
+
+    A file with no data rows (only a header, or only blank lines after it) is a ``DeskError``.
+    """
+    check_file(path)
     try:
-        return _read_parquet(path, columns) if is_parquet(path) else _read_csv(path, columns)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise DeskError(f"{path}: cannot read: {' '.join(str(exc).split())}") from None
+        table = _read_parquet(path, columns) if is_parquet(path) else _read_csv(path, columns)
+    except (OSError, pa.ArrowException) as exc:
+        if is_parquet(path):
+            raise DeskError(f"{path}: {_parquet_problem(path, exc)}") from None
+        raise DeskError(f"{path}: cannot read: {_one_line(str(exc))}") from None
+    except csv.Error as exc:
+        raise DeskError(f"{path}: cannot split into fields: {_one_line(str(exc))}") from None
+    if not table.blank.all():
+        return table
+    if not table.broken:
+        raise DeskError(f"{path}: {NO_ROWS}")
+    line, _reason, raw = table.broken[0]
+    sep = next((s for s in _SEPARATORS if len(raw.split(s)) == len(table.header)), None)
+    if sep is not None:
+        raise DeskError(
+            f"{path}: no row has the header's {len(table.header)} comma-separated fields; "
+            f"line {line} looks {_SEPARATORS[sep]}-separated; re-export it comma-separated"
+        )
+    return table
 
 
-def _text(data: bytes) -> str:
+NO_ROWS = "only a header, no data rows"
+SAMPLE_BYTES = 65_536
+_UTF8_FIX = "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > NEW.csv)"
+_MAGIC = {  # leading bytes of files that are not CSV text, and what to do about them
+    b"\x1f\x8b": "gzip-compressed, not CSV text; decompress it first (gunzip)",
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx is one), not CSV text; unzip or export it to CSV",
+    b"PAR1": "a Parquet file, not CSV text; give it a .parquet name",
+    b"BZh": "bzip2-compressed, not CSV text; decompress it first (bunzip2)",
+    b"\xfd7zXZ\x00": "xz-compressed, not CSV text; decompress it first (unxz)",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed, not CSV text; decompress it first (unzstd)",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office file, not CSV text; export it to CSV",
+}
+_SEPARATORS = {";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _read_bytes(path: Path, limit: int = -1) -> bytes:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:  # keep going: the bad bytes end up in a rejected cell
-        return data.decode("utf-8-sig", errors="replace")
+        with path.open("rb") as f:
+            return f.read(limit)
+    except PermissionError:
+        raise DeskError(f"{path}: cannot read: permission denied (check it with ls -l)") from None
+    except IsADirectoryError:
+        raise DeskError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise DeskError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _decode(path: Path, data: bytes, partial: bool = False) -> str:
+    """The file's bytes as text, or a one-line ``DeskError`` saying why they are not CSV text."""
+    if not data.strip():
+        raise DeskError(f"{path}: empty file" + (" (only blank lines)" if data else ""))
+    problem = _not_text(data)
+    if problem:
+        raise DeskError(f"{path}: {problem}")
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=not partial)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DeskError(
+            f"{path}: not UTF-8 text (line {line} has byte 0x{data[exc.start]:02x}, "
+            f"latin-1 or Windows-1252 perhaps); {_UTF8_FIX}"
+        ) from None
+
+
+def _not_text(data: bytes) -> str | None:
+    """Why ``data`` is not UTF-8 CSV text (compressed, binary, UTF-16), or None."""
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            return what
+    head = data[:SAMPLE_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4
+    ):
+        return f"UTF-16 text, not UTF-8; {_UTF8_FIX.replace('latin1', 'utf-16')}"
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        return f"binary data (a NUL byte on line {line}), not CSV text; is it the right file?"
+    controls = sum(head.count(bytes([c])) for c in (*range(1, 9), *range(14, 32), 127))
+    if controls * 100 > len(head):
+        return "binary data, not CSV text; is it the right file?"
+    return None
+
+
+def _split_header(path: Path, line: str) -> list[str]:
+    """The header line's column names; a line the csv module cannot split is a ``DeskError``."""
+    try:
+        header = [c.strip() for c in next(csv.reader([line.rstrip("\r")]), [])]
+    except csv.Error as exc:
+        if "\r" in line:
+            raise DeskError(
+                f"{path}: lines end in a bare CR (old Mac text); convert them to LF "
+                "(e.g. tr '\\r' '\\n' < FILE > NEW.csv)"
+            ) from None
+        raise DeskError(f"{path}: line 1: cannot split the header: {exc}") from None
+    if len(header) == 1:
+        sep = next((s for s in _SEPARATORS if s in header[0]), None)
+        if sep is not None:
+            raise DeskError(
+                f"{path}: the header is one column ({_one_line(header[0], 80)!r}): the file looks "
+                f"{_SEPARATORS[sep]}-separated; bar files are comma-separated with '.' decimals, "
+                "re-export it that way"
+            )
+    return header
+
+
+def _parquet_meta(path: Path) -> tuple[pa.Schema, int]:
+    """A Parquet file's schema and row count (its footer), or a one-line ``DeskError``."""
+    import pyarrow.parquet as pq
+
+    _read_bytes(path, 0)  # permissions, a folder: the plain message
+    try:
+        with pq.ParquetFile(path) as pf:
+            return pf.schema_arrow, pf.metadata.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise DeskError(f"{path}: {_parquet_problem(path, exc)}") from None
+
+
+def _parquet_problem(path: Path, exc: Exception) -> str:
+    """What is wrong with a Parquet file Arrow refused, in an operator's words."""
+    with path.open("rb") as f:
+        head = f.read(64)
+        f.seek(max(path.stat().st_size - 4, 0))
+        tail = f.read(4)
+    if not head.strip():
+        return "empty file"
+    if not head.startswith(b"PAR1"):
+        for magic, what in _MAGIC.items():
+            if head.startswith(magic) and magic != b"PAR1":
+                return what.replace("CSV text", "Parquet").replace("to CSV", "to Parquet")
+        try:
+            looks_csv = "," in head.decode("utf-8")
+        except UnicodeDecodeError:
+            looks_csv = False
+        if looks_csv:
+            return "CSV text, not Parquet; give it a .csv name"
+        return "not a Parquet file (no Parquet magic bytes at the start); is it the right file?"
+    if tail != b"PAR1":
+        return "truncated Parquet file (no footer at the end); copy or write it again"
+    return f"corrupt Parquet file ({_one_line(str(exc), 120)}); write it again"
 
 
 def _read_parquet(path: Path, columns: list[str] | None) -> Table:
@@ -100,17 +263,15 @@ def _read_parquet(path: Path, columns: list[str] | None) -> Table:
 
 
 def _read_csv(path: Path, columns: list[str] | None) -> Table:
-    text = _text(path.read_bytes())
+    text = _decode(path, _read_bytes(path))
     raw = text.split("\n")
     if raw and raw[-1] == "":
         raw.pop()
-    if not raw:
-        raise DeskError(f"{path}: empty file")
 
     def raw_line(n: int) -> str:
         return raw[n - 1].rstrip("\r") if 0 < n <= len(raw) else ""
 
-    header = [c.strip() for c in next(csv.reader([raw[0].rstrip("\r")]))]
+    header = _split_header(path, raw[0])
     wanted = columns or header
     broken: list[tuple[int, str, str]] = []
 
@@ -164,7 +325,7 @@ def _read_csv_slow(
     def record(n: int) -> str:
         return "\n".join(raw_line(k) for k in range(n, spans.get(n, n) + 1))
 
-    for row in reader:
+    for row in _rows(reader):
         start, prev = prev + 1, reader.line_num
         if prev > start:
             spans[start] = prev
@@ -181,6 +342,14 @@ def _read_csv_slow(
     cols = {c: pd.Series([r[k] for r in rows], dtype=str) for k, c in enumerate(wanted)}
     blank = np.array([not raw_line(n).strip() and n not in spans for n in lines], dtype=bool)
     return Table(header, cols, np.array(lines, dtype=np.int64), broken, record, blank)
+
+
+def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The csv module's rows; its error (e.g. a field over its size limit) names the line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise csv.Error(f"line {getattr(reader, 'line_num', 0) + 1}: {exc}") from None
 
 
 def _blank(raw: list[str], lines: np.ndarray) -> np.ndarray:
