@@ -27,6 +27,7 @@ UNREPRESENTABLE_VALUE = "unrepresentable_value"
 ABSURD_VALUE = "absurd_value"
 UNKNOWN_INSTRUMENT = "unknown_instrument"
 CROSSED_QUOTE = "crossed_quote"
+PRICE_LEVEL = "price_level"  # quality flag of the bar that confirmed a new price level
 REASONS = (
     FUTURE_TIMESTAMP,
     BAD_VALUE,
@@ -146,6 +147,11 @@ class PriceGuard:
 
     def accept(self, level: float) -> None:
         self._recent.append(level)
+
+    def reset(self) -> None:
+        """Forget the reference (a new level was confirmed upstream)."""
+        self._recent.clear()
+        self._run = []
 
 
 QUOTE_PRICES = ("bid", "ask")

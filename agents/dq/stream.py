@@ -26,6 +26,7 @@ from agents.dq.containment import (
     ABSURD_VALUE,
     BAD_VALUE,
     FUTURE_TIMESTAMP,
+    PRICE_LEVEL,
     UNREPRESENTABLE_VALUE,
     LeadGuard,
     PriceGuard,
@@ -201,7 +202,7 @@ class StreamChecker:
         self._remember(t)
         self._last_values = values
 
-        rejected = self._values_ok(bar, values, out)
+        rejected = self._values_ok(bar, values, flags, out)
         if rejected is not None:
             return None, out, rejected
         close_only = "close_only" in flags
@@ -374,7 +375,11 @@ class StreamChecker:
             )
 
     def _values_ok(
-        self, bar: Mapping[str, Any], values: tuple[float, ...], out: list[Finding]
+        self,
+        bar: Mapping[str, Any],
+        values: tuple[float, ...],
+        flags: list[str],
+        out: list[Finding],
     ) -> Rejection | None:
         """Values that cannot be real: the bar is dropped (None: the values are usable).
 
@@ -395,6 +400,7 @@ class StreamChecker:
             prices = {k: named[k] for k in (("close",) if close_only else PRICES)}
             absurd, new_level = self._price.judge(prices, named["close"])
             if new_level:
+                flags.append(PRICE_LEVEL)  # the strategy runner takes the new level too
                 out.append(
                     self._finding(
                         bar,
