@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.dq.containment import QuoteGate
 from agents.dq.core import DataQualityCore, InvalidBar
 from agents.portfolio.core import Portfolio
 from agents.quotes.core import SyntheticQuoter
@@ -32,6 +33,9 @@ class LoopOutput:
 
     events: list[Routed] = field(default_factory=list)
     invalid: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
+    # containment: (topic of the rejected event, the event, "reason: detail"), what the
+    # agents dead-letter
+    rejected: list[tuple[str, Mapping[str, Any], str]] = field(default_factory=list)
 
     def topic(self, name: str) -> list[dict[str, Any]]:
         return [e for t, _k, e in self.events if t == name]
@@ -46,6 +50,7 @@ class DeskLoop:
         self.wire = wire
         self.dq = DataQualityCore.from_config(config)
         self.quoter = SyntheticQuoter(config.market_data)
+        self.quote_gate = QuoteGate.from_config(config)
         self.venues = PaperDesk(config)
         self.portfolio = Portfolio.from_config(config)
         self.strategies = StrategyRunner(config)
@@ -66,13 +71,18 @@ class DeskLoop:
         except InvalidBar as exc:
             self.out.invalid.append((bar, str(exc)))
             return
+        if outcome.rejection is not None:
+            self.out.rejected.append(("market.bars", bar, outcome.rejection.line()))
         for report in outcome.reports():
             self._emit("dq.reports", stream_key(report), report)
         if outcome.clean is None:
             return
         clean = self._emit("market.bars.clean", stream_key(outcome.clean), outcome.clean)
         quote = self.quoter.quote(clean)
-        if quote is not None:
+        rejected = None if quote is None else self.quote_gate.check(quote)
+        if rejected is not None:  # not published; the paper venue prices as its agent does
+            self.out.rejected.append(("market.quotes", quote or {}, rejected.line()))
+        elif quote is not None:
             quote = self._emit("market.quotes", stream_key(quote), quote)
         self._venue(self.venues.on_bar(clean, quote))
         for bot_id in self.portfolio.on_bar(clean):
@@ -80,6 +90,8 @@ class DeskLoop:
         for raw in self.strategies.on_bar(clean, self._last_snapshot.get):
             intent = self._emit("orders.intents", f"{raw['bot_id']}:{raw['symbol']}", raw)
             self.on_intent(intent)
+        for _kind, why in self.strategies.drain_skipped():
+            self.out.rejected.append(("market.bars.clean", clean, why))
 
     def on_intent(self, intent: Mapping[str, Any]) -> None:
         decision, command = self.risk.decide(intent, self.dq_freshness)

@@ -310,6 +310,45 @@ class DataQuality(_Strict):
         description="venue:symbol -> exchange-calendars code, '24/7' or '24/5' (forex week)",
     )
     cross_market: list[CrossMarketGroup] = Field(default_factory=list)
+    # -- containment: values that cannot be real never reach market.bars.clean ---------------
+    max_future_ms: int = Field(
+        3_600_000,
+        ge=0,
+        description="a bar or quote whose ts_event is more than this ahead of its ts_ingest"
+        " (the clock: wall time live, event time in a replay) is rejected; 0: off",
+    )
+    max_lead_ms: int = Field(
+        7 * 86_400_000,
+        gt=0,
+        description="a bar (quote) more than this ahead of its stream's last accepted one is"
+        " rejected and does not move the stream on (bars: at least max_lead_intervals intervals)",
+    )
+    max_lead_intervals: int = Field(20, ge=1, description="floor of max_lead_ms, in bars")
+    future_confirm_bars: int = Field(
+        3,
+        ge=2,
+        description="that many far-ahead bars (quotes) in a row, each following the last, are"
+        " the stream really moving on: the last one is accepted (with a gap finding)",
+    )
+    max_price_ratio: Decimal = Field(
+        Decimal("10"),
+        gt=1,
+        allow_inf_nan=False,
+        description="a price more than N x, or less than 1/N of the reference (median of the"
+        " last price_reference_bars accepted closes or mids) is rejected as absurd",
+    )
+    price_reference_bars: int = Field(15, ge=1)
+    absurd_confirm_bars: int = Field(
+        3,
+        ge=2,
+        description="that many absurd bars (quotes) in a row, within max_price_ratio of each"
+        " other, are a new price level: the last one is accepted (price_level_accepted)",
+    )
+    extra_streams: list[str] = Field(
+        default_factory=list,
+        description="streams accepted although not in the universe: 'venue:symbol' or"
+        " 'venue:*' (research data no bot trades); any other stream is rejected",
+    )
 
 
 class MarketData(_Strict):
@@ -378,6 +417,12 @@ class DeskConfig(_Strict):
     venues: dict[str, VenueConfig] = Field(
         default_factory=dict, description="per venue; a venue not listed is paper"
     )
+
+    def known_stream(self, venue: str, symbol: str) -> bool:
+        """In the universe, or accepted by ``data_quality.extra_streams`` (``venue:*`` too)."""
+        key = f"{venue}:{symbol}"
+        extra = self.data_quality.extra_streams
+        return any(i.key == key for i in self.universe) or key in extra or f"{venue}:*" in extra
 
     def calendar_for(self, stream: str, interval: str) -> str | None:
         """The trading calendar of a stream: explicit, else the instrument's, else EOD default."""

@@ -20,3 +20,29 @@ def tidy(x: Any) -> Decimal:
     n = d.normalize()
     exponent = n.as_tuple().exponent
     return n.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else n
+
+
+# Every exact amount on the wire is Avro ``decimal(38, 18)`` (schemas/avro/*.avsc).
+PRECISION, SCALE = 38, 18
+MAX_ABS = Decimal(10) ** (PRECISION - SCALE)  # 20 integer digits
+MIN_STEP = Decimal(1).scaleb(-SCALE)  # 1e-18
+
+
+def unrepresentable(x: Any, *, positive: bool = False) -> str | None:
+    """Why ``x`` cannot be an Avro ``decimal(38, 18)``, or None when it can.
+
+    ``positive``: a price, which must also stay above zero at scale 18 (``1e-30`` is not a
+    price the desk can write down). Never raises, whatever ``x`` is.
+    """
+    try:
+        d = x if isinstance(x, Decimal) else Decimal(repr(x) if isinstance(x, float) else str(x))
+    except (ArithmeticError, ValueError, TypeError):
+        return f"{x!r} is not a number"
+    if not d.is_finite():
+        return f"{x!r} is not finite"
+    if abs(d) >= MAX_ABS:
+        digits = PRECISION - SCALE
+        return f"{x!r} has more than {digits} integer digits (decimal({PRECISION}, {SCALE}))"
+    if positive and abs(d) < MIN_STEP:
+        return f"{x!r} rounds to zero at scale {SCALE}"
+    return None

@@ -5,7 +5,8 @@ filled Faust's producer buffer and stalled the worker now and then.
 Per-stream freshness (last bar, open critical problems) is kept in the
 ``dq-freshness`` table, keyed like the input, so risk can fail closed on stale
 or critical data. With ``stale_clock: wall`` (live feeds) a timer also reports
-streams that went silent.
+streams that went silent. A bar the core's containment rejects (future
+timestamp, impossible value, unknown stream) is dead-lettered with its reason.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def register(desk: Any) -> None:
             except Exception as exc:  # a bug must not stop the desk: keep the input, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
                 continue
+            if outcome.rejection is not None:  # containment: counted, kept with the reason
+                await desk.dead_letter_event(
+                    event, agent=NAME, error=outcome.rejection.line(), kind="validation"
+                )
             if outcome.clean is not None:
                 await clean_topic.send(key=event.key, value=outcome.clean)
                 EVENTS_OUT.labels(NAME, "market.bars.clean").inc()

@@ -12,43 +12,53 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.dq.calendars import SessionCalendar, session_calendar
+from agents.dq.containment import UNKNOWN_INSTRUMENT, Rejection
 from agents.dq.cross import CrossMarketCheck
-from agents.dq.findings import Finding
+from agents.dq.findings import WARNING, Finding
 from agents.dq.stream import InvalidBar, StreamChecker, validate
 from streams.config import DataQuality, DeskConfig
 
-__all__ = ["DataQualityCore", "InvalidBar", "Outcome"]
+__all__ = ["DataQualityCore", "InvalidBar", "Outcome", "Rejection"]
 
 INTRADAY_RULES = ("24/7", "24/5")
 
 
 @dataclass
 class Outcome:
-    """What one bar produced: its clean version (None if unusable) and the findings."""
+    """What one bar produced: its clean version (None if unusable), the findings and, for a
+    bar containment kept out, the rejection (the agent dead-letters the bar with it)."""
 
     clean: dict[str, Any] | None
     findings: list[Finding] = field(default_factory=list)
+    rejection: Rejection | None = None
 
     def reports(self) -> list[dict[str, Any]]:
         return [f.event() for f in self.findings]
 
 
 class DataQualityCore:
-    """All streams' checks plus the cross-market groups."""
+    """All streams' checks plus the cross-market groups.
+
+    ``known``: whether a venue/symbol may pass (the desk's universe and
+    ``data_quality.extra_streams``); None accepts every stream.
+    """
 
     def __init__(
         self,
         cfg: DataQuality,
         calendar_for: Callable[[str, str], str | None] = lambda _s, _i: None,
+        known: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.cfg = cfg
         self.calendar_for = calendar_for
+        self.known = known
+        self.unknown_seen: set[str] = set()
         self.streams: dict[tuple[str, str, str], StreamChecker] = {}
         self.groups = [CrossMarketCheck(g) for g in cfg.cross_market]
 
     @classmethod
     def from_config(cls, config: DeskConfig) -> DataQualityCore:
-        return cls(config.data_quality, config.calendar_for)
+        return cls(config.data_quality, config.calendar_for, config.known_stream)
 
     def _checker(self, bar: Mapping[str, Any]) -> StreamChecker:
         key = (bar["venue"], bar["symbol"], bar["interval"])
@@ -69,8 +79,10 @@ class DataQualityCore:
     def process(self, bar: Mapping[str, Any]) -> Outcome:
         """Judge one bar. Raises ``InvalidBar`` only for bars with no usable identity."""
         validate(bar)
+        if self.known is not None and not self.known(bar["venue"], bar["symbol"]):
+            return self._unknown(bar)
         checker = self._checker(bar)
-        clean, findings = checker.process(bar)
+        clean, findings, rejection = checker.process(bar)
         if clean is not None:
             stream = f"{bar['venue']}:{bar['symbol']}"
             for group in self.groups:
@@ -78,7 +90,29 @@ class DataQualityCore:
                     findings.extend(
                         group.add(stream, bar["open_time"], clean["close"], bar["ts_ingest"])
                     )
-        return Outcome(clean, findings)
+        return Outcome(clean, findings, rejection)
+
+    def _unknown(self, bar: Mapping[str, Any]) -> Outcome:
+        """A stream outside the universe: rejected, reported once per stream."""
+        stream = f"{bar['venue']}:{bar['symbol']}"
+        why = f"{stream} is not in the desk's universe (nor data_quality.extra_streams)"
+        findings = []
+        if stream not in self.unknown_seen:
+            self.unknown_seen.add(stream)
+            findings.append(
+                Finding(
+                    venue=bar["venue"],
+                    symbol=bar["symbol"],
+                    check=UNKNOWN_INSTRUMENT,
+                    severity=WARNING,
+                    message=f"{stream} {bar['interval']}: {why}; its bars are dead-lettered",
+                    ts_event=bar["ts_event"],
+                    ts_ingest=bar["ts_ingest"],
+                    window_start=bar["open_time"],
+                    evidence={"interval": bar["interval"]},
+                )
+            )
+        return Outcome(None, findings, Rejection(UNKNOWN_INSTRUMENT, why))
 
     def tick(self, now_ms: int) -> list[Finding]:
         """Wall-clock staleness for live feeds: streams silent for ``stale_intervals``."""

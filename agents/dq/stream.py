@@ -4,6 +4,13 @@ Each defect is reported once per episode (the first bad bar of a run opens it,
 the first good bar closes it), so a long defect is one report with its window,
 not thousands. Bars that cannot be used (duplicates, out-of-order, bad prices)
 stay out of ``market.bars.clean``; usable bars go on with their quality flags.
+
+Containment (``agents.dq.containment``): a bar far ahead of the stream (or of its
+ingest time) is rejected *before* it can move the stream on; a bar whose values
+cannot be real (non-finite, <= 0, beyond ``decimal(38, 18)``, absurd against the
+median of recent closes) is rejected without touching the price state. Each
+rejection comes back with its reason (the agent dead-letters the bar with it)
+and opens a finding episode of the same name.
 """
 
 from __future__ import annotations
@@ -15,6 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.dq.calendars import DAY_MS, SessionCalendar, expected_missing
+from agents.dq.containment import (
+    ABSURD_VALUE,
+    BAD_VALUE,
+    FUTURE_TIMESTAMP,
+    PRICE_LEVEL,
+    UNREPRESENTABLE_VALUE,
+    LeadGuard,
+    PriceGuard,
+    Rejection,
+    ahead_of_clock,
+    bad_values,
+    unrepresentable_values,
+)
 from agents.dq.findings import CRITICAL, INFO, WARNING, Finding, iso, num
 from analytics.indicators import EwmaVol
 from connectors.feeds.normalize import interval_ms
@@ -22,6 +42,14 @@ from streams.config import DataQuality
 
 PRICES = ("open", "high", "low", "close")
 RECENT = 256  # open times remembered to tell a duplicate from an out-of-order bar
+
+
+def _number(x: Any) -> float:
+    """A bar value as a float; anything that is not a number becomes NaN (a bad value)."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 class InvalidBar(ValueError):
@@ -87,6 +115,11 @@ class StreamChecker:
         self._outliers_in_row = 0
         self._vol = EwmaVol(cfg.vol_halflife_bars, cfg.vol_warmup_bars)
         self._non_session_reported = False
+        self.lead_bound = max(cfg.max_lead_ms, cfg.max_lead_intervals * self.step)
+        self._lead = LeadGuard(cfg.future_confirm_bars)
+        self._price = PriceGuard(
+            float(cfg.max_price_ratio), cfg.price_reference_bars, cfg.absurd_confirm_bars
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -134,16 +167,22 @@ class StreamChecker:
 
     # -- the checks --------------------------------------------------------------------------
 
-    def process(self, bar: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[Finding]]:
-        """One bar in: the clean bar (or None when unusable) and the findings it revealed."""
+    def process(
+        self, bar: Mapping[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[Finding], Rejection | None]:
+        """One bar in: the clean bar (or None when unusable), the findings it revealed and,
+        for a bar rejected by containment, why."""
         out: list[Finding] = []
         st = self.state
         t = bar["open_time"]
-        values = tuple(float(bar[k]) for k in (*PRICES, "volume"))
+        values = tuple(_number(bar[k]) for k in (*PRICES, "volume"))
 
         if st.last_open is not None and t <= st.last_open:
             self._ordering(bar, t, values, out)
-            return None, out
+            return None, out, None
+        future = self._future(bar, t, out)
+        if future is not None:  # before any state moves: the next good bars carry on
+            return None, out, future
         flags: list[str] = list(bar.get("quality_flags") or [])
         if st.last_open is not None:
             self._continuity(bar, t, out)
@@ -163,8 +202,9 @@ class StreamChecker:
         self._remember(t)
         self._last_values = values
 
-        if not self._values_ok(bar, values, out):
-            return None, out
+        rejected = self._values_ok(bar, values, flags, out)
+        if rejected is not None:
+            return None, out, rejected
         close_only = "close_only" in flags
         if not close_only:
             self._ohlc(bar, values, flags, out)
@@ -172,11 +212,38 @@ class StreamChecker:
         self._outlier(bar, values, flags, out)
         self._adj_close(bar, flags, out)
         st.last_close = values[3]
+        self._price.accept(values[3])
         if len(flags) > len(bar.get("quality_flags") or []):
             st.flagged += 1
         clean = dict(bar)
         clean["quality_flags"] = sorted(set(flags))
-        return clean, out
+        return clean, out, None
+
+    def _future(self, bar: Mapping[str, Any], t: int, out: list[Finding]) -> Rejection | None:
+        """Far ahead of the clock (its ingest time) or of the stream's last accepted bar."""
+        why = ahead_of_clock(bar["ts_event"], bar["ts_ingest"], self.cfg.max_future_ms)
+        if why is None:
+            ahead = self._lead.judge(t, self.state.last_open, self.lead_bound)
+            if ahead is None:
+                self._close(FUTURE_TIMESTAMP)
+                return None
+            why = f"bar {iso(t)} is {ahead}"
+        else:
+            why = f"bar {iso(t)}: {why}"
+        if self._open(FUTURE_TIMESTAMP, t, WARNING):
+            out.append(
+                self._finding(
+                    bar,
+                    FUTURE_TIMESTAMP,
+                    WARNING,
+                    f"{why}; rejected, the stream stays at {iso(self.state.last_open or t)}",
+                    t,
+                    t,
+                    open_time=str(t),
+                    last_open_time=str(self.state.last_open),
+                )
+            )
+        return Rejection(FUTURE_TIMESTAMP, f"{self.venue}:{self.symbol} {self.interval} {why}")
 
     def _ordering(
         self, bar: Mapping[str, Any], t: int, values: tuple[float, ...], out: list[Finding]
@@ -308,30 +375,64 @@ class StreamChecker:
             )
 
     def _values_ok(
-        self, bar: Mapping[str, Any], values: tuple[float, ...], out: list[Finding]
-    ) -> bool:
-        """NaN, zero or negative prices, NaN or negative volume: the bar is dropped."""
-        bad = [
-            f"{k}={v}"
-            for k, v in zip((*PRICES, "volume"), values, strict=True)
-            if not math.isfinite(v) or (v <= 0 if k != "volume" else v < 0)
-        ]
-        if not bad:
-            self._close("bad_value")
-            return True
-        if self._open("bad_value", bar["open_time"], CRITICAL):
+        self,
+        bar: Mapping[str, Any],
+        values: tuple[float, ...],
+        flags: list[str],
+        out: list[Finding],
+    ) -> Rejection | None:
+        """Values that cannot be real: the bar is dropped (None: the values are usable).
+
+        ``bad_value``: NaN, zero or negative price, NaN or negative volume;
+        ``unrepresentable_value``: beyond the wire's ``decimal(38, 18)``;
+        ``absurd_value``: a price beyond ``max_price_ratio`` x the median of recent closes.
+        """
+        named = dict(zip((*PRICES, "volume"), values, strict=True))
+        bad = bad_values(named, PRICES)
+        if bad:
+            check, why = BAD_VALUE, f"unusable values {', '.join(bad)}"
+            evidence = {"values": ", ".join(bad)}
+        elif wide := unrepresentable_values(named, PRICES):
+            check, why = UNREPRESENTABLE_VALUE, f"values beyond decimal(38, 18): {'; '.join(wide)}"
+            evidence = {"values": "; ".join(wide)}
+        else:
+            close_only = "close_only" in (bar.get("quality_flags") or [])
+            prices = {k: named[k] for k in (("close",) if close_only else PRICES)}
+            absurd, new_level = self._price.judge(prices, named["close"])
+            if new_level:
+                flags.append(PRICE_LEVEL)  # the strategy runner takes the new level too
+                out.append(
+                    self._finding(
+                        bar,
+                        "price_level_accepted",
+                        WARNING,
+                        f"{self.cfg.absurd_confirm_bars} bars in a row at a new price level"
+                        f" (close {named['close']:.6g}): accepted",
+                        bar["open_time"],
+                        bar["open_time"],
+                        close=num(named["close"], 12),
+                    )
+                )
+            if absurd is None:
+                for check in (BAD_VALUE, UNREPRESENTABLE_VALUE, ABSURD_VALUE):
+                    self._close(check)
+                return None
+            check, why, evidence = ABSURD_VALUE, absurd, {"values": absurd}
+        where = f"{self.venue}:{self.symbol} {self.interval} {iso(bar['open_time'])}"
+        rejection = Rejection(check, f"{where}: {why}")
+        if self._open(check, bar["open_time"], CRITICAL):
             out.append(
                 self._finding(
                     bar,
-                    "bad_value",
+                    check,
                     CRITICAL,
-                    f"unusable values {', '.join(bad)}; bar dropped",
+                    f"{why}; bar dropped",
                     bar["open_time"],
                     bar["open_time"],
-                    values=", ".join(bad),
+                    **evidence,
                 )
             )
-        return False
+        return rejection
 
     def _ohlc(
         self,
