@@ -20,6 +20,7 @@ from streams.avro import registry
 from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
 from streams.metrics import DEAD_LETTERS
+from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
 from streams.topics import CATALOG, physical_name
 
@@ -236,6 +237,8 @@ def create_app(
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
+    # no log line, dead letter or alert error of this process shows a configured secret
+    install_log_redaction(desk.config)
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
     for spec in CATALOG:
         desk.topics[spec.name] = app.topic(

@@ -26,6 +26,7 @@ from streams.errors import DeskError
 from streams.ops_cli import register_ops
 from streams.parity_cli import register_parity
 from streams.recon_cli import register_recon
+from streams.redact import install_log_redaction, redact
 from streams.settings import DeskSettings, load_settings
 from streams.sql_cli import register_sql
 
@@ -416,10 +417,11 @@ register_parity(app)  # parity report
 
 def main() -> None:
     """Console-script entry point: one-line errors, no tracebacks, for operator mistakes."""
+    install_log_redaction()  # the environment's secrets never reach a log line or an error
     try:
         app()
     except DeskError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 
