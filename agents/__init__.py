@@ -22,6 +22,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "connectors.postgres.agent",
     "connectors.clickhouse.agent",
     "agents.audit.agent",
+    "agents.alerts.watch",  # after the sinks: it reads dq.reports and deadletter as one
     "agents.alerts.agent",
 )
 

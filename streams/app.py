@@ -23,6 +23,7 @@ from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
 from streams.incarnation import broker_incarnation
 from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS
+from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
 from streams.topics import CATALOG, physical_name
 
@@ -267,6 +268,8 @@ def create_app(
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
     desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)
+    # no log line, dead letter or alert error of this process shows a configured secret
+    install_log_redaction(desk.config)
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
     for spec in CATALOG:
         desk.topics[spec.name] = app.topic(

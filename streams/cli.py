@@ -27,6 +27,7 @@ from streams.errors import DeskError, one_line
 from streams.ops_cli import register_ops
 from streams.parity_cli import register_parity
 from streams.recon_cli import register_recon
+from streams.redact import install_log_redaction, redact
 from streams.settings import DeskSettings, load_settings
 from streams.sql_cli import register_sql
 
@@ -465,10 +466,12 @@ register_parity(app)  # parity report
 
 def main() -> None:
     """Console-script entry point: one-line errors, no tracebacks, for operator mistakes."""
+    install_log_redaction()  # the environment's secrets never reach a log line or an error
     try:
         app()
     except DeskError as exc:
-        err.print(f"[red]error:[/] {escape(one_line(str(exc)))}", highlight=False, soft_wrap=True)
+        line = escape(one_line(redact(str(exc))))
+        err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

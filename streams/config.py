@@ -253,12 +253,31 @@ class Parity(_Strict):
 
 
 class Alerting(_Strict):
-    """How the alert router suppresses repeats and storms (event time)."""
+    """How the alert router suppresses repeats and storms (event time), and which reports
+    of other agents become alerts (agents/alerts/sources.py)."""
 
     dedup_window_seconds: int = Field(900, ge=0, description="same dedup_key: one incident")
     throttle_window_seconds: int = Field(3600, ge=1)
     max_per_route_per_window: int = Field(30, ge=1, description="CRITICAL is never throttled")
     max_attempts: int = Field(5, ge=1, le=20, description="per delivery, with backoff + jitter")
+    dq_min_severity: Literal["INFO", "WARNING", "CRITICAL", "OFF"] = Field(
+        "CRITICAL",
+        description="data-quality findings at or above this severity are alerts (OFF: none);"
+        " CRITICAL ones are those risk fails closed on",
+    )
+    deadletter_burst_window_seconds: int = Field(
+        300, ge=1, description="event-time window of the dead-letter burst detector"
+    )
+    deadletter_burst_warning: int = Field(
+        10, ge=1, description="dead letters of one agent and topic in the window: a WARNING"
+    )
+    deadletter_burst_critical: int = Field(100, ge=1, description="... and a CRITICAL")
+
+    @model_validator(mode="after")
+    def _burst_levels(self) -> Alerting:
+        if self.deadletter_burst_critical < self.deadletter_burst_warning:
+            raise ValueError("deadletter_burst_critical must be >= deadletter_burst_warning")
+        return self
 
 
 class CrossMarketGroup(_Strict):

@@ -1,6 +1,9 @@
 """Dead letters: what an agent could not decode, validate or process, kept with the reason.
 
-Pure: builds the ``DeadLetter`` event; the Faust side (``streams.app``) sends it.
+Pure: builds the ``DeadLetter`` event; the Faust side (``streams.app``) sends it. The
+reason is redacted (``streams.redact``): an exception's text may carry a secret (a
+URL's password, a DSN), and a dead letter lands on a topic, in ClickHouse and in the
+worker log. The raw key and value are kept as they came (they are the evidence).
 """
 
 from __future__ import annotations
@@ -9,20 +12,20 @@ import hashlib
 from typing import Any
 
 from streams.ids import event_id
+from streams.redact import one_line as redacted_line
 
 MAX_ERROR_CHARS = 500
 
 
 def one_line(error: BaseException | str) -> str:
-    """The error as one bounded line (type name kept when the message is empty)."""
+    """The error as one bounded, redacted line (type name kept unless a ValueError)."""
     if isinstance(error, BaseException):
         text = str(error).strip() or type(error).__name__
         if not isinstance(error, ValueError):
             text = f"{type(error).__name__}: {text}"
     else:
         text = error
-    line = " ".join(text.split())
-    return line[:MAX_ERROR_CHARS]
+    return redacted_line(text, MAX_ERROR_CHARS)
 
 
 def dead_letter_record(

@@ -17,8 +17,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import ConfigError
+from streams.redact import redact_generic
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
+_KEY_PARAM = re.compile(r"(?i)(key)=(?!\*\*\*)[^&\s]+")
 _SECRET_FIELDS = {"postgres_dsn", "clickhouse_url"}
 
 
@@ -110,6 +112,4 @@ def redact_url(url: str | None) -> str | None:
     """Hide the password (and query tokens) in a URL/DSN before it is shown anywhere."""
     if url is None:
         return None
-    url = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-    url = re.sub(r"(?i)(password|token|secret|key)=[^&\s]+", r"\1=***", url)
-    return url
+    return _KEY_PARAM.sub(r"\1=***", redact_generic(url))

@@ -8,6 +8,7 @@ from typing import Any
 
 from streams import metrics
 from streams.app import create_app
+from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
 
 
@@ -18,6 +19,7 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_path / "faust").mkdir(parents=True, exist_ok=True)
     ready = run_dir / "worker.ready"
+    install_log_redaction()  # before anything logs (the app adds its config's alert URLs)
     desk = create_app(settings, bootstrap)
 
     @desk.app.on_rebalance_complete.connect

@@ -3,13 +3,20 @@
 URLs are secrets (a webhook URL is its own credential): a route names the
 environment variable that holds it, and the value is never logged, never put in
 an error message and never written to an artifact; a dry run writes the request
-it would send with the URL withheld. Errors come back as one line with every
-configured URL scrubbed. Network failures, 429 and 5xx are worth retrying; any
-other refusal is not.
+it would send with the URL withheld. The URL is registered with
+``streams.redact`` the moment it is read, so no log line, dead letter or error of
+this process can show it (nor its password, userinfo or path) afterwards.
+
+``deliver`` never raises: every failure, whatever its type (a malformed URL, a
+full disk, a bug), comes back as a ``failed`` outcome with one redacted line.
+Network failures, 429 and 5xx are worth retrying; a malformed URL or any other
+refusal is not. A URL with ``user:password@`` is sent with HTTP basic auth (ntfy
+and most receivers take it), never with the credentials in the request line.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import urllib.error
@@ -18,10 +25,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from streams import redact
 from streams.config import AlertRoute
 
 PRIORITY = {"INFO": "3", "WARNING": "4", "CRITICAL": "5"}
+
+
+class BadURL(ValueError):
+    """The route's URL cannot be used; the message never quotes the URL."""
+
+
+def prepare_url(url: str) -> tuple[str, dict[str, str]]:
+    """The URL to request and its extra headers: credentials moved to a basic-auth header,
+    non-ASCII host/path/query encoded. Raises :class:`BadURL` (no part of the URL in it)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises on a non-numeric or out-of-range port
+        host = parts.hostname
+    except ValueError:
+        raise BadURL("malformed URL (bad port or host)") from None
+    if parts.scheme not in ("http", "https"):
+        raise BadURL("URL needs an http:// or https:// scheme")
+    if not host:
+        raise BadURL("URL has no host")
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise BadURL("URL host is not a valid domain name") from None
+    if ":" in ascii_host:  # IPv6
+        ascii_host = f"[{ascii_host}]"
+    netloc = ascii_host + (f":{port}" if port is not None else "")
+    safe = "/%:@!$&'()*+,;=-._~"
+    path, query = quote(parts.path, safe=safe), quote(parts.query, safe=safe + "?")
+    headers: dict[str, str] = {}
+    if parts.username is not None or parts.password is not None:
+        cred = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode("ascii")
+    return urlunsplit((parts.scheme, netloc, path, query, "")), headers
 
 
 @dataclass(frozen=True)
@@ -60,11 +102,15 @@ class Deliverer:
 
     @property
     def _url(self) -> str | None:
-        return self._env.get(self.route.url_env or "") or None
+        url = self._env.get(self.route.url_env or "") or None
+        if url is not None and url not in redact.redactor():
+            redact.register(url)  # from now on no text of this process can show it
+        return url
 
     def scrub(self, text: str) -> str:
-        url = self._url
-        return text.replace(url, f"<{self.route.url_env}>") if url else text
+        """One line with the URL (in any spelling) and any credential masked."""
+        _ = self._url  # registers the URL
+        return redact.one_line(text, 300)
 
     def request(self, alert: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
         """The headers and body this route sends (webhook: Slack/Discord-style JSON)."""
@@ -77,6 +123,25 @@ class Deliverer:
         return {"Content-Type": "application/json"}, json.dumps(body, sort_keys=True).encode()
 
     def deliver(self, alert: Mapping[str, Any]) -> Outcome:
+        """Never raises: any failure is a ``failed`` outcome with one redacted line."""
+        try:
+            return self._deliver(alert)
+        except urllib.error.HTTPError as exc:
+            retry = exc.code == 429 or exc.code >= 500
+            return Outcome("failed", exc.code, self.scrub(f"HTTP {exc.code} {exc.reason}"),
+                           retry=retry)  # fmt: skip
+        except BadURL as exc:
+            return Outcome("failed", error=f"{self.route.url_env}: {exc}")
+        except OSError as exc:  # refused, timeout, DNS; a file route's disk
+            return Outcome("failed", error=self._error(exc), retry=True)
+        except Exception as exc:  # anything else (a bug too) is final
+            return Outcome("failed", error=self._error(exc))
+
+    def _error(self, exc: BaseException) -> str:
+        _ = self._url  # registers the URL
+        return redact.error_text(exc, 300)
+
+    def _deliver(self, alert: Mapping[str, Any]) -> Outcome:
         if self.route.kind == "file":
             return self._to_file(alert)
         headers, body = self.request(alert)
@@ -85,18 +150,10 @@ class Deliverer:
         url = self._url
         if url is None:
             return Outcome("failed", error=f"environment variable {self.route.url_env} is not set")
-        req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                return Outcome("sent", status_code=resp.status)
-        except urllib.error.HTTPError as exc:
-            retry = exc.code == 429 or exc.code >= 500
-            return Outcome("failed", exc.code, self.scrub(f"HTTP {exc.code} {exc.reason}"),
-                           retry=retry)  # fmt: skip
-        except (OSError, ValueError) as exc:  # refused, timeout, DNS, a malformed URL
-            text = " ".join(str(exc).split())[:300] or type(exc).__name__
-            return Outcome("failed", error=self.scrub(f"{type(exc).__name__}: {text}"),
-                           retry=not isinstance(exc, ValueError))  # fmt: skip
+        target, auth = prepare_url(url)
+        req = urllib.request.Request(target, data=body, headers=headers | auth, method="POST")
+        with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+            return Outcome("sent", status_code=resp.status)
 
     def _path(self, relative: str) -> Path:
         path = Path(relative)
