@@ -55,7 +55,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert code == 0, report
         parts = {p["part"]: p for p in report["parts"]}
-        assert set(parts) == {"broker", "postgres", "clickhouse", "agents", "risk"}
+        assert {"broker", "postgres", "clickhouse", "agents", "risk"} <= set(parts)
         assert all(p["healthy"] for p in parts.values()) and report["healthy"]
 
         # a second desk on the same data dir refuses, one line, and changes nothing
