@@ -115,6 +115,7 @@ class StreamChecker:
         self._outliers_in_row = 0
         self._vol = EwmaVol(cfg.vol_halflife_bars, cfg.vol_warmup_bars)
         self._non_session_reported = False
+        self._covered: int | None = None  # latest open time of a bar rejected for its values
         self.lead_bound = max(cfg.max_lead_ms, cfg.max_lead_intervals * self.step)
         self._lead = LeadGuard(cfg.future_confirm_bars)
         self._price = PriceGuard(
@@ -184,8 +185,11 @@ class StreamChecker:
         if future is not None:  # before any state moves: the next good bars carry on
             return None, out, future
         flags: list[str] = list(bar.get("quality_flags") or [])
-        if st.last_open is not None:
-            self._continuity(bar, t, out)
+        last = st.last_open
+        if self._covered is not None and self._covered < t:
+            last = max(last or self._covered, self._covered)  # a minute seen, values rejected
+        if last is not None:
+            self._continuity(bar, t, last, out)
         elif self.sessions is not None and self.sessions.covers(t // DAY_MS):
             out.append(
                 self._finding(
@@ -197,14 +201,18 @@ class StreamChecker:
                 )
             )
         self._non_session(bar, t, flags, out)
-        st.last_open, st.last_close_time, st.last_ingest = t, bar["ts_event"], bar["ts_ingest"]
+        st.last_close_time, st.last_ingest = bar["ts_event"], bar["ts_ingest"]
         st.bars += 1
-        self._remember(t)
-        self._last_values = values
 
         rejected = self._values_ok(bar, values, flags, out)
         if rejected is not None:
+            # the minute was seen (no gap is reported for it) but the stream's ordering does
+            # not move: a corrected copy of this bar is still accepted, not a "duplicate"
+            self._covered = t if self._covered is None else max(self._covered, t)
             return None, out, rejected
+        st.last_open = t
+        self._remember(t)
+        self._last_values = values
         close_only = "close_only" in flags
         if not close_only:
             self._ohlc(bar, values, flags, out)
@@ -275,11 +283,9 @@ class StreamChecker:
                 )
             )
 
-    def _continuity(self, bar: Mapping[str, Any], t: int, out: list[Finding]) -> None:
-        """Gaps (missing bars or sessions) and staleness judged on the next bar."""
+    def _continuity(self, bar: Mapping[str, Any], t: int, last: int, out: list[Finding]) -> None:
+        """Gaps (missing bars or sessions) since ``last`` and staleness judged on the next bar."""
         st = self.state
-        last = st.last_open
-        assert last is not None
         if self.sessions is not None and self.sessions.covers(t // DAY_MS):
             missing_days = self.sessions.sessions_between(last // DAY_MS, t // DAY_MS)
             missing = len(missing_days)
