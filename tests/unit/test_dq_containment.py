@@ -320,3 +320,19 @@ def test_universe_and_extra_streams() -> None:
     assert cfg.known_stream("yahoo", "SPY")  # extra_streams: ["yahoo:*"]
     assert not cfg.known_stream("binanceus", "DOGE/USD")
     assert not cfg.known_stream("nowhere", "BTC/USD")
+
+
+def test_a_recorded_quote_the_gate_rejects_becomes_a_dead_letter() -> None:
+    """``desk feed live`` publishes recorded quotes itself: a rejected one goes to deadletter."""
+    from connectors.feeds.live_cli import quote_dead_letter
+    from streams.avro import registry
+
+    cfg = load_config()
+    quote = SyntheticQuoter(cfg.market_data).quote(real(n=1)[0]) | {"bid": math.nan}
+    quote |= {"synthetic": False, "fill_model_bias": None}
+    rejection = QuoteGate.from_config(cfg).check(quote)
+    assert rejection is not None and rejection.reason == BAD_VALUE
+    dead = quote_dead_letter(quote, rejection.line())
+    assert dead["error"].startswith("bad_value: binanceus:BTC/USD")
+    assert dead["error_kind"] == "validation" and dead["topic"] == "market.quotes:binanceus:BTC/USD"
+    assert registry().decode(registry().encode("DeadLetter", dead))[1] == dead
