@@ -176,7 +176,16 @@ class StreamChecker:
         out: list[Finding] = []
         st = self.state
         t = bar["open_time"]
-        values = tuple(_number(bar[k]) for k in (*PRICES, "volume"))
+        try:
+            values = (
+                float(bar["open"]),
+                float(bar["high"]),
+                float(bar["low"]),
+                float(bar["close"]),
+                float(bar["volume"]),
+            )
+        except (TypeError, ValueError):  # not a number: a bad value, judged below
+            values = tuple(_number(bar[k]) for k in (*PRICES, "volume"))
 
         if st.last_open is not None and t <= st.last_open:
             self._ordering(bar, t, values, out)
@@ -233,7 +242,8 @@ class StreamChecker:
         if why is None:
             ahead = self._lead.judge(t, self.state.last_open, self.lead_bound)
             if ahead is None:
-                self._close(FUTURE_TIMESTAMP)
+                if self.state.episodes:
+                    self._close(FUTURE_TIMESTAMP)
                 return None
             why = f"bar {iso(t)} is {ahead}"
         else:
@@ -394,11 +404,13 @@ class StreamChecker:
         ``absurd_value``: a price beyond ``max_price_ratio`` x the median of recent closes.
         """
         named = dict(zip((*PRICES, "volume"), values, strict=True))
-        bad = bad_values(named, PRICES)
+        o, h, lo, c, v = values  # the usual case first: finite, positive, well inside decimals
+        usual = all(1e-17 < x < 1e19 for x in (o, h, lo, c)) and 0.0 <= v < 1e19
+        bad = [] if usual else bad_values(named, PRICES)
         if bad:
             check, why = BAD_VALUE, f"unusable values {', '.join(bad)}"
             evidence = {"values": ", ".join(bad)}
-        elif wide := unrepresentable_values(named, PRICES):
+        elif not usual and (wide := unrepresentable_values(named, PRICES)):
             check, why = UNREPRESENTABLE_VALUE, f"values beyond decimal(38, 18): {'; '.join(wide)}"
             evidence = {"values": "; ".join(wide)}
         else:
@@ -420,8 +432,9 @@ class StreamChecker:
                     )
                 )
             if absurd is None:
-                for check in (BAD_VALUE, UNREPRESENTABLE_VALUE, ABSURD_VALUE):
-                    self._close(check)
+                if self.state.episodes:
+                    for check in (BAD_VALUE, UNREPRESENTABLE_VALUE, ABSURD_VALUE):
+                        self._close(check)
                 return None
             check, why, evidence = ABSURD_VALUE, absurd, {"values": absurd}
         where = f"{self.venue}:{self.symbol} {self.interval} {iso(bar['open_time'])}"
