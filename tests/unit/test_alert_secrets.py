@@ -274,3 +274,16 @@ def test_every_dead_letter_reason_is_redacted(tmp_path: Path) -> None:
     for record in sent:
         assert SECRET not in record["error"]
         assert SECRET.encode() not in registry().encode("DeadLetter", record)
+
+
+def test_exchange_keys_become_known_secrets() -> None:
+    from connectors.feeds.backoff import one_line
+    from connectors.feeds.ccxt_feed import make_exchange
+
+    env = {"DESK_BINANCEUS_API_KEY": "k3y-AbCdEf0123", "DESK_BINANCEUS_SECRET": "s3c-ZyXw9876"}
+    make_exchange("binanceus", env)
+    assert redact("headers {'X-MBX-APIKEY': 'k3y-AbCdEf0123'} s3c-ZyXw9876") == (
+        "headers {'X-MBX-APIKEY': '***'} ***"
+    )
+    err = one_line(RuntimeError("GET https://api.example/v3/account?timestamp=1&signature=ab12"))
+    assert err == "RuntimeError: GET https://api.example/v3/account?timestamp=1&signature=***"
