@@ -99,13 +99,23 @@ def _spellings(part: str) -> set[str]:
     return out
 
 
+_NO_SECRET_SCHEMES = ("chdb", "file")  # a local path: nothing to hide
+_DSN_SCHEMES = ("postgres", "clickhouse", "mysql", "redis", "mongodb", "amqp", "kafka")
+
+
 def variants(value: str) -> set[str]:
-    """The secret and the partial forms that give it away (each at least a few chars)."""
+    """The secret and the partial forms that give it away (each at least a few chars).
+
+    A URL's path and query are secret too (a webhook's path is its token), unless the
+    URL is a database DSN (``postgresql://``...): then the path is a database name."""
     value = value.strip()
     if len(value) < MIN_SECRET_CHARS:
         return set()
     parts = {value}
-    _scheme, sep, rest = value.partition("://")
+    scheme, sep, rest = value.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if scheme.startswith(_NO_SECRET_SCHEMES):
+        return set()
     if sep or "@" in value:  # a URL or DSN: its parts give it away too
         rest = rest if sep else value
         parts.add(rest)  # the URL without its scheme
@@ -115,10 +125,11 @@ def variants(value: str) -> set[str]:
         except ValueError:
             netloc, path, query = "", "", ""
         userinfo, at, hostport = netloc.rpartition("@")
+        password = userinfo.partition(":")[2] if at else ""
         if at:
-            parts.add(userinfo)
-            parts.add(userinfo.partition(":")[2])  # the password alone
-        if path not in ("", "/") or query:  # a webhook's path and query are its token
+            parts.update((userinfo, password))
+        path_secret = not scheme.startswith(_DSN_SCHEMES)
+        if path_secret and (path not in ("", "/") or query):
             tail = path + (f"?{query}" if query else "")
             parts.update((tail, hostport + tail))
             if path not in ("", "/"):

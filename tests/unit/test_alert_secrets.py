@@ -229,6 +229,10 @@ def test_generic_credentials_are_masked_without_being_known() -> None:
 
 def test_variants_skip_short_values_and_names_like_secrets_come_from_the_env() -> None:
     assert variants("abc") == set()
+    assert variants("chdb:///srv/desk/clickhouse") == set()  # a local path hides nothing
+    dsn = variants("postgresql://desk:pw12345@db:5432/deskdb")
+    assert {"pw12345", "desk:pw12345"} <= dsn and "/deskdb" not in dsn  # a db name, no secret
+    assert "/services/T0/xyz" in variants("https://hooks.example/services/T0/xyz")
     env = {"DESK_BINANCE_SECRET": "sec-1", "DESK_BINANCE_API_KEY": "key-1",
            "DESK_POSTGRES_DSN": "postgresql://a:b@c/d", "DESK_HOOK": "https://x/y",
            "DESK_LOG_LEVEL": "INFO"}  # fmt: skip
