@@ -68,11 +68,17 @@ def inspect_file(path: Path) -> tuple[list[str], bool]:
     check_file(path)
     if is_parquet(path):
         schema, rows = _parquet_meta(path)
-        return [c.strip() for c in schema.names], rows > 0
-    data = _read_bytes(path, SAMPLE_BYTES)
-    text = _decode(path, data, partial=len(data) == SAMPLE_BYTES)
-    first, _, rest = text.partition("\n")
-    return _split_header(path, first), bool(rest.strip()) or len(data) == SAMPLE_BYTES
+        header, has_rows = [c.strip() for c in schema.names], rows > 0
+    else:
+        data = _read_bytes(path, SAMPLE_BYTES)
+        text = _decode(path, data, partial=len(data) == SAMPLE_BYTES)
+        first, _, rest = text.partition("\n")
+        header = _split_header(path, first)
+        has_rows = bool(rest.strip()) or len(data) == SAMPLE_BYTES
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise DeskError(f"{path}: the header has {', '.join(map(repr, twice))} more than once")
+    return header, has_rows
 
 
 def is_parquet(path: Path) -> bool:
@@ -201,7 +207,7 @@ def _split_header(path: Path, line: str) -> list[str]:
         sep = next((s for s in _SEPARATORS if s in header[0]), None)
         if sep is not None:
             raise DeskError(
-                f"{path}: the header is one column ({_one_line(header[0], 80)!r}): the file looks "
+                f"{path}: the header is one column ({header[0][:80]!r}): the file looks "
                 f"{_SEPARATORS[sep]}-separated; bar files are comma-separated with '.' decimals, "
                 "re-export it that way"
             )
@@ -247,10 +253,11 @@ def _parquet_problem(path: Path, exc: Exception) -> str:
 def _read_parquet(path: Path, columns: list[str] | None) -> Table:
     import pyarrow.parquet as pq
 
-    tab = pq.read_table(path)
+    with pq.ParquetFile(path) as pf:  # not pq.read_table: it refuses repeated (unnamed) columns
+        tab = pf.read()
     header = [c.strip() for c in tab.column_names]
     tab = tab.rename_columns(header)
-    frame = tab.select(columns or header).to_pandas()
+    frame = tab.select([header.index(c) for c in columns or header if c]).to_pandas()
     lines = np.arange(1, len(frame) + 1, dtype=np.int64)
 
     def raw_line(n: int) -> str:
@@ -272,7 +279,8 @@ def _read_csv(path: Path, columns: list[str] | None) -> Table:
         return raw[n - 1].rstrip("\r") if 0 < n <= len(raw) else ""
 
     header = _split_header(path, raw[0])
-    wanted = columns or header
+    wanted = columns or [h for h in header if h]  # unnamed columns (Excel's trailing ,,) unread
+    names = [h or f"\x00unnamed {k}" for k, h in enumerate(header)]  # Arrow wants unique names
     broken: list[tuple[int, str, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -284,12 +292,12 @@ def _read_csv(path: Path, columns: list[str] | None) -> Table:
     try:  # fast path: Arrow's C++ reader, serial so invalid rows carry their line number
         tab = pacsv.read_csv(
             io.BytesIO(text.encode()),
-            read_options=pacsv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 invalid_row_handler=on_invalid, ignore_empty_lines=False
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,
                 include_columns=wanted,
             ),
