@@ -187,7 +187,7 @@ def _not_text(data: bytes) -> str | None:
         line = data.count(b"\n", 0, nul) + 1
         return f"binary data (a NUL byte on line {line}), not CSV text; is it the right file?"
     controls = sum(head.count(bytes([c])) for c in (*range(1, 9), *range(14, 32), 127))
-    if controls * 100 > len(head):
+    if controls > 4 and controls * 100 > len(head):  # not a stray escape in a text file
         return "binary data, not CSV text; is it the right file?"
     return None
 
