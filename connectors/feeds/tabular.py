@@ -178,8 +178,9 @@ def _not_text(data: bytes) -> str | None:
         if data.startswith(magic):
             return what
     head = data[:SAMPLE_BYTES]
+    zeros = sorted((head[0::2].count(0), head[1::2].count(0)))  # UTF-16 ASCII: NUL every 2nd byte
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
-        len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4
+        len(head) >= 4 and zeros[1] > len(head) // 4 and zeros[0] <= len(head) // 50
     ):
         return f"UTF-16 text, not UTF-8; {_UTF8_FIX.replace('latin1', 'utf-16')}"
     nul = data.find(b"\x00")
@@ -238,8 +239,8 @@ def _parquet_problem(path: Path, exc: Exception) -> str:
         for magic, what in _MAGIC.items():
             if head.startswith(magic) and magic != b"PAR1":
                 return what.replace("CSV text", "Parquet").replace("to CSV", "to Parquet")
-        try:
-            looks_csv = "," in head.decode("utf-8")
+        try:  # (incremental: the 64 bytes may end inside a character)
+            looks_csv = "," in codecs.getincrementaldecoder("utf-8")().decode(head)
         except UnicodeDecodeError:
             looks_csv = False
         if looks_csv:
