@@ -34,6 +34,8 @@ def unrepresentable(x: Any, *, positive: bool = False) -> str | None:
     ``positive``: a price, which must also stay above zero at scale 18 (``1e-30`` is not a
     price the desk can write down). Never raises, whatever ``x`` is.
     """
+    if type(x) is float and 1e-17 < abs(x) < 1e19:  # the usual case, clear of both bounds
+        return None
     try:
         d = x if isinstance(x, Decimal) else Decimal(repr(x) if isinstance(x, float) else str(x))
     except (ArithmeticError, ValueError, TypeError):

@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
@@ -36,35 +36,56 @@ MIN_SECRET_CHARS = 4  # shorter values would blank out ordinary words
 SECRET_ENV_NAME = re.compile(r"(?i)(secret|passw|token|api_?key|dsn|webhook|credential)")
 SECRET_ENV_ALWAYS = ("DESK_POSTGRES_DSN", "DESK_CLICKHOUSE_URL")
 
-_SECRET_PARAM = r"[\w.-]*(?:password|passwd|token|secret|api_?key|apikey|signature)|pwd"
+_SECRET_WORD = r"password|passwd|token|secret|api_?key|apikey|signature"
+_WORDS = ("pass", "pwd", "token", "secret", "key", "signature")  # cheap pre-checks
 _NOT_MASKED = r"(?!\*\*\*)"
-_GENERIC: tuple[tuple[str, re.Pattern[str], str], ...] = (
+
+
+def _has_word(text: str, lower: str) -> bool:
+    return any(w in lower for w in _WORDS)
+
+
+# (pre-check on the text and its lower case, pattern, replacement); a pattern runs only
+# when its pre-check passes, so a plain log line costs a few substring tests
+_GENERIC: tuple[tuple[Callable[[str, str], bool], re.Pattern[str], str], ...] = (
     # scheme://user:password@host -> scheme://user:***@host (the authority ends at / ? #)
-    ("@", re.compile(r"(\b[A-Za-z][\w+.-]*://[^\s:/@?#'\"]*:)[^\s/?#'\"]*@"), rf"\1{MASK}@"),
+    (
+        lambda t, _l: "@" in t and "://" in t,
+        re.compile(r"(\b[A-Za-z][\w+.-]*://[^\s:/@?#'\"]*:)[^\s/?#'\"]*@"),
+        rf"\1{MASK}@",
+    ),
     # user:password@host without a scheme
     (
-        "@",
+        lambda t, _l: "@" in t,
         re.compile(rf"(?<![\w:/.%+*-])([\w.%+-]+):{_NOT_MASKED}[^\s:/@?#'\"]+@(?=[\w\[])"),
         rf"\1:{MASK}@",
     ),
     # password=... token=... apikey=... in a query string or a libpq DSN
     (
-        "=",
-        re.compile(rf"(?i)(\b(?:{_SECRET_PARAM})\s*=\s*){_NOT_MASKED}[^\s&'\",;]+"),
+        lambda t, low: "=" in t and _has_word(t, low),
+        re.compile(rf"(?i)((?:{_SECRET_WORD}|\bpwd)\s*=\s*){_NOT_MASKED}[^\s&'\",;]+"),
         rf"\1{MASK}",
     ),
     # "password": "..." in JSON-ish text
-    ('"', re.compile(rf'(?i)("(?:{_SECRET_PARAM})"\s*:\s*")[^"]*"'), rf'\1{MASK}"'),
+    (
+        lambda t, low: '"' in t and _has_word(t, low),
+        re.compile(rf'(?i)("[\w.-]*(?:{_SECRET_WORD}|pwd)"\s*:\s*")[^"]*"'),
+        rf'\1{MASK}"',
+    ),
     # Authorization: Bearer/Basic ..., bare bearer tokens
     (
-        ":",
+        lambda _t, low: "authorization" in low,
         re.compile(
             r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic|token)?\s*)"
             rf"{_NOT_MASKED}[^\s'\",]+"
         ),
         rf"\1{MASK}",
     ),
-    ("", re.compile(rf"(?i)(\bbearer\s+){_NOT_MASKED}[A-Za-z0-9._~+/=-]{{8,}}"), rf"\1{MASK}"),
+    (
+        lambda _t, low: "bearer" in low,
+        re.compile(rf"(?i)(\bbearer\s+){_NOT_MASKED}[A-Za-z0-9._~+/=-]{{8,}}"),
+        rf"\1{MASK}",
+    ),
 )
 
 
@@ -78,13 +99,23 @@ def _spellings(part: str) -> set[str]:
     return out
 
 
+_NO_SECRET_SCHEMES = ("chdb", "file")  # a local path: nothing to hide
+_DSN_SCHEMES = ("postgres", "clickhouse", "mysql", "redis", "mongodb", "amqp", "kafka")
+
+
 def variants(value: str) -> set[str]:
-    """The secret and the partial forms that give it away (each at least a few chars)."""
+    """The secret and the partial forms that give it away (each at least a few chars).
+
+    A URL's path and query are secret too (a webhook's path is its token), unless the
+    URL is a database DSN (``postgresql://``...): then the path is a database name."""
     value = value.strip()
     if len(value) < MIN_SECRET_CHARS:
         return set()
     parts = {value}
-    _scheme, sep, rest = value.partition("://")
+    scheme, sep, rest = value.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if scheme.startswith(_NO_SECRET_SCHEMES):
+        return set()
     if sep or "@" in value:  # a URL or DSN: its parts give it away too
         rest = rest if sep else value
         parts.add(rest)  # the URL without its scheme
@@ -94,10 +125,11 @@ def variants(value: str) -> set[str]:
         except ValueError:
             netloc, path, query = "", "", ""
         userinfo, at, hostport = netloc.rpartition("@")
+        password = userinfo.partition(":")[2] if at else ""
         if at:
-            parts.add(userinfo)
-            parts.add(userinfo.partition(":")[2])  # the password alone
-        if path not in ("", "/") or query:  # a webhook's path and query are its token
+            parts.update((userinfo, password))
+        path_secret = not scheme.startswith(_DSN_SCHEMES)
+        if path_secret and (path not in ("", "/") or query):
             tail = path + (f"?{query}" if query else "")
             parts.update((tail, hostport + tail))
             if path not in ("", "/"):
@@ -148,8 +180,9 @@ class Redactor:
 
 def redact_generic(text: str) -> str:
     """Only the patterns (userinfo, ``password=``..., bearer tokens): a DSN keeps its host."""
-    for hint, rx, repl in _GENERIC:
-        if hint in text:
+    lower = text.lower()
+    for applies, rx, repl in _GENERIC:
+        if applies(text, lower):
             text = rx.sub(repl, text)
     return text
 
@@ -215,11 +248,12 @@ def scrub(record: logging.LogRecord) -> logging.LogRecord:
     clean = redact(message)
     if clean != message or record.args:
         record.msg, record.args = clean, None
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:
-        clean_exc = redact(record.exc_text)
-        if clean_exc != record.exc_text:  # no handler may render the raw traceback again
+        record.exc_text = redact(record.exc_text)
+    elif record.exc_info:
+        text = logging.Formatter().formatException(record.exc_info)
+        clean_exc = redact(text)
+        if clean_exc != text:  # handlers use exc_text; none may render the raw one again
             record.exc_text, record.exc_info = clean_exc, None
     if record.stack_info:
         record.stack_info = redact(record.stack_info)

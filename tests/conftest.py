@@ -32,14 +32,18 @@ def desk_config_file(directory: Path, **changes: object) -> Path:
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> DeskSettings:
     """The shared stack runs the data path only (no bots): data-heavy tests stay fast there;
     the order path gets its own stack (tests/integration/test_order_path.py)."""
+    from streams.config import DEFAULT_CONFIG
     from streams.runtime.proc import free_port
 
     data_dir = tmp_path_factory.mktemp("desk")
+    # the tests' own synthetic streams (venue itest) are not in the universe: accept them
+    dq = yaml.safe_load(DEFAULT_CONFIG.read_text())["data_quality"]
+    dq["extra_streams"] = [*dq.get("extra_streams", []), "itest:*"]
     return load_settings(
         data_dir=data_dir,
         topic_prefix="it.",
         metrics_port=free_port(),
-        config_file=desk_config_file(data_dir, bots=[]),
+        config_file=desk_config_file(data_dir, bots=[], data_quality=dq),
     )
 
 

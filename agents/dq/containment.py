@@ -14,7 +14,6 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from statistics import median
 from typing import Any
 
 from streams.config import DataQuality
@@ -115,27 +114,33 @@ class PriceGuard:
         self.ratio, self.confirm = ratio, confirm
         self._recent: deque[float] = deque(maxlen=window)
         self._run: list[float] = []
+        self._ref: float | None = None  # cached median of _recent
 
     @property
     def reference(self) -> float | None:
-        return median(self._recent) if self._recent else None
+        return _median(self._recent) if self._recent else None
 
     def judge(self, prices: Mapping[str, float], level: float) -> tuple[str | None, bool]:
         """(detail if absurd, else None; True when this accepts a new level). ``level`` is the
         message's reference price (a bar's close, a quote's mid)."""
-        ref = self.reference
-        if ref is None:  # the first message of a stream: only the hard checks apply
+        if not self._recent:  # the first message of a stream: only the hard checks apply
             return None, False
-        far = {k: v for k, v in prices.items() if not 1 / self.ratio <= v / ref <= self.ratio}
-        if not far:
-            self._run = []
+        if self._ref is None:
+            self._ref = _median(self._recent)
+        ref, ratio = self._ref, self.ratio
+        lo, hi = ref / ratio, ref * ratio
+        if lo <= min(prices.values()) and max(prices.values()) <= hi:  # finite values only
+            if self._run:
+                self._run = []
             return None, False
+        far = {k: v for k, v in prices.items() if not lo <= v <= hi}
         run = [*self._run, level]
         if max(run) / min(run) > self.ratio:  # not a consistent new level: start again
             run = [level]
         if len(run) >= self.confirm:
             self._run = []
             self._recent.clear()
+            self._ref = None
             return None, True
         self._run = run
         shown = ", ".join(f"{k}={v:.6g}" for k, v in far.items())
@@ -147,11 +152,19 @@ class PriceGuard:
 
     def accept(self, level: float) -> None:
         self._recent.append(level)
+        self._ref = None
 
     def reset(self) -> None:
         """Forget the reference (a new level was confirmed upstream)."""
         self._recent.clear()
         self._run = []
+        self._ref = None
+
+
+def _median(xs: deque[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 QUOTE_PRICES = ("bid", "ask")

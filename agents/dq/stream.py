@@ -115,6 +115,7 @@ class StreamChecker:
         self._outliers_in_row = 0
         self._vol = EwmaVol(cfg.vol_halflife_bars, cfg.vol_warmup_bars)
         self._non_session_reported = False
+        self._covered: int | None = None  # latest open time of a bar rejected for its values
         self.lead_bound = max(cfg.max_lead_ms, cfg.max_lead_intervals * self.step)
         self._lead = LeadGuard(cfg.future_confirm_bars)
         self._price = PriceGuard(
@@ -175,7 +176,16 @@ class StreamChecker:
         out: list[Finding] = []
         st = self.state
         t = bar["open_time"]
-        values = tuple(_number(bar[k]) for k in (*PRICES, "volume"))
+        try:
+            values = (
+                float(bar["open"]),
+                float(bar["high"]),
+                float(bar["low"]),
+                float(bar["close"]),
+                float(bar["volume"]),
+            )
+        except (TypeError, ValueError):  # not a number: a bad value, judged below
+            values = tuple(_number(bar[k]) for k in (*PRICES, "volume"))
 
         if st.last_open is not None and t <= st.last_open:
             self._ordering(bar, t, values, out)
@@ -184,8 +194,11 @@ class StreamChecker:
         if future is not None:  # before any state moves: the next good bars carry on
             return None, out, future
         flags: list[str] = list(bar.get("quality_flags") or [])
-        if st.last_open is not None:
-            self._continuity(bar, t, out)
+        last = st.last_open
+        if self._covered is not None and self._covered < t:
+            last = max(last or self._covered, self._covered)  # a minute seen, values rejected
+        if last is not None:
+            self._continuity(bar, t, last, out)
         elif self.sessions is not None and self.sessions.covers(t // DAY_MS):
             out.append(
                 self._finding(
@@ -197,14 +210,18 @@ class StreamChecker:
                 )
             )
         self._non_session(bar, t, flags, out)
-        st.last_open, st.last_close_time, st.last_ingest = t, bar["ts_event"], bar["ts_ingest"]
+        st.last_close_time, st.last_ingest = bar["ts_event"], bar["ts_ingest"]
         st.bars += 1
-        self._remember(t)
-        self._last_values = values
 
         rejected = self._values_ok(bar, values, flags, out)
         if rejected is not None:
+            # the minute was seen (no gap is reported for it) but the stream's ordering does
+            # not move: a corrected copy of this bar is still accepted, not a "duplicate"
+            self._covered = t if self._covered is None else max(self._covered, t)
             return None, out, rejected
+        st.last_open = t
+        self._remember(t)
+        self._last_values = values
         close_only = "close_only" in flags
         if not close_only:
             self._ohlc(bar, values, flags, out)
@@ -225,7 +242,8 @@ class StreamChecker:
         if why is None:
             ahead = self._lead.judge(t, self.state.last_open, self.lead_bound)
             if ahead is None:
-                self._close(FUTURE_TIMESTAMP)
+                if self.state.episodes:
+                    self._close(FUTURE_TIMESTAMP)
                 return None
             why = f"bar {iso(t)} is {ahead}"
         else:
@@ -275,11 +293,9 @@ class StreamChecker:
                 )
             )
 
-    def _continuity(self, bar: Mapping[str, Any], t: int, out: list[Finding]) -> None:
-        """Gaps (missing bars or sessions) and staleness judged on the next bar."""
+    def _continuity(self, bar: Mapping[str, Any], t: int, last: int, out: list[Finding]) -> None:
+        """Gaps (missing bars or sessions) since ``last`` and staleness judged on the next bar."""
         st = self.state
-        last = st.last_open
-        assert last is not None
         if self.sessions is not None and self.sessions.covers(t // DAY_MS):
             missing_days = self.sessions.sessions_between(last // DAY_MS, t // DAY_MS)
             missing = len(missing_days)
@@ -388,11 +404,13 @@ class StreamChecker:
         ``absurd_value``: a price beyond ``max_price_ratio`` x the median of recent closes.
         """
         named = dict(zip((*PRICES, "volume"), values, strict=True))
-        bad = bad_values(named, PRICES)
+        o, h, lo, c, v = values  # the usual case first: finite, positive, well inside decimals
+        usual = all(1e-17 < x < 1e19 for x in (o, h, lo, c)) and 0.0 <= v < 1e19
+        bad = [] if usual else bad_values(named, PRICES)
         if bad:
             check, why = BAD_VALUE, f"unusable values {', '.join(bad)}"
             evidence = {"values": ", ".join(bad)}
-        elif wide := unrepresentable_values(named, PRICES):
+        elif not usual and (wide := unrepresentable_values(named, PRICES)):
             check, why = UNREPRESENTABLE_VALUE, f"values beyond decimal(38, 18): {'; '.join(wide)}"
             evidence = {"values": "; ".join(wide)}
         else:
@@ -414,8 +432,9 @@ class StreamChecker:
                     )
                 )
             if absurd is None:
-                for check in (BAD_VALUE, UNREPRESENTABLE_VALUE, ABSURD_VALUE):
-                    self._close(check)
+                if self.state.episodes:
+                    for check in (BAD_VALUE, UNREPRESENTABLE_VALUE, ABSURD_VALUE):
+                        self._close(check)
                 return None
             check, why, evidence = ABSURD_VALUE, absurd, {"values": absurd}
         where = f"{self.venue}:{self.symbol} {self.interval} {iso(bar['open_time'])}"

@@ -19,6 +19,7 @@ from typing import TypeVar
 import ccxt
 
 from streams.errors import DeskError
+from streams.redact import redact
 
 T = TypeVar("T")
 
@@ -41,8 +42,9 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def one_line(exc: BaseException, limit: int = 240) -> str:
-    """``Type: first line of the message``, shortened: ccxt messages embed whole bodies."""
-    text = " ".join(str(exc).split()) or "(no message)"
+    """``Type: first line of the message``, shortened (ccxt messages embed whole bodies)
+    and redacted (they embed request URLs too: ``signature=``, keys)."""
+    text = " ".join(redact(str(exc)).split()) or "(no message)"
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{type(exc).__name__}: {text}"

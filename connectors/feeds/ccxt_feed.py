@@ -27,6 +27,7 @@ import ccxt
 
 from connectors.feeds.backoff import FeedError, FeedUnavailable, Retrier
 from connectors.feeds.normalize import INTERVAL_MS, bar_event
+from streams import redact
 from streams.ids import event_id
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def make_exchange(exchange_id: str, env: Mapping[str, str] | None = None) -> ccx
     if env.get(prefix + "API_KEY") and env.get(prefix + "SECRET"):
         config["apiKey"] = env[prefix + "API_KEY"]
         config["secret"] = env[prefix + "SECRET"]
+        redact.register(config["apiKey"], config["secret"])  # no log line or error shows them
     return getattr(ccxt, exchange_id)(config)
 
 

@@ -11,6 +11,8 @@ Four layouts, told apart by the header (or forced with ``fmt``):
 - ``generic``: ``venue,symbol,interval,open_time,open,high,low,close,volume``
   [``,trades,adj_close``] (docs/events.md).
 
+A file that cannot be read at all (missing, binary, compressed, not UTF-8, corrupt
+Parquet, wrong separator, no data rows...) is one ``DeskError`` line naming it.
 A row that cannot be parsed becomes a ``Reject`` (file, line, reason, raw text),
 never an exception and never a silent drop; a value that parses but is wrong
 (NaN, zero, high < low) becomes a bar for the data-quality agent to judge.

@@ -172,19 +172,23 @@ def feed_live(
     """Poll an exchange and publish closed bars and quotes to the running desk.
 
     Bars go to market.bars once final (never re-sent), quotes to market.quotes,
-    keyed venue:symbol. Runs until Ctrl-C. Needs a running desk (desk up) or
-    DESK_BROKER_URL. Public data: no API keys needed.
+    keyed venue:symbol (a quote that cannot be real, e.g. crossed, NaN or outside the
+    desk's universe, goes to deadletter with the reason instead). Runs until Ctrl-C.
+    Needs a running desk (desk up) or DESK_BROKER_URL. Public data: no API keys needed.
     """
+    from agents.dq.containment import QuoteGate
     from connectors.feeds.backoff import Retrier
-    from connectors.feeds.ccxt_feed import BARS_TOPIC, LiveFeed
+    from connectors.feeds.ccxt_feed import BARS_TOPIC, QUOTES_TOPIC, LiveFeed
     from connectors.feeds.ohlcv_out import iso_utc
     from streams.cli import _bootstrap
+    from streams.config import load_config
     from streams.kafka import EventProducer
     from streams.settings import load_settings
     from streams.topics import stream_key
 
     hooks = _hooks(ctx)
     settings = load_settings()
+    gate = QuoteGate.from_config(load_config(settings.config_file))
     producer = EventProducer(_bootstrap(settings), settings.topic_prefix)
     stop = threading.Event()
     ex = hooks["exchange_factory"](exchange)
@@ -202,6 +206,13 @@ def feed_live(
     counts: Counter[str] = Counter()
 
     def sink(topic: str, event: dict[str, Any]) -> None:
+        rejection = gate.check(event) if topic == QUOTES_TOPIC else None
+        if rejection is not None:
+            dead = quote_dead_letter(event, rejection.line())
+            producer.send("deadletter", dead["topic"], dead)
+            counts["deadletter"] += 1
+            err.print(f"[yellow]rejected quote:[/] {rejection.line()}", highlight=False)
+            return
         producer.send(topic, stream_key(event), event)
         counts[topic] += 1
         if topic == BARS_TOPIC:
@@ -219,6 +230,28 @@ def feed_live(
     finally:
         producer.flush()
         err.print(f"published {counts[BARS_TOPIC]} bars, {sum(counts.values())} events in all")
+
+
+def quote_dead_letter(quote: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A ``DeadLetter`` for a recorded quote the quote gate rejected before it was published:
+    topic ``market.quotes:<venue:symbol>``, offset = its event time, the quote as JSON."""
+    import json
+
+    from streams.deadletter import dead_letter_record
+
+    record = dead_letter_record(
+        topic=f"market.quotes:{quote.get('venue')}:{quote.get('symbol')}",
+        partition=0,
+        offset=int(quote.get("ts_event") or 0),
+        key=None,
+        raw=json.dumps(quote, sort_keys=True, default=str).encode(),
+        error=reason,
+        kind="validation",
+        agent="feed.live",
+        ts_ms=int(quote.get("ts_ingest") or 0),
+    )
+    record["source"] = "feed.live"
+    return record
 
 
 def register_live(feed_app: typer.Typer) -> None:

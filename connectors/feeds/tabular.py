@@ -68,11 +68,17 @@ def inspect_file(path: Path) -> tuple[list[str], bool]:
     check_file(path)
     if is_parquet(path):
         schema, rows = _parquet_meta(path)
-        return [c.strip() for c in schema.names], rows > 0
-    data = _read_bytes(path, SAMPLE_BYTES)
-    text = _decode(path, data, partial=len(data) == SAMPLE_BYTES)
-    first, _, rest = text.partition("\n")
-    return _split_header(path, first), bool(rest.strip()) or len(data) == SAMPLE_BYTES
+        header, has_rows = [c.strip() for c in schema.names], rows > 0
+    else:
+        data = _read_bytes(path, SAMPLE_BYTES)
+        text = _decode(path, data, partial=len(data) == SAMPLE_BYTES)
+        first, _, rest = text.partition("\n")
+        header = _split_header(path, first)
+        has_rows = bool(rest.strip()) or len(data) == SAMPLE_BYTES
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise DeskError(f"{path}: the header has {', '.join(map(repr, twice))} more than once")
+    return header, has_rows
 
 
 def is_parquet(path: Path) -> bool:
@@ -172,8 +178,9 @@ def _not_text(data: bytes) -> str | None:
         if data.startswith(magic):
             return what
     head = data[:SAMPLE_BYTES]
+    zeros = sorted((head[0::2].count(0), head[1::2].count(0)))  # UTF-16 ASCII: NUL every 2nd byte
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
-        len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4
+        len(head) >= 4 and zeros[1] > len(head) // 4 and zeros[0] <= len(head) // 50
     ):
         return f"UTF-16 text, not UTF-8; {_UTF8_FIX.replace('latin1', 'utf-16')}"
     nul = data.find(b"\x00")
@@ -181,7 +188,7 @@ def _not_text(data: bytes) -> str | None:
         line = data.count(b"\n", 0, nul) + 1
         return f"binary data (a NUL byte on line {line}), not CSV text; is it the right file?"
     controls = sum(head.count(bytes([c])) for c in (*range(1, 9), *range(14, 32), 127))
-    if controls * 100 > len(head):
+    if controls > 4 and controls * 100 > len(head):  # not a stray escape in a text file
         return "binary data, not CSV text; is it the right file?"
     return None
 
@@ -201,7 +208,7 @@ def _split_header(path: Path, line: str) -> list[str]:
         sep = next((s for s in _SEPARATORS if s in header[0]), None)
         if sep is not None:
             raise DeskError(
-                f"{path}: the header is one column ({_one_line(header[0], 80)!r}): the file looks "
+                f"{path}: the header is one column ({header[0][:80]!r}): the file looks "
                 f"{_SEPARATORS[sep]}-separated; bar files are comma-separated with '.' decimals, "
                 "re-export it that way"
             )
@@ -232,8 +239,8 @@ def _parquet_problem(path: Path, exc: Exception) -> str:
         for magic, what in _MAGIC.items():
             if head.startswith(magic) and magic != b"PAR1":
                 return what.replace("CSV text", "Parquet").replace("to CSV", "to Parquet")
-        try:
-            looks_csv = "," in head.decode("utf-8")
+        try:  # (incremental: the 64 bytes may end inside a character)
+            looks_csv = "," in codecs.getincrementaldecoder("utf-8")().decode(head)
         except UnicodeDecodeError:
             looks_csv = False
         if looks_csv:
@@ -247,10 +254,11 @@ def _parquet_problem(path: Path, exc: Exception) -> str:
 def _read_parquet(path: Path, columns: list[str] | None) -> Table:
     import pyarrow.parquet as pq
 
-    tab = pq.read_table(path)
+    with pq.ParquetFile(path) as pf:  # not pq.read_table: it refuses repeated (unnamed) columns
+        tab = pf.read()
     header = [c.strip() for c in tab.column_names]
     tab = tab.rename_columns(header)
-    frame = tab.select(columns or header).to_pandas()
+    frame = tab.select([header.index(c) for c in columns or header if c]).to_pandas()
     lines = np.arange(1, len(frame) + 1, dtype=np.int64)
 
     def raw_line(n: int) -> str:
@@ -272,7 +280,8 @@ def _read_csv(path: Path, columns: list[str] | None) -> Table:
         return raw[n - 1].rstrip("\r") if 0 < n <= len(raw) else ""
 
     header = _split_header(path, raw[0])
-    wanted = columns or header
+    wanted = columns or [h for h in header if h]  # unnamed columns (Excel's trailing ,,) unread
+    names = [h or f"\x00unnamed {k}" for k, h in enumerate(header)]  # Arrow wants unique names
     broken: list[tuple[int, str, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -284,12 +293,12 @@ def _read_csv(path: Path, columns: list[str] | None) -> Table:
     try:  # fast path: Arrow's C++ reader, serial so invalid rows carry their line number
         tab = pacsv.read_csv(
             io.BytesIO(text.encode()),
-            read_options=pacsv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(
                 invalid_row_handler=on_invalid, ignore_empty_lines=False
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,
                 include_columns=wanted,
             ),

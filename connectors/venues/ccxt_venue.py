@@ -32,6 +32,7 @@ from connectors.feeds.backoff import FeedError, FeedUnavailable, Retrier, one_li
 from connectors.feeds.ccxt_feed import make_exchange, wall_ms
 from streams.errors import DeskError
 from streams.ids import event_id
+from streams.redact import RedactingFilter, register
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,13 @@ _STATUS = {"closed": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED", "re
 _SCALE = Decimal(1).scaleb(-18)  # Avro decimal(38, 18)
 
 
-class _Redact(logging.Filter):
-    """ccxt's own DEBUG log prints request headers (the API key): blank the secrets out."""
+class _Redact(RedactingFilter):
+    """ccxt's own DEBUG log prints request headers (the API key): the keys are made known
+    secrets (``streams.redact``) and the filter masks them on ccxt's logger."""
 
     def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secrets = [x for x in secrets if x]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(x in text for x in self.secrets):
-            for x in self.secrets:
-                text = text.replace(x, "***")
-            record.msg, record.args = text, None
-        return True
+        register(*secrets)
 
 
 class VenueError(DeskError):

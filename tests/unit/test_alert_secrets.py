@@ -229,6 +229,10 @@ def test_generic_credentials_are_masked_without_being_known() -> None:
 
 def test_variants_skip_short_values_and_names_like_secrets_come_from_the_env() -> None:
     assert variants("abc") == set()
+    assert variants("chdb:///srv/desk/clickhouse") == set()  # a local path hides nothing
+    dsn = variants("postgresql://desk:pw12345@db:5432/deskdb")
+    assert {"pw12345", "desk:pw12345"} <= dsn and "/deskdb" not in dsn  # a db name, no secret
+    assert "/services/T0/xyz" in variants("https://hooks.example/services/T0/xyz")
     env = {"DESK_BINANCE_SECRET": "sec-1", "DESK_BINANCE_API_KEY": "key-1",
            "DESK_POSTGRES_DSN": "postgresql://a:b@c/d", "DESK_HOOK": "https://x/y",
            "DESK_LOG_LEVEL": "INFO"}  # fmt: skip
@@ -274,3 +278,16 @@ def test_every_dead_letter_reason_is_redacted(tmp_path: Path) -> None:
     for record in sent:
         assert SECRET not in record["error"]
         assert SECRET.encode() not in registry().encode("DeadLetter", record)
+
+
+def test_exchange_keys_become_known_secrets() -> None:
+    from connectors.feeds.backoff import one_line
+    from connectors.feeds.ccxt_feed import make_exchange
+
+    env = {"DESK_BINANCEUS_API_KEY": "k3y-AbCdEf0123", "DESK_BINANCEUS_SECRET": "s3c-ZyXw9876"}
+    make_exchange("binanceus", env)
+    assert redact("headers {'X-MBX-APIKEY': 'k3y-AbCdEf0123'} s3c-ZyXw9876") == (
+        "headers {'X-MBX-APIKEY': '***'} ***"
+    )
+    err = one_line(RuntimeError("GET https://api.example/v3/account?timestamp=1&signature=ab12"))
+    assert err == "RuntimeError: GET https://api.example/v3/account?timestamp=1&signature=***"
