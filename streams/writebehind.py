@@ -136,7 +136,9 @@ class _Writer:
                 await self._write_pending()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # not transient: logged, retried on the next wake
+            except Exception as exc:  # not transient: logged, the same inputs retried
+                self._events[:0], self._inflight = self._inflight, []  # still owed, in order
+                self._inflight_since = None
                 self._retried(exc)
                 log.error("%s: write failed: %s", self.backlog.name, exc)
                 await asyncio.sleep(1.0)

@@ -44,20 +44,17 @@ def register(desk: Any) -> None:
     restored = False
     serial = asyncio.Lock()  # the two agents share the books: snapshots go out in book order
     saved_fills: set[str] = set()  # fill ids the PostgreSQL checkpoint holds
-    dirty: set[str] = set()  # bots changed since the last checkpoint
-    new_fills: list[tuple[str, str]] = []  # (fill id, bot) applied since the last checkpoint
+    new_fills: list[tuple[str, str]] = []  # (fill id, bot) applied, not yet in a checkpoint
 
     def capture() -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-        states = [core.books[b].to_state() for b in sorted(dirty)]
-        fills = list(new_fills)
-        dirty.clear()
-        new_fills.clear()
-        return states, fills
+        # every book (a desk has few bots): a failed save loses nothing, the next one has it all
+        return [core.books[b].to_state() for b in sorted(core.books)], list(new_fills)
 
     def save(batch: tuple[list[dict[str, Any]], list[tuple[str, str]]]) -> None:
         assert checkpoint is not None
         checkpoint.save_all(*batch)
         saved_fills.update(f for f, _ in batch[1])
+        del new_fills[: len(batch[1])]  # the agent only appends: the saved ones are the oldest
 
     saver = None if checkpoint is None else Checkpointer(f"{NAME}-checkpoint", serial, capture,
                                                          save)  # fmt: skip
@@ -87,7 +84,6 @@ def register(desk: Any) -> None:
     async def publish(bot_id: str, cause: dict[str, Any]) -> None:
         snap = core.snapshot(bot_id, int(cause["ts_event"]), cause["ts_ingest"], cause["event_id"])
         books[bot_id] = core.books[bot_id].to_state()
-        dirty.add(bot_id)
         latest[bot_id] = plain(snap)
         await out.send(key=bot_id.encode(), value=snap)
         EVENTS_OUT.labels(NAME, "portfolio.snapshots").inc()

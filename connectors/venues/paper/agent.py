@@ -102,7 +102,7 @@ def register(desk: Any) -> None:
             again = [(t, k, registry().decode(base64.b64decode(v))[1]) for t, k, v in outbox]
             await publish(again, remember=False)
         # only orders from before this restart: newer ones may still be on their way here
-        clock = max((pv._now for pv in venues.venues.values()), default=0)
+        clock = venues.clock()
         stored = await until_done(
             "paper venue open orders",
             lambda: checkpoint.open_orders(sorted({v for v, _ in venues.venues}), clock),

@@ -104,6 +104,10 @@ class PaperDesk:
             out += [(route(e), account_key(e), e) for e in events]
         return out
 
+    def clock(self) -> int:
+        """The latest event time any paper account has reached."""
+        return max((pv._now for pv in self.venues.values()), default=0)
+
     def lost(self, stored_open: list[dict[str, Any]], reason: str) -> list[Routed]:
         """Close every order the store holds open that no paper account works (see
         ``PaperVenue.lost``)."""
