@@ -109,7 +109,12 @@ class _Writer:
         if b.pending < self.max_pending:
             self._room.set()
 
-    async def _handed(self, events: Sequence[Any]) -> None:
+    async def room(self) -> None:
+        """Wait while the writer holds ``max_pending`` inputs (the store is behind): call it
+        *before* taking the agent's lock, which the writer needs to capture the state."""
+        await self._room.wait()
+
+    async def _handed(self, events: Sequence[Any], wait: bool = True) -> None:
         if self._pending_since is None and events:
             self._pending_since = time.time()
         self._events.extend(events)
@@ -119,10 +124,12 @@ class _Writer:
         self._start()
         self._wake.set()
         if len(self._events) >= self.max_pending:
+            if self._room.is_set():
+                log.warning("%s: %d inputs not yet written; waiting for the store",
+                            self.backlog.name, len(self._events))  # fmt: skip
             self._room.clear()
-            log.warning("%s: %d inputs not yet written; waiting for the store",
-                        self.backlog.name, len(self._events))  # fmt: skip
-            await self._room.wait()
+            if wait:
+                await self._room.wait()
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
@@ -180,8 +187,9 @@ class Checkpointer(_Writer, Generic[T]):
         self.lock, self.capture, self.save, self.transient = lock, capture, save, transient
 
     async def applied(self, events: Sequence[Any]) -> None:
-        """The agent applied these inputs (call it holding the agent's lock)."""
-        await self._handed(events)
+        """The agent applied these inputs (call it holding the agent's lock). It never
+        waits: the writer needs that lock; the agent waits in ``room()`` before taking it."""
+        await self._handed(events, wait=False)
 
     async def _write_pending(self) -> None:
         if not self._events:

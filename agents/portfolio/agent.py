@@ -93,6 +93,8 @@ def register(desk: Any) -> None:
         async for event in stream.noack().events():
             EVENTS_IN.labels(NAME, "fills").inc()
             fill = event.value
+            if saver is not None:
+                await saver.room()  # the store is far behind: wait (not holding the lock)
             async with serial:
                 await restore()
                 fid = fill["event_id"]
@@ -119,6 +121,8 @@ def register(desk: Any) -> None:
         async for event in stream.noack().events():
             EVENTS_IN.labels(NAME, "market.bars.clean").inc()
             bar = event.value
+            if saver is not None:
+                await saver.room()
             try:
                 async with serial:
                     await restore()

@@ -31,8 +31,10 @@ from agents.portfolio_risk.agent import latched_limits, limits_item
 from agents.risk.desk import RiskDesk
 from agents.risk.state import BotState, newest
 from connectors.journal import CommandJournal, journal_path
+from connectors.postgres.checkpoint import AgentCheckpoint
 from connectors.postgres.risk_state import RiskRestore, load_risk_state, record_commands
 from streams.ids import event_id
+from streams.incarnation import offsets_valid
 from streams.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
@@ -41,6 +43,7 @@ from streams.metrics import (
     RISK_DURABLE,
     RISK_RESERVED,
 )
+from streams.writebehind import Checkpointer
 
 NAME = "risk"
 log = logging.getLogger(__name__)
@@ -68,6 +71,21 @@ def register(desk: Any) -> None:
     pending: list[dict[str, Any]] = []  # commands applied but not yet in PostgreSQL
     behind = False  # the last intent gave up waiting for its books: do not wait again at length
     tasks: set[asyncio.Task[Any]] = set()
+    # risk's own books follow its own inputs: saved with their offsets, acked once saved
+    checkpoint_name = f"{settings.topic_prefix}risk"
+    checkpoint = None if dsn is None else AgentCheckpoint(dsn, checkpoint_name)
+    offsets: dict[str, int] = {}  # "topic/partition" -> last fill / order event in the books
+
+    def capture() -> tuple[dict[str, Any], dict[str, int]]:
+        return risk.checkpoint() | {"incarnation": desk.incarnation}, dict(offsets)
+
+    saver = (
+        None
+        if checkpoint is None
+        else Checkpointer(f"{NAME}-checkpoint", serial, capture, lambda s: checkpoint.save(*s))
+    )
+    if saver is not None:
+        desk.writers.append(saver)
 
     def background(coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -157,7 +175,7 @@ def register(desk: Any) -> None:
             return RiskRestore()
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(load_risk_state, dsn),
+                asyncio.to_thread(load_risk_state, dsn, name=checkpoint_name),
                 timeout=cfg.risk.restore_timeout_seconds,
             )
         except Exception as exc:
@@ -172,13 +190,27 @@ def register(desk: Any) -> None:
             if pg is not None:
                 async with serial:
                     merge_states(pg.trading_states)
-                    risk.restore(pg.books, pg.applied_fills, pg.open_orders)
+                    take_back(pg)
                     risk.applied_commands |= pg.command_ids
                 if not pending:
                     write_status(None)
                     await durability_alert(True, "PostgreSQL readable: risk state restored")
                 return
             delay = min(delay * 2, 10.0)
+
+    def take_back(pg: RiskRestore) -> None:
+        """Risk's own checkpoint when it has one (exact: its offsets say which fills and
+        order events it holds); else the portfolio's books (a desk from before it)."""
+        saved = pg.checkpoint
+        if saved is None:
+            risk.restore(pg.books, pg.applied_fills, pg.open_orders)
+            return
+        risk.restore_checkpoint(saved.state, pg.open_orders)
+        if offsets_valid(saved.incarnation, desk.incarnation):
+            offsets.update(saved.offsets)
+        else:  # a broker that started empty: what is re-published is known by its id
+            log.warning("risk: new broker incarnation (%s, was %s): saved offsets dropped",
+                        desk.incarnation, saved.incarnation)  # fmt: skip
 
     def merge_states(persisted: Mapping[str, Mapping[str, Any]]) -> None:
         for bot_id in risk.states.bots:
@@ -216,7 +248,7 @@ def register(desk: Any) -> None:
                 known: set[str] = set()
                 if pg is not None:
                     merge_states(pg.trading_states)
-                    risk.restore(pg.books, pg.applied_fills, pg.open_orders)
+                    take_back(pg)
                     known = pg.command_ids
                 missing = fold_journal(known)
                 risk.applied_commands |= known | {c["event_id"] for c in missing}
@@ -354,18 +386,29 @@ def register(desk: Any) -> None:
         venues) dead-letters what is bad; here a bad one is logged and skipped."""
 
         async def consume(stream: Any) -> None:
-            async for event in stream.events():
+            async for event in stream.noack().events():
                 EVENTS_IN.labels(NAME, topic_name).inc()
                 await restore()
+                if saver is not None:
+                    await saver.room()  # the store is far behind: wait (not holding the lock)
                 try:
                     async with serial:
-                        apply(event.value)
-                        await send_alerts()
+                        msg = event.message
+                        where = f"{msg.topic}/{msg.partition}"
+                        if offsets.get(where, -1) < msg.offset:  # else in the books already
+                            apply(event.value)
+                            offsets[where] = msg.offset
+                            await send_alerts()
+                        if saver is None:
+                            event.ack()
+                        else:
+                            await saver.applied([event])  # acked once a checkpoint holds it
                     gauges(event.value["bot_id"])
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # never stop risk on one bad event
                     log.error("risk: %s event skipped: %s", topic_name, exc)
+                    event.ack()
 
         app.agent(desk.sink_topic(topic_name), name=f"{NAME}-{topic_name.replace('.', '-')}")(
             consume

@@ -36,6 +36,7 @@ from streams.config import DeskConfig
 from streams.ids import event_id
 
 SOURCE = "agent.risk"
+FILLS_KEPT = 20_000  # fill ids in a checkpoint: far more than can be re-delivered
 SYNC_HORIZON_MS = 3_600_000  # a bot with no snapshot for an hour of event time is idle
 Freshness = Callable[[str, str], Mapping[str, Mapping[str, Any]] | None]
 
@@ -67,7 +68,7 @@ class RiskDesk:
         self.bots = {b.id: b for b in config.bots}
         self.books = Portfolio.from_config(config)
         self.exposure = ExposureBook()
-        self.fills_seen: set[str] = set()
+        self.fills_seen: dict[str, None] = {}  # fill ids applied, oldest first
         self.sides = declared_sides(config)
         self.portfolio_risk = (
             None if config.portfolio_risk is None else PortfolioRiskCore(config.portfolio_risk)
@@ -103,7 +104,7 @@ class RiskDesk:
         """Apply a fill once (re-deliveries are ignored); False if it was a duplicate."""
         if fill["event_id"] in self.fills_seen:
             return False
-        self.fills_seen.add(fill["event_id"])
+        self.fills_seen[fill["event_id"]] = None
         self._tick(int(fill["ts_event"]))
         if fill["bot_id"] in self.books.books:
             # a fill the books refuse is the portfolio agent's to dead-letter; it still releases
@@ -377,7 +378,10 @@ class RiskDesk:
         for bot_id, st in books.items():
             if bot_id in self.books.books:
                 self.books.books[bot_id] = BotBook.from_state(st)
-        self.fills_seen |= set(applied_fills)
+        self.fills_seen.update(dict.fromkeys(applied_fills))
+        self._reserve(open_orders)
+
+    def _reserve(self, open_orders: Iterable[Mapping[str, Any]]) -> None:
         for o in open_orders:
             self.exposure.on_submit(o)
             w = self.exposure.orders.get(o["client_order_id"])
@@ -385,3 +389,30 @@ class RiskDesk:
                 w.filled, w.acked = Decimal(o["filled_quantity"]), o.get("status") != "PENDING"
                 if w.filled >= w.quantity:
                     del self.exposure.orders[w.client_order_id]
+
+    # -- checkpoint (the stream's own; a loop never restarts) ----------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What risk's own inputs built: the books, the reserved orders, the latest fill ids
+        (a re-published fill is known by its id) and the clock."""
+        return {
+            "books": {b: book.to_state() for b, book in sorted(self.books.books.items())},
+            "exposure": self.exposure.to_state(),
+            "fills_seen": list(self.fills_seen)[-FILLS_KEPT:],
+            "clock": self.clock,
+        }
+
+    def restore_checkpoint(
+        self, st: Mapping[str, Any], open_orders: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """Take back risk's own checkpoint, then reserve the orders the store holds open that
+        it neither reserves nor released: approvals made after it was saved."""
+        for bot_id, book in st["books"].items():
+            if bot_id in self.books.books:
+                self.books.books[bot_id] = BotBook.from_state(book)
+        self.exposure = ExposureBook.from_state(st["exposure"])
+        self.fills_seen.update(dict.fromkeys(st["fills_seen"]))
+        if st.get("clock") is not None:
+            self._tick(int(st["clock"]))
+        known = self.exposure.orders.keys() | self.exposure.released.keys()
+        self._reserve(o for o in open_orders if o["client_order_id"] not in known)

@@ -28,6 +28,9 @@ def _d(x: Any) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
+RELEASED_KEPT = 5000  # closed order ids kept to tell a stale "open" row from a live order
+
+
 @dataclass
 class Working:
     """One approved order as risk sees it."""
@@ -101,6 +104,8 @@ class ExposureBook:
     def __init__(self) -> None:
         self.orders: dict[str, Working] = {}
         self._early: dict[str, Decimal] = {}  # fills seen before their order was (restart)
+        # the latest orders released (closed): a restore must not reserve them again
+        self.released: dict[str, None] = {}
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -151,6 +156,9 @@ class ExposureBook:
     def _drop_if_done(self, w: Working) -> None:
         if w.open_qty == 0:  # closed and every fill in, or filled in full
             del self.orders[w.client_order_id]
+            self.released[w.client_order_id] = None
+            if len(self.released) > RELEASED_KEPT:
+                del self.released[next(iter(self.released))]
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -197,6 +205,7 @@ class ExposureBook:
         return {
             "orders": [w.as_dict() for _c, w in sorted(self.orders.items())],
             "early": {c: str(q) for c, q in sorted(self._early.items())},
+            "released": list(self.released),
         }
 
     @classmethod
@@ -206,4 +215,5 @@ class ExposureBook:
             w = Working.from_dict(d)
             book.orders[w.client_order_id] = w
         book._early = {c: _d(q) for c, q in st.get("early", {}).items()}
+        book.released = dict.fromkeys(st.get("released", ()))
         return book

@@ -2,9 +2,10 @@
 
 Risk decides from memory and never waits on PostgreSQL per intent. At start it
 reads, once and within a time limit: the trading states, the books the
-portfolio checkpointed (with the fills in them), the orders still open (each
-stays reserved for what it has not filled) and the ids of the risk commands
-already recorded. ``record_commands`` writes commands the way the sink does
+portfolio checkpointed (with the fills in them), risk's own checkpoint (its books
+and reserved orders with the offsets of its inputs: preferred when present), the
+orders still open (each stays reserved for what it has not filled) and the ids
+of the risk commands already recorded. ``record_commands`` writes commands the way the sink does
 (``risk_commands`` + ``trading_state``, idempotent by event id) for the
 operator's kill, which is acknowledged only once durable.
 """
@@ -18,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from connectors.postgres.checkpoint import Saved
 from streams.config import DeskConfig
 
 OPEN_STATUSES = ("PENDING", "ACCEPTED", "PARTIALLY_FILLED")
@@ -30,9 +32,10 @@ class RiskRestore:
     applied_fills: set[str] = field(default_factory=set)
     open_orders: list[dict[str, Any]] = field(default_factory=list)
     command_ids: set[str] = field(default_factory=set)
+    checkpoint: Saved | None = None  # risk's own (``agent_checkpoints``), if it saved one
 
 
-def load_risk_state(dsn: str, connect_timeout: int = 5) -> RiskRestore:
+def load_risk_state(dsn: str, connect_timeout: int = 5, name: str | None = None) -> RiskRestore:
     """One read-only transaction over everything risk restores from."""
     out = RiskRestore()
     with psycopg.connect(dsn, connect_timeout=connect_timeout) as conn, conn.transaction():
@@ -63,6 +66,13 @@ def load_risk_state(dsn: str, connect_timeout: int = 5) -> RiskRestore:
         out.command_ids = {
             r["event_id"] for r in cur.execute("SELECT event_id FROM risk_commands").fetchall()
         }
+        if name is not None:
+            row = cur.execute(
+                "SELECT state, offsets FROM agent_checkpoints WHERE name = %s", (name,)
+            ).fetchone()
+            if row is not None:
+                offsets = {k: int(v) for k, v in row["offsets"].items()}
+                out.checkpoint = Saved(row["state"], offsets)
     return out
 
 

@@ -12,19 +12,9 @@ a broker that started empty numbers its records from 0 again.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from connectors.postgres.conn import Reconnecting
-
-_SAVE = """
-INSERT INTO paper_venue_state AS s (name, saves, offsets, state, updated_at)
-VALUES (%s, 1, %s, %s, now())
-ON CONFLICT (name) DO UPDATE SET
-    saves = s.saves + 1, offsets = EXCLUDED.offsets, state = EXCLUDED.state, updated_at = now()
-"""
+from connectors.postgres.checkpoint import AgentCheckpoint
 
 _OPEN = """
 SELECT client_order_id, venue, account, bot_id, symbol, side, order_type, quantity,
@@ -35,36 +25,13 @@ ORDER BY created_ts, client_order_id
 """
 
 
-@dataclass(frozen=True)
-class SavedVenue:
-    state: dict[str, Any]
-    offsets: dict[str, int]  # "topic/partition" -> offset of the last input in ``state``
+class VenueCheckpoint(AgentCheckpoint):
+    """The paper venue's checkpoint (its own table, older than ``agent_checkpoints``)."""
 
-    @property
-    def incarnation(self) -> str | None:
-        """The broker life the offsets belong to (None: saved before incarnations)."""
-        return self.state.get("incarnation")
-
-
-class VenueCheckpoint(Reconnecting):
-    """Synchronous (run it in a thread from an agent); one connection, reopened on loss."""
+    table = "paper_venue_state"
 
     def __init__(self, dsn: str, name: str = "paper") -> None:
-        super().__init__(dsn, autocommit=True)
-        self.name = name
-
-    def load(self) -> SavedVenue | None:
-        row = self._call(
-            lambda c: c.execute(
-                "SELECT state, offsets FROM paper_venue_state WHERE name = %s", (self.name,)
-            ).fetchone()
-        )
-        return None if row is None else SavedVenue(row[0], {k: int(v) for k, v in row[1].items()})
-
-    def save(self, state: Mapping[str, Any], offsets: Mapping[str, int]) -> None:
-        self._call(
-            lambda c: c.execute(_SAVE, (self.name, json.dumps(dict(offsets)), json.dumps(state)))
-        )
+        super().__init__(dsn, name)
 
     def open_orders(self, venues: list[str], before_ts: int) -> list[dict[str, Any]]:
         """Orders the desk's store holds open on these venues, created at or before

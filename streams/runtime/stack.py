@@ -42,7 +42,7 @@ from streams.runtime.clickhouse import ClickHouse
 from streams.runtime.health import PartHealth
 from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
 from streams.runtime.proc import spawn, stop_process, wait_until
-from streams.runtime.supervisor import Supervisor
+from streams.runtime.supervisor import PARTS, Supervisor
 from streams.settings import DeskSettings, redact_url
 
 Progress = Callable[[str], None]
@@ -109,8 +109,14 @@ class Stack:
     """Start, health-check and stop every part; embedded or external per settings."""
 
     def __init__(
-        self, settings: DeskSettings, *, with_agents: bool = True, supervise: bool = True
+        self,
+        settings: DeskSettings,
+        *,
+        with_agents: bool = True,
+        supervise: bool | tuple[str, ...] = True,
     ) -> None:
+        """``supervise``: True (restart any part that dies), False (no supervisor), or the
+        parts to restart; the others are still watched and alerted on, never restarted."""
         self.settings = settings
         self.run_dir = settings.data_path / "run"
         self.broker: EmbeddedBroker | ExternalBroker = (
@@ -130,7 +136,10 @@ class Stack:
         self._http: ThreadingHTTPServer | None = None
         self._ch_lock = threading.Lock()
         self.started_at: float | None = None
-        self.supervisor: Supervisor | None = Supervisor(self) if supervise else None
+        restart = PARTS if supervise is True else tuple(supervise or ())
+        self.supervisor: Supervisor | None = (
+            Supervisor(self, restart=restart) if supervise is not False else None
+        )
         self._restart_lock = threading.RLock()  # the supervisor and stop() never interleave
         self._unsent_alerts: list[dict[str, Any]] = []
 

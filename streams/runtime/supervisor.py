@@ -97,8 +97,11 @@ class Transition:
 class Supervisor:
     """The thread that watches a ``Stack`` (``streams.runtime.stack``) and mends it."""
 
-    def __init__(self, stack: Any, interval_s: float = 1.0) -> None:
+    def __init__(
+        self, stack: Any, interval_s: float = 1.0, restart: tuple[str, ...] = PARTS
+    ) -> None:
         self.stack = stack
+        self.restart = frozenset(restart)  # parts outside it are watched and alerted only
         self.interval_s = interval_s
         self.policy = SupervisorPolicy()
         self.history: list[Transition] = []
@@ -154,8 +157,9 @@ class Supervisor:
             self._record(part, "down", detail())
         elif transition == "up":
             down = self.policy.parts[part]
-            self._record(part, "up", f"back after {down.restarts} restart(s)")
-        if act and not self._stop.is_set():
+            how = f"after {down.restarts} restart(s)" if part in self.restart else "(not restarted)"
+            self._record(part, "up", f"back {how}")
+        if act and part in self.restart and not self._stop.is_set():
             try:
                 restarted = restart()
             except Exception as exc:

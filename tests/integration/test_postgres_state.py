@@ -61,7 +61,8 @@ def write_all(sink: PostgresSink, items: list[tuple[str, dict]], batch: int = 20
 def test_migrations_apply_once_refuse_edits_and_the_reader_cannot_write(pg_dsn: str) -> None:
     assert migrate(pg_dsn) == []  # the fixture migrated it: a second run applies nothing
     assert applied(pg_dsn) == {
-        1: "operational_state", 2: "paper_venue_state", 3: "audit_event_ids"}  # fmt: skip
+        1: "operational_state", 2: "paper_venue_state", 3: "audit_event_ids",
+        4: "agent_checkpoints"}  # fmt: skip
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
     with pytest.raises(DeskError, match="0001_operational_state changed after it was applied"):

@@ -46,7 +46,8 @@ pytestmark = [
 FILES = [str(CRYPTO / f"binanceus_BTC{q}_1m_2023-03-01_2023-03-21.csv") for q in
          ("USD", "USDT", "USDC")]  # fmt: skip
 DRILLS = {  # speed -> (topic prefix, since, until, net BTC exposure that breaches: REDUCE)
-    # at asap few orders fill (the venue sees the bars before the orders): a low breach
+    # at asap few orders fill, or none (the venue sees the bars before the orders, issue 14):
+    # a low level, which must breach if the desk's exposure passes it
     "asap": ("lagA.", "2023-03-02", "2023-03-05", "4000"),
     # at x600 the bots trade for hours first (in process the breach comes at 03-05 07:02)
     "x600": ("lagX.", "2023-03-05", "2023-03-08", "30000"),
@@ -61,7 +62,13 @@ def breach_at(level: str) -> dict:
 LONG_ONLY = ("trend-btc", "mm-btc")
 
 
-def start_desk(tmp: Path, prefix: str, clickhouse: str, **config: object) -> Stack:
+def start_desk(
+    tmp: Path,
+    prefix: str,
+    clickhouse: str,
+    supervise: bool | tuple[str, ...] = True,
+    **config: object,
+) -> Stack:
     settings = load_settings(
         data_dir=tmp,
         topic_prefix=prefix,
@@ -69,7 +76,7 @@ def start_desk(tmp: Path, prefix: str, clickhouse: str, **config: object) -> Sta
         config_file=desk_config_file(tmp, **config),
         clickhouse_url=clickhouse,  # one chDB per process: the session's
     )
-    stack = Stack(settings, with_agents=True)
+    stack = Stack(settings, with_agents=True, supervise=supervise)
     stack.start()
     return stack
 
@@ -147,7 +154,9 @@ def test_risk_holds_at_asap_and_at_x600(lag_desks: dict[str, Stack], stack: Stac
         fills = topic(desk, "fills")
         snaps = topic(desk, "portfolio.snapshots")
         new = [d for d in decisions if d["checks"][0]["name"] != "cancel"]
-        assert [f for f in fills if f["bot_id"] in LONG_ONLY], f"{speed}: the bots traded"
+        assert [d for d in new if d["decision"] == "APPROVE"], f"{speed}: risk approved some"
+        if speed == "x600":  # at asap the venue may run ahead of every order (issue 14)
+            assert [f for f in fills if f["bot_id"] in LONG_ONLY], f"{speed}: the bots traded"
 
         # the long-only bots are never short: in the fills, in event order, and in any book
         held: Counter[str] = Counter()
@@ -159,9 +168,14 @@ def test_risk_holds_at_asap_and_at_x600(lag_desks: dict[str, Stack], stack: Stac
 
         # a portfolio-risk breach stops approvals from its event time on
         breaches = [c for c in topic(desk, "risk.commands") if c["issued_by"] == "portfolio-risk"]
-        assert breaches, f"{speed}: the drill's limits should breach"
-        t = min(c["ts_event"] for c in breaches)
-        after = [d for d in new if d["ts_event"] > t and d["decision"] == "APPROVE"]
+        # (10% over the level: the agent may see the bots' books in another interleaving)
+        if net_exposure_crossed(snaps, Decimal(DRILLS[speed][3]) * Decimal("1.1")):
+            assert breaches, f"{speed}: net exposure went past the level, no breach"
+        if speed == "x600":
+            assert breaches, f"{speed}: the drill's limits should breach"
+        t = min((c["ts_event"] for c in breaches), default=None)
+        after = [d for d in new if t is not None and d["ts_event"] > t
+                 and d["decision"] == "APPROVE"]  # fmt: skip
         opening = [d["event_id"] for d in after if not reducing_approval(d)]
         assert not opening, f"{speed}: approved after the breach: {opening[:5]}"
         report[speed] = {
@@ -173,10 +187,25 @@ def test_risk_holds_at_asap_and_at_x600(lag_desks: dict[str, Stack], stack: Stac
             "approved_after_breach(reducing)": len(after),
         }
         mine = [s for s in snaps if s["bot_id"] in LONG_ONLY]
-        lo, hi = min(s["ts_event"] for s in mine), max(s["ts_event"] for s in mine)
-        check_clickhouse(stack, lo, hi, cfg, speed, len(mine))
+        if mine:
+            lo, hi = min(s["ts_event"] for s in mine), max(s["ts_event"] for s in mine)
+            check_clickhouse(stack, lo, hi, cfg, speed, len(mine))
     assert limits is not None
     print("\nlag drill:", json.dumps(report, indent=1, default=str))
+
+
+def net_exposure_crossed(snaps: list[dict], level: Decimal) -> bool:
+    """Whether the desk's net BTC exposure (latest book of each bot, in topic order) ever
+    went past ``level``: then portfolio risk must have breached. Computed here, not by
+    the core under test."""
+    latest: dict[str, dict] = {}
+    for s in snaps:
+        latest[s["bot_id"]] = s
+        net = sum((Decimal(p["market_value"]) for b in latest.values() for p in b["positions"]
+                   if p["symbol"].split("/")[0] == "BTC"), Decimal(0))  # fmt: skip
+        if abs(net) > level:
+            return True
+    return False
 
 
 def desk_limits(desk: Stack) -> object:
@@ -230,7 +259,10 @@ def signal_all(pids: list[int], sig: int) -> None:
 def outage_desk(
     tmp_path_factory: pytest.TempPathFactory, stack_settings: DeskSettings
 ) -> Iterator[Stack]:
-    desk = start_desk(tmp_path_factory.mktemp("outage"), "out.", stack_settings.clickhouse_dsn)
+    # PostgreSQL is left down on purpose here (a disk gone, say): the supervisor restarts the
+    # broker and the worker, and only reports PostgreSQL
+    desk = start_desk(tmp_path_factory.mktemp("outage"), "out.", stack_settings.clickhouse_dsn,
+                      supervise=("broker", "worker"))  # fmt: skip
     try:
         yield desk
     finally:

@@ -113,3 +113,39 @@ def test_a_write_that_raises_keeps_its_rows_owed_and_in_order() -> None:
 
     events = asyncio.run(run())
     assert written == list(range(5)) and all(e.acked for e in events)
+
+
+def test_a_full_checkpoint_waits_outside_the_lock_and_never_deadlocks() -> None:
+    """Past ``max_pending`` the agent waits in ``room()`` before its lock; the writer, which
+    needs that lock to capture the state, still gets it, saves, and lets the agent go on."""
+    gate = threading.Event()
+    saves: list[int] = []
+    state = {"n": 0}
+
+    def save(s: int) -> None:
+        gate.wait(5)
+        saves.append(s)
+
+    async def run() -> list[Ev]:
+        lock = asyncio.Lock()
+        cp = Checkpointer("t", lock, lambda: state["n"], save, max_pending=3)
+        events = [Ev(i) for i in range(10)]
+
+        async def agent() -> None:
+            for e in events:
+                await cp.room()
+                async with lock:
+                    state["n"] = e.n
+                    await cp.applied([e])  # under the lock: returns at once, even when full
+
+        task = asyncio.ensure_future(agent())
+        await asyncio.sleep(0.2)
+        assert not task.done()  # held back: the store is stalled and the writer is full
+        assert cp.backlog.pending <= 4
+        gate.set()
+        await asyncio.wait_for(task, 5)
+        assert await cp.flush(5)
+        return events
+
+    events = asyncio.run(run())
+    assert all(e.acked for e in events) and saves[-1] == 9

@@ -112,6 +112,8 @@ def register(desk: Any) -> None:
     async def apply(event: Any, step: Callable[[], list[Routed]]) -> None:
         """One input under the lock: restore once, skip what the state holds, apply, send;
         the checkpoint follows behind and acknowledges the input once saved."""
+        if saver is not None:
+            await saver.room()  # the store is far behind: wait (not holding the lock)
         async with serial:
             if not restored:
                 await restore()
