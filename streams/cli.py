@@ -411,7 +411,10 @@ def dq_report(
 # -- drills ---------------------------------------------------------------------------------
 
 
-DRILL_NAMES = "worker-crash | restart | postgres-stall | broker-kill"
+DRILL_NAMES = (
+    "worker-crash | restart | postgres-stall | broker-kill | clickhouse-outage | bad-values"
+    " | secrets"
+)
 
 
 @app.command()

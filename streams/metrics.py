@@ -35,7 +35,8 @@ RISK_CONDITIONS = Counter(
 )
 RISK_DECISIONS = Counter("desk_risk_decisions_total", "Risk decisions", ["bot", "decision"])
 WRITE_BACKLOG = Gauge(
-    "desk_write_backlog", "Inputs handed to a write-behind writer and not yet in its store",
+    "desk_write_backlog",
+    "Inputs handed to a write-behind writer and not yet in its store",
     ["writer"],
 )
 AGENT_PROGRESS = Gauge(

@@ -72,8 +72,8 @@ class EmbeddedBroker:
         self.incarnation = new_incarnation()
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None and tcp_open(
-            "127.0.0.1", self.port
+        return (
+            self.proc is not None and self.proc.poll() is None and tcp_open("127.0.0.1", self.port)
         )
 
     def stop(self) -> None:

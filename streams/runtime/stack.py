@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ class Stack:
         self._lock = DataDirLock(settings.data_path)
         self._http: ThreadingHTTPServer | None = None
         self._ch_lock = threading.Lock()
+        self._ch_down = False  # drills: the store answers as a ClickHouse that is down
         self.started_at: float | None = None
         restart = PARTS if supervise is True else tuple(supervise or ())
         self.supervisor: Supervisor | None = (
@@ -334,7 +335,7 @@ class Stack:
     def query_clickhouse(self, sql: str) -> QueryResult:
         """A read-only query on the store this process owns (chDB: one process per path)."""
         with self._ch_lock:
-            if self.clickhouse.client is None:
+            if self.clickhouse.client is None or self._ch_down:
                 raise StoreUnavailable("ClickHouse is not started")
             return DirectStore(
                 self.clickhouse.client, self.clickhouse.dsn.startswith("chdb://")
@@ -355,9 +356,19 @@ class Stack:
         if table not in EVENT_TABLES:
             raise StoreRefused(f"{table!r} is not an event table")
         with self._ch_lock:
-            if self.clickhouse.client is None:
+            if self.clickhouse.client is None or self._ch_down:
                 raise StoreUnavailable("ClickHouse is not started")
             DirectStore(self.clickhouse.client).insert(table, json_each_row)
+
+    @contextlib.contextmanager
+    def clickhouse_unavailable(self) -> Iterator[None]:
+        """For drills: every query and insert is refused as by a ClickHouse that is down
+        (503 to the worker's sinks) until the block ends."""
+        self._ch_down = True
+        try:
+            yield
+        finally:
+            self._ch_down = False
 
     def _serve_health(self) -> None:
         stack = self

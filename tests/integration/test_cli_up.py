@@ -68,7 +68,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
         migrated = run_desk("db", "migrate", "--json", env=denv)
         assert migrated.returncode == 0, migrated.stderr
         assert json.loads(migrated.stdout) == {
-            "postgres": {"applied_now": [], "schema_version": 3},
+            "postgres": {"applied_now": [], "schema_version": 4},
             "clickhouse": {"applied_now": [], "schema_version": 2, "retention": {}},
         }  # ClickHouse through the desk's store owner (chDB: one process per data path)
 
@@ -98,7 +98,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     # with no desk running, it starts the embedded server itself (and stops it again)
     alone = run_desk("db", "migrate", "--json", env=denv)
     assert alone.returncode == 0, alone.stderr
-    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 3
+    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 4
     assert json.loads(alone.stdout)["clickhouse"]["schema_version"] == 2
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     # ...and `desk sql` opens the store itself: the same answer as through the running desk
@@ -122,6 +122,51 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     assert "toIntervalDay(30)" in json.loads(ddl.stdout)["rows"][0][0]
     lifted = run_desk("db", "migrate", "--json", env=denv)
     assert json.loads(lifted.stdout)["clickhouse"]["retention"] == {}
+
+
+def _up(data_dir: Path) -> subprocess.Popen[str]:
+    up = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "up"],
+        env=_env(data_dir),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and _status(data_dir)[0] != 0:
+        assert up.poll() is None, up.stdout.read() if up.stdout else ""
+        time.sleep(0.5)
+    assert _status(data_dir)[0] == 0
+    return up
+
+
+def test_a_sigkilled_desk_leaves_nothing_the_next_up_does_not_clean(tmp_path: Path) -> None:
+    """SIGKILL of `desk up`: the worker and the broker die with it; the PostgreSQL it
+    started survives (it is not its child's child), and the next `desk up` stops that
+    orphan before it starts its own, instead of failing or sharing the data dir."""
+    data_dir = tmp_path / "desk"
+    pidfile = data_dir / "postgres" / "postmaster.pid"
+    up = _up(data_dir)
+    children = psutil.Process(up.pid).children(recursive=True)
+    orphan = int(pidfile.read_text().split()[0])
+    up.kill()
+    up.wait(10)
+    _gone, alive = psutil.wait_procs([c for c in children if c.pid != orphan], timeout=15)
+    assert not [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert psutil.pid_exists(orphan), "the orphan drill needs PostgreSQL to outlive desk up"
+
+    again = _up(data_dir)
+    try:
+        assert not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie"
+        fresh = int(pidfile.read_text().split()[0])
+        assert fresh != orphan
+    finally:
+        again.send_signal(signal.SIGINT)
+        out, _ = again.communicate(timeout=90)
+    assert again.returncode == 0, out
+    assert "left running by a desk that died" in out, out[-2000:]
+    assert not pidfile.exists()
 
 
 def test_demo_replays_real_bars_and_reports_json(tmp_path: Path) -> None:

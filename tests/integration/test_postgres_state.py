@@ -88,7 +88,7 @@ def test_desk_db_migrate_is_idempotent_from_the_cli(pg_dsn: str) -> None:
     env = {"DESK_POSTGRES_DSN": pg_dsn}
     res = run_desk("db", "migrate", "--json", env=env)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 3}
+    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 4}
     assert pg_dsn not in res.stdout + res.stderr  # the DSN is never echoed
 
 

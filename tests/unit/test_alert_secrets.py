@@ -80,7 +80,13 @@ def dispatch(routes: list[AlertRoute], env: dict[str, str], data: Path, a: dict)
     router = AlertRouter([RouteRule(r.name, r.min_severity) for r in routes])
     sinks = {r.name: Deliverer(r, data, env, timeout_s=2) for r in routes}
     policy = BackoffPolicy(base_s=0.01, cap_s=0.01, max_attempts=2)
-    asyncio.run(Dispatcher(router, sinks, rows, policy, sleep=no_sleep).handle(a))
+    d = Dispatcher(router, sinks, rows, policy, sleep=no_sleep)
+
+    async def run() -> None:
+        await d.handle(a)
+        assert await d.flush(5)
+
+    asyncio.run(run())
     return rows
 
 
@@ -150,7 +156,12 @@ def test_a_route_that_raises_does_not_stop_the_others(tmp_path: Path) -> None:
     rows = Log()
     d = Dispatcher(AlertRouter(routes), {"buggy": Buggy(), "file": Deliverer(file_route, tmp_path)},
                    rows, BackoffPolicy(max_attempts=3), sleep=no_sleep)  # fmt: skip
-    asyncio.run(d.handle(alert(0)))
+
+    async def run() -> None:
+        await d.handle(alert(0))
+        assert await d.flush(5)
+
+    asyncio.run(run())
     assert [(r[2], r[4]) for r in rows.rows] == [("buggy", "failed"), ("file", "sent")]
     assert rows.rows[0][6].startswith("KeyError: ") and SECRET not in rows.rows[0][6]
     assert (tmp_path / "a.jsonl").exists()
@@ -291,3 +302,55 @@ def test_exchange_keys_become_known_secrets() -> None:
     )
     err = one_line(RuntimeError("GET https://api.example/v3/account?timestamp=1&signature=ab12"))
     assert err == "RuntimeError: GET https://api.example/v3/account?timestamp=1&signature=***"
+
+
+class StalledLog(Log):
+    """``alert_deliveries`` behind a PostgreSQL that does not answer until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.gate = threading.Event()
+        self.lookups = 0
+
+    def attempts(self, alert_id: str, sink: str) -> tuple[int, bool]:
+        self.lookups += 1
+        self.gate.wait(20)
+        return 0, False
+
+    def record(self, *row: Any) -> None:
+        self.gate.wait(20)
+        super().record(*row)
+
+
+def test_a_stalled_delivery_log_never_holds_an_alert_back(tmp_path: Path) -> None:
+    """PostgreSQL stalled: each alert still reaches its route within the lookup timeout, the
+    log is asked once (not per alert) while it is suspect, and the rows land in order once
+    it answers."""
+    import time
+
+    from agents.alerts.agent import LOOKUP_TIMEOUT_S
+
+    rows = StalledLog()
+    route = AlertRoute(name="file", kind="file", path="a.jsonl", min_severity="INFO")
+    d = Dispatcher(AlertRouter([RouteRule("file", "INFO")]), {"file": Deliverer(route, tmp_path)},
+                   rows, BackoffPolicy(max_attempts=2), sleep=no_sleep)  # fmt: skip
+    first, second = alert(0, severity="CRITICAL"), alert(1, severity="CRITICAL")
+    second |= {"event_id": "other", "dedup_key": "other:key"}
+
+    async def run() -> tuple[float, int, bool]:
+        t0 = time.monotonic()
+        await d.handle(first)
+        await d.handle(second)
+        took = time.monotonic() - t0
+        written_while_stalled = len(rows.rows)
+        rows.gate.set()
+        return took, written_while_stalled, await d.flush(10)
+
+    took, during, flushed = asyncio.run(run())
+    sent = [json.loads(x)["event_id"] for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert sent == [first["event_id"], "other"]
+    assert took < LOOKUP_TIMEOUT_S + 1.5 and rows.lookups == 1 and during == 0
+    assert flushed and [(r[0], r[2], r[4]) for r in rows.rows] == [
+        (first["event_id"], "file", "sent"), ("other", "file", "sent")]  # fmt: skip

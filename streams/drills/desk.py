@@ -1,4 +1,4 @@
-"""Reliability drills: the failures an operator meets, run on a real embedded desk and measured.
+"""A desk of its own for one drill, the operator's view of it, and what every drill measures.
 
 Each drill starts a whole desk (Tansu, PostgreSQL, ClickHouse, the agents) in a
 directory of its own, replays a window of real bars through ``desk feed replay``
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from streams.runtime.proc import free_port, wait_until
 from streams.runtime.stack import Stack
 from streams.settings import load_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "crypto_1m"
 QUOTES = ("USD", "USDT", "USDC")
 
@@ -73,13 +71,20 @@ def bar_files(data: Path = DEFAULT_DATA) -> list[str]:
 class DrillDesk:
     """A desk of its own for one drill, and the operator's view of it."""
 
-    def __init__(self, directory: Path, prefix: str, clickhouse_url: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        prefix: str,
+        clickhouse_url: str | None = None,
+        config_file: Path | None = None,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.settings = load_settings(
             data_dir=directory,
             topic_prefix=prefix,
             metrics_port=free_port(),
             **({"clickhouse_url": clickhouse_url} if clickhouse_url else {}),
+            **({"config_file": config_file} if config_file else {}),
         )
         self.stack = Stack(self.settings, with_agents=True)
         self.published = 0
@@ -100,7 +105,7 @@ class DrillDesk:
                        "DESK_TOPIC_PREFIX": s.topic_prefix}  # fmt: skip
 
     def replay(self, files: list[str], w: Window) -> subprocess.Popen[str]:
-        lo, hi = (_ms(x) for x in (w.since, w.until))
+        lo, hi = (to_ms(x) for x in (w.since, w.until))
         self.lo_ms = lo if self.lo_ms is None else min(self.lo_ms, lo)
         self.hi_ms = hi if self.hi_ms is None else max(self.hi_ms, hi)
         args = [sys.executable, "-m", "streams.cli", "feed", "replay", *files, "--speed", w.speed,
@@ -176,161 +181,16 @@ def measure(desk: DrillDesk, r: DrillResult) -> None:
     r.check(orders.get("PENDING", 0) == 0, f"orders left PENDING: {orders.get('PENDING')}")
 
 
-def _worker_restarts(desk: DrillDesk) -> int:
-    sup = desk.stack.supervisor
-    return 0 if sup is None else sup.policy.parts["worker"].restarts
-
-
-def _worker_back(desk: DrillDesk, restarts_before: int) -> bool:
-    """Restarted since, and up again (the supervisor saw it running after its restart)."""
-    sup = desk.stack.supervisor
-    return (sup is not None and sup.policy.parts["worker"].restarts > restarts_before
-            and sup.policy.parts["worker"].up)  # fmt: skip
-
-
-def drill_worker_crash(desk: DrillDesk, files: list[str], w: Window, kills: int = 3) -> DrillResult:
-    """SIGKILL the agents' worker ``kills`` times mid-replay: the supervisor restarts it, the
-    broker keeps what it accepted, every bar lands once."""
-    r = DrillResult("worker-crash")
-    proc = desk.replay(files, w)
-    recover: list[float] = []
-    for _ in range(kills):
-        time.sleep(6)
-        worker = desk.stack.worker
-        if worker is None:
-            continue
-        before = _worker_restarts(desk)
-        os.kill(worker.pid, signal.SIGKILL)
-        t0 = time.monotonic()
-        back = wait_until(lambda b=before: _worker_back(desk, b), 120, 0.2)
-        recover.append(round(time.monotonic() - t0, 1))
-        r.check(back, "the supervisor did not restart the worker")
-    desk.finish(proc)
-    measure(desk, r)
-    r.figures |= {"worker_kills": kills, "worker_restarts": _worker_restarts(desk),
-                  "recover_s": recover}  # fmt: skip
-    r.check(r.figures["fills"] > 0, "no fill at all")
-    return r
-
-
-def drill_restart(desk: DrillDesk, files: list[str], w: Window) -> DrillResult:
-    """Replay, stop the whole desk, start it again, replay the next window: the paper venue
-    carries on filling (its checkpoint is of another broker incarnation), nothing pending."""
-    r = DrillResult("restart")
-    first = desk.finish(desk.replay(files, w))
-    desk.settle(desk.published)
-    fills_before = desk.fills()
-    desk.stop()
-    t0 = time.monotonic()
-    desk.start()
-    up_s = round(time.monotonic() - t0, 1)
-    nxt = Window(w.until, _later(w.until, w), w.speed)
-    desk.finish(desk.replay(files, nxt))
-    measure(desk, r)
-    r.figures |= {"first_window_bars": first["bars"], "fills_before_restart": fills_before,
-                  "fills_after_restart": r.figures["fills"] - fills_before, "restart_s": up_s}
-    r.check(r.figures["fills_after_restart"] > 0, "the paper venue stopped filling after restart")
-    return r
-
-
-def _ms(iso: str) -> int:
+def to_ms(iso: str) -> int:
     import datetime as dt
 
     t = dt.datetime.fromisoformat(iso)
     return int((t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp() * 1000)
 
 
-def _later(ts: str, w: Window) -> str:
+def later(ts: str, w: Window) -> str:
     """The end of a window as long as ``w``, starting at ``ts``."""
     import datetime as dt
 
     a, b = (dt.datetime.fromisoformat(x) for x in (w.since, w.until))
     return (dt.datetime.fromisoformat(ts) + (b - a)).isoformat(timespec="minutes")
-
-
-def _pg_pid(desk: DrillDesk) -> int:
-    pid = desk.stack.postgres.server_pid()  # type: ignore[union-attr]
-    if pid is None:
-        raise RuntimeError("no embedded PostgreSQL to stall")
-    return pid
-
-
-def drill_postgres_stall(desk: DrillDesk, files: list[str], w: Window, stall_s: float = 20
-                         ) -> DrillResult:  # fmt: skip
-    """Freeze PostgreSQL (SIGSTOP) mid-replay: the agents keep processing (clean bars reach
-    ClickHouse during the stall), status shows the writers' backlog, then everything lands."""
-    r = DrillResult("postgres-stall")
-    proc = desk.replay(files, w)
-    time.sleep(5)
-    pid = _pg_pid(desk)
-    _n, clean_at_stop = desk.stored_bars("market_bars_clean")
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(stall_s / 2)
-        status = desk.stack.health()
-        time.sleep(stall_s / 2)
-        _n, clean_at_end = desk.stored_bars("market_bars_clean")
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    desk.finish(proc)
-    measure(desk, r)
-    backlog = {p.part.removeprefix("writer "): p.detail for p in status
-               if p.part.startswith("writer") and not p.detail.startswith("0 pending")}  # fmt: skip
-    r.figures |= {"stall_s": stall_s, "clean_bars_during_stall": clean_at_end - clean_at_stop,
-                  "status_during_stall": backlog}  # fmt: skip
-    r.check(clean_at_end > clean_at_stop, "no clean bar reached ClickHouse during the stall")
-    return r
-
-
-def drill_broker_kill(desk: DrillDesk, files: list[str], w: Window) -> DrillResult:
-    """Kill the embedded broker between two windows: the supervisor notices, alerts, starts
-    a new one (an empty incarnation) and the agents; the next window trades."""
-    r = DrillResult("broker-kill")
-    desk.finish(desk.replay(files, w))
-    desk.settle(desk.published)
-    fills_before = desk.fills()
-    sup = desk.stack.supervisor
-    assert sup is not None and desk.stack.broker.proc is not None  # type: ignore[union-attr]
-    t0 = time.monotonic()
-    os.kill(desk.stack.broker.proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
-    back = wait_until(lambda: sup.policy.parts["broker"].restarts > 0
-                      and desk.stack.broker_alive() and desk.stack.worker_alive(), 90, 0.2)
-    recover_s = round(time.monotonic() - t0, 1)
-    r.check(back, "the supervisor did not bring the broker back")
-    nxt = Window(w.until, _later(w.until, w), w.speed)
-    desk.finish(desk.replay(files, nxt))
-    measure(desk, r)
-    since = int((time.time() - 600) * 1000)
-    alerts = desk.ch(f"SELECT title FROM alerts WHERE source = 'supervisor' AND ts_event > {since} "
-                     "ORDER BY ts_event")  # fmt: skip
-    r.figures |= {"recover_s": recover_s, "fills_after": r.figures["fills"] - fills_before,
-                  "supervisor_alerts": [a[0] for a in alerts]}  # fmt: skip
-    r.check(any("broker down" in a[0] for a in alerts), "no broker-down alert stored")
-    r.check(r.figures["fills_after"] > 0, "no fill after the broker came back")
-    return r
-
-
-DRILLS: dict[str, Callable[..., DrillResult]] = {
-    "worker-crash": drill_worker_crash,
-    "restart": drill_restart,
-    "postgres-stall": drill_postgres_stall,
-    "broker-kill": drill_broker_kill,
-}
-
-
-def run_drill(
-    name: str,
-    directory: Path,
-    *,
-    data: Path = DEFAULT_DATA,
-    clickhouse_url: str | None = None,
-    window: Window | None = None,
-) -> DrillResult:
-    """One drill on a fresh desk in ``directory`` (stopped afterwards, whatever happens)."""
-    files = bar_files(data)
-    desk = DrillDesk(directory, f"drill.{name}.", clickhouse_url)
-    desk.start()
-    try:
-        return DRILLS[name](desk, files, window or Window())
-    finally:
-        desk.stop()
