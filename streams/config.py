@@ -272,6 +272,18 @@ class Alerting(_Strict):
         10, ge=1, description="dead letters of one agent and topic in the window: a WARNING"
     )
     deadletter_burst_critical: int = Field(100, ge=1, description="... and a CRITICAL")
+    writer_behind_seconds: int = Field(
+        30,
+        ge=0,
+        description="wall time: a store writer whose oldest unwritten input is this old, or"
+        " whose store has failed this long, is a CRITICAL (the supervisor; 0: off)",
+    )
+    agent_stuck_seconds: int = Field(
+        60,
+        ge=0,
+        description="wall time: an agent without progress this long while other agents"
+        " advance past its event time is a CRITICAL (the supervisor; 0: off)",
+    )
 
     @model_validator(mode="after")
     def _burst_levels(self) -> Alerting:

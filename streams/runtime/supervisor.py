@@ -16,9 +16,15 @@ nobody. A ``Supervisor`` thread now looks at every part once a second:
   exposure while its commands are not durable (fail closed), and the stores'
   writers buffer (``streams.writebehind``).
 
-Every transition (down, up, restarted) is an ``Alert`` on the ``alerts`` topic
-(when the broker is up), a line in ``run/supervisor.log`` and an entry in
-``status()``. ``SupervisorPolicy`` is the pure part: what to do, given what is seen.
+It also reads the worker's status file (``run/<prefix>agents.json``) and alerts when
+a store writer falls behind or its store keeps failing, and when an agent is stuck
+while the others move on (``streams.runtime.progress_watch``; thresholds under
+``alerting:`` in the desk config).
+
+Every transition (down, up, restarted, behind, stuck, ...) is an ``Alert`` on the
+``alerts`` topic (when the broker is up), a line in ``run/supervisor.log`` and an
+entry in ``status()``. ``SupervisorPolicy`` and ``ProgressWatch`` are the pure parts:
+what to do, given what is seen.
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.config import load_config
+from streams.errors import ConfigError
 from streams.ids import event_id
+from streams.runtime.progress_watch import STALE_S, ProgressWatch
 
 log = logging.getLogger("deskplane.supervisor")
 
@@ -87,8 +96,10 @@ class SupervisorPolicy:
 class Transition:
     at: float
     part: str
-    what: str  # down | up | restarted | restart failed
+    what: str  # down | up | restarted | restart failed | behind | stuck | ...
     detail: str
+    severity: str | None = None  # None: CRITICAL for down / restart failed, else INFO
+    dedup_key: str | None = None  # None: supervisor:<part>:<down|up>
 
     def to_json(self) -> dict[str, Any]:
         return {"at": self.at, "part": self.part, "what": self.what, "detail": self.detail}
@@ -108,10 +119,12 @@ class Supervisor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._log_path = stack.run_dir / "supervisor.log"
+        self.progress = ProgressWatch()  # the desk config's thresholds at start()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.progress = progress_watch(self.stack.settings)
         now = time.time()
         for w in self.policy.parts.values():
             w.up_since = now
@@ -143,6 +156,22 @@ class Supervisor:
         self._handle("postgres", s.postgres_alive(), now, s.restart_postgres, self._pg_detail)
         if s.with_agents and not self._stop.is_set():
             self._handle("worker", s.worker_alive(), now, s.restart_worker, self._worker_detail)
+            if s.worker_alive():
+                self._watch_progress(now)
+
+    def _watch_progress(self, now: float) -> None:
+        """Writers behind and agents stuck, from the worker's status file. A missing or stale
+        file says nothing: a dead worker is alerted as such above."""
+        path = self.stack.run_dir / f"{self.stack.settings.topic_prefix}agents.json"
+        try:
+            body = json.loads(path.read_text())
+            fresh = now - float(body.get("at", 0)) <= STALE_S
+        except (OSError, ValueError, TypeError, AttributeError):
+            return
+        if not fresh:
+            return
+        for a in self.progress.observe(body, now):
+            self._record(a.part, a.what, a.detail, a.severity, a.dedup_key)
 
     def _handle(
         self,
@@ -180,8 +209,15 @@ class Supervisor:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def _record(self, part: str, what: str, detail: str) -> None:
-        t = Transition(time.time(), part, what, detail)
+    def _record(
+        self,
+        part: str,
+        what: str,
+        detail: str,
+        severity: str | None = None,
+        dedup_key: str | None = None,
+    ) -> None:
+        t = Transition(time.time(), part, what, detail, severity, dedup_key)
         self.history.append(t)
         del self.history[:-200]
         line = json.dumps(t.to_json())
@@ -191,7 +227,9 @@ class Supervisor:
         self._alert(t)
 
     def _alert(self, t: Transition) -> None:
-        severity = "CRITICAL" if t.what in ("down", "restart failed") else "INFO"
+        severity = t.severity or ("CRITICAL" if t.what in ("down", "restart failed") else "INFO")
+        way = "down" if severity == "CRITICAL" else "up"
+        dedup_key = t.dedup_key or f"supervisor:{t.part}:{way}"
         ms = int(t.at * 1000)
         alert = {
             "event_id": event_id("alert", "supervisor", t.part, t.what, ms),
@@ -200,7 +238,7 @@ class Supervisor:
             "source": "supervisor",
             "correlation_id": None,
             "severity": severity,
-            "dedup_key": f"supervisor:{t.part}:{'down' if severity == 'CRITICAL' else 'up'}",
+            "dedup_key": dedup_key,
             "title": f"{t.part} {t.what}",
             "message": t.detail,
             "bot_id": None,
@@ -217,4 +255,16 @@ class Supervisor:
                 for p, w in self.policy.parts.items()
             },
             "recent": [t.to_json() for t in self.history[-10:]],
+            "alerting": self.progress.active(),  # writers behind, agents stuck
         }
+
+
+def progress_watch(settings: Any) -> ProgressWatch:
+    """The watch with the desk config's thresholds (the defaults if the config cannot be read:
+    the supervisor must start whatever the file says; ``desk up`` has validated it already)."""
+    try:
+        a = load_config(getattr(settings, "config_file", None)).alerting
+    except (ConfigError, OSError) as exc:
+        log.warning("supervisor: desk config unreadable, default alert thresholds: %s", exc)
+        return ProgressWatch()
+    return ProgressWatch(a.writer_behind_seconds, a.agent_stuck_seconds)
