@@ -102,6 +102,39 @@ class SinkTopic(DeskTopic):
 
 
 @dataclass
+class InputSensor(faust.Sensor):
+    """When each agent last took an input, and the offset it took per partition: with the
+    consumer's high watermarks this tells an agent that is stuck (input waiting, none
+    taken) from one that is idle (nothing waiting). A Faust stream's prefix is its agent's
+    name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: dict[str, float] = {}  # agent -> wall time of its latest input
+        self.offsets: dict[str, dict[Any, int]] = {}  # agent -> partition -> offset taken
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        name = str(getattr(stream, "prefix", "") or stream.shortlabel)
+        self.taken[name] = time.time()
+        self.offsets.setdefault(name, {})[tp] = offset
+        return None
+
+    def view(self, highwater: Callable[[Any], int | None], now: float) -> dict[str, Any]:
+        """Agent -> inputs waiting on the partitions it reads, seconds since it took one."""
+        out = {}
+        for name, taken in sorted(self.taken.items()):
+            waiting = 0
+            for tp, offset in self.offsets.get(name, {}).items():
+                try:
+                    hw = highwater(tp)
+                except Exception:  # not assigned here any more (rebalance): nothing known
+                    hw = None
+                if hw is not None:
+                    waiting += max(0, int(hw) - offset - 1)
+            out[name] = {"waiting": waiting, "since_input_s": round(now - taken, 1)}
+        return out
+
+
 class DeskApp:
     """What an agent module sees when it registers."""
 
@@ -118,6 +151,8 @@ class DeskApp:
     incarnation: str = ""
     # write-behind writers (``streams.writebehind``): their backlog goes into the status
     writers: list[Any] = field(default_factory=list)
+    # what each agent took last and what waits for it (stuck-consumer alerts)
+    inputs: InputSensor = field(default_factory=InputSensor)
     # agent -> (event time of its last input, wall time it was processed, inputs)
     progress: dict[str, tuple[int, float, int]] = field(default_factory=dict)
 
@@ -139,7 +174,11 @@ class DeskApp:
                 for a, (ts, wall, n) in sorted(self.progress.items())
             },
             "writers": [w.backlog.to_json(now) for w in self.writers],
+            "consumers": self.inputs.view(self._highwater, now),
         }
+
+    def _highwater(self, tp: Any) -> int | None:
+        return self.app.consumer.highwater(tp)
 
     def decode_failed(self, topic: str, partition: int, offset: int) -> None:
         for watcher in self.decode_watchers.get(topic, ()):
@@ -267,6 +306,7 @@ def create_app(
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
+    app.sensors.add(desk.inputs)
     desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)
     # no log line, dead letter or alert error of this process shows a configured secret
     install_log_redaction(desk.config)

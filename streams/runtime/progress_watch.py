@@ -10,10 +10,11 @@ nothing in between (the supervisor looks every second).
   input was handed over ``writer_behind_s`` ago, or whose store has failed for that
   long. It has caught up when its store answers again and its backlog is at most
   half that old (hysteresis: a store that is merely slow does not flap).
-* **agent stuck**: an agent that made no progress for ``agent_stuck_s`` while other
-  agents kept advancing past its event time (input exists beyond it) for that long.
-  An idle desk -- nothing advances anywhere -- is not stuck; neither is an agent
-  whose peers stopped with it. It moves again at its next progress.
+* **agent stuck**: an agent (a Faust stream) with input waiting on its partitions
+  (the consumer's high watermark past the last offset it took) that has taken no
+  input for ``agent_stuck_s``: blocked in its processing, or waiting on a store.
+  An agent with nothing waiting is idle, however long (a bot that never trades
+  leaves ``portfolio-fills`` idle for hours). It moves again at its next input.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STALE_S = 10.0  # a status file older than this says nothing (the worker is gone or hung)
-_MOVED_S = 0.5  # wall time of the last progress is rounded in the file (idle_s, 0.1 s)
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,6 @@ class ProgressAlert:
 
 
 @dataclass
-class _Agent:
-    """What the watch last saw of one agent; ``pressure_*``: when peers advanced past it."""
-
-    wall: float  # wall time of its last progress
-    inputs: int
-    pressure_since: float | None = None
-    last_pressure: float | None = None
-    stuck: bool = False
-
-
-@dataclass
 class ProgressWatch:
     """Pure: successive status bodies and the wall time in, alert transitions out.
     A threshold of 0 turns that alert off."""
@@ -55,7 +44,7 @@ class ProgressWatch:
     writer_behind_s: float = 30.0
     agent_stuck_s: float = 60.0
     _behind: set[str] = field(default_factory=set)
-    _agents: dict[str, _Agent] = field(default_factory=dict)
+    _stuck_now: set[str] = field(default_factory=set)
 
     def observe(self, body: dict[str, Any], now: float) -> list[ProgressAlert]:
         """The transitions this snapshot causes (usually none)."""
@@ -63,7 +52,7 @@ class ProgressWatch:
 
     def active(self) -> list[str]:
         """Parts currently alerted (for the supervisor's status)."""
-        stuck = [f"agent {n}" for n, a in sorted(self._agents.items()) if a.stuck]
+        stuck = [f"agent {n}" for n in sorted(self._stuck_now)]
         return [f"writer {n}" for n in sorted(self._behind)] + stuck
 
     # -- store writers -----------------------------------------------------------------------
@@ -92,55 +81,26 @@ class ProgressWatch:
     # -- stuck consumers ---------------------------------------------------------------------
 
     def _stuck(self, body: dict[str, Any], now: float) -> list[ProgressAlert]:
-        at = float(body.get("at", now))
-        seen = {
-            name: (int(a.get("event_time") or 0), at - float(a.get("idle_s") or 0.0),
-                   int(a.get("inputs") or 0))
-            for name, a in (body.get("agents") or {}).items()
-        }  # fmt: skip
-        advanced = {n for n, (_, wall, inputs) in seen.items() if self._moved(n, wall, inputs)}
-        out: list[ProgressAlert] = []
+        """From the worker's consumer view (``InputSensor``): an agent with input waiting on
+        its partitions that has taken none for ``agent_stuck_s`` is stuck; an agent with
+        nothing waiting is idle, however long."""
         limit = self.agent_stuck_s
-        for name, (ts, wall, inputs) in seen.items():
-            prev = self._agents.get(name)
-            if prev is None or name in advanced:
-                if prev is not None and prev.stuck:
-                    key = f"supervisor:agent:{name}:moving"
-                    detail = f"progressed again, event time {ts}"
-                    out.append(ProgressAlert(f"agent {name}", "moving again", "INFO", key, detail))
-                self._agents[name] = _Agent(wall, inputs)
-                continue
-            pushed = [
-                seen[o][0] for o in advanced if o != name and seen[o][0] > ts and seen[o][1] > wall
-            ]
-            if pushed:
-                if prev.pressure_since is None:
-                    prev.pressure_since = now
-                prev.last_pressure = now
-            elif prev.last_pressure is not None and now - prev.last_pressure >= 2 * limit:
-                prev.pressure_since = prev.last_pressure = None  # the desk went quiet again
-            if (
-                limit > 0
-                and not prev.stuck
-                and prev.pressure_since is not None
-                and prev.last_pressure is not None
-                and now - prev.pressure_since >= limit
-                and now - prev.wall >= limit
-                and now - prev.last_pressure < limit / 2  # peers still moving: not a quiet desk
-            ):
-                prev.stuck = True
-                newest = max(t for t, _, _ in seen.values())
-                detail = (
-                    f"no progress for {now - prev.wall:.0f} s at event time {ts}; other agents"
-                    f" are {(newest - ts) // 1000} s of event time past it"
-                )
+        out: list[ProgressAlert] = []
+        for name, c in sorted((body.get("consumers") or {}).items()):
+            waiting, since = int(c.get("waiting") or 0), float(c.get("since_input_s") or 0.0)
+            stuck = limit > 0 and waiting > 0 and since >= limit
+            part = f"agent {name}"
+            if stuck and name not in self._stuck_now:
+                self._stuck_now.add(name)
+                detail = f"{waiting} input(s) waiting; none taken for {since:.0f} s"
                 key = f"supervisor:agent:{name}:stuck"
-                out.append(ProgressAlert(f"agent {name}", "stuck", "CRITICAL", key, detail))
+                out.append(ProgressAlert(part, "stuck", "CRITICAL", key, detail))
+            elif not stuck and name in self._stuck_now:
+                self._stuck_now.discard(name)
+                detail = f"taking input again ({waiting} waiting)"
+                key = f"supervisor:agent:{name}:moving"
+                out.append(ProgressAlert(part, "moving again", "INFO", key, detail))
         return out
-
-    def _moved(self, name: str, wall: float, inputs: int) -> bool:
-        prev = self._agents.get(name)
-        return prev is not None and (inputs != prev.inputs or wall > prev.wall + _MOVED_S)
 
 
 def _writer_detail(w: dict[str, Any]) -> str:

@@ -109,80 +109,75 @@ def test_writer_alert_off_at_zero() -> None:
 # -- stuck consumers -----------------------------------------------------------------------
 
 
-def test_stuck_agent_alerts_once_while_others_advance_then_clears() -> None:
+def consumers(at: float, **agents: tuple[int, float]) -> dict[str, Any]:
+    """agents: name=(inputs waiting, wall time it last took one)."""
+    return {"at": at, "agents": {}, "writers": [],
+            "consumers": {n: {"waiting": w, "since_input_s": round(at - took, 1)}
+                          for n, (w, took) in agents.items()}}  # fmt: skip
+
+
+def test_stuck_agent_alerts_once_while_input_waits_then_clears() -> None:
+    """Input waits for ``fills`` from 10 s on; it takes none until 150 s."""
     w = ProgressWatch(agent_stuck_s=60)
     snaps = []
-    for t in range(0, 200):
-        marks = (1_000 + t * 60_000, float(t), t + 1)  # a bar each second, event time racing
-        fills = (1_000, 0.0, 1) if t < 150 else (1_000 + t * 60_000, float(t), 2)  # moves at 150
-        snaps.append(body(float(t), marks=marks, fills=fills))
+    for t in range(200):
+        fills = (0, float(t)) if t < 10 else ((5, 10.0) if t < 150 else (0, float(t)))
+        snaps.append(consumers(float(t), marks=(0, float(t)), fills=fills))
     got = run(w, snaps)
     assert [(t, a.part, a.severity, a.what) for t, a in got] == [
-        (61.0, "agent fills", "CRITICAL", "stuck"),
+        (70.0, "agent fills", "CRITICAL", "stuck"),
         (150.0, "agent fills", "INFO", "moving again"),
     ]
     assert got[0][1].dedup_key == "supervisor:agent:fills:stuck"
     assert got[1][1].dedup_key == "supervisor:agent:fills:moving"
-    assert "no progress for 61 s" in got[0][1].detail
+    assert "5 input(s) waiting; none taken for 60 s" in got[0][1].detail
     assert w.active() == []
 
 
-def test_idle_desk_is_not_stuck() -> None:
-    """Nothing new anywhere: every agent stops (one a moment after the other), for hours."""
+def test_an_idle_agent_is_never_stuck() -> None:
+    """A bot that never trades: ``fills`` takes nothing for hours, but nothing waits for it
+    (the heuristic this replaced alerted here, as peers moved past its event time)."""
     w = ProgressWatch(agent_stuck_s=60)
-    snaps = [body(float(t), a=(5_000, 0.0, 10), b=(9_000, 0.4, 12), c=(7_000, 0.2, 3))
-             for t in range(0, 4 * 3600, 1)]  # fmt: skip
+    snaps = [consumers(float(t), marks=(0, float(t)), fills=(0, 0.0)) for t in range(4 * 3600)]
     assert run(w, snaps) == []
 
 
-def test_desk_resuming_after_a_long_idle_is_not_stuck() -> None:
-    """Input comes back after an hour: the slower agent gets to it a few seconds later."""
-    w = ProgressWatch(agent_stuck_s=60)
-    snaps = [body(float(t), a=(5_000, 0.0, 1), b=(5_000, 0.0, 1)) for t in range(3600)]
-    for t in range(3600, 3700):
-        b_ = (10_000 + t, float(t), t)
-        a_ = (5_000, 0.0, 1) if t < 3605 else (10_000 + t, float(t), t)
-        snaps.append(body(float(t), a=a_, b=b_))
-    assert run(w, snaps) == []
-
-
-def test_peers_stopping_soon_after_is_not_stuck() -> None:
-    """The others carry on briefly past it, then the whole desk goes quiet."""
-    w = ProgressWatch(agent_stuck_s=60)
-    snaps = []
-    for t in range(600):
-        b_ = (1_000 + min(t, 20) * 1_000, float(min(t, 20)), min(t, 20) + 1)
-        snaps.append(body(float(t), a=(1_000, 0.0, 1), b=b_))
-    assert run(w, snaps) == []
-
-
-def test_agent_ahead_of_the_others_is_not_stuck() -> None:
-    """Peers advance, but not past its event time: nothing for it to do."""
-    w = ProgressWatch(agent_stuck_s=60)
-    snaps = [body(float(t), ahead=(10**12, 0.0, 1), b=(1_000 + t, float(t), t + 1))
-             for t in range(300)]  # fmt: skip
-    assert run(w, snaps) == []
-
-
-def test_stuck_threshold_respected() -> None:
+def test_stuck_threshold_respected_and_off_at_zero() -> None:
     def first_alert(limit: float) -> float | None:
         w = ProgressWatch(agent_stuck_s=limit)
-        snaps = [body(float(t), a=(0, 0.0, 1), b=(t * 1_000, float(t), t + 1)) for t in range(200)]
-        got = run(w, snaps)
+        got = run(w, [consumers(float(t), a=(3, 0.0)) for t in range(200)])
         return got[0][0] if got else None
 
-    assert first_alert(30) == 31.0  # the peer first advances past it at 1 s
-    assert first_alert(120) == 121.0
-    assert first_alert(0) is None  # off
+    assert first_alert(30) == 30.0
+    assert first_alert(120) == 120.0
+    assert first_alert(0) is None
 
 
-def test_worker_restart_counts_as_moving_again() -> None:
-    """A new worker starts its counters over: the agent's progress is newer, so it moved."""
+def test_a_restarted_worker_taking_input_again_clears_the_alert() -> None:
     w = ProgressWatch(agent_stuck_s=10)
-    snaps = [body(float(t), a=(0, 0.0, 5), b=(t * 1_000, float(t), t + 1)) for t in range(30)]
-    snaps.append(body(40.0, a=(0, 39.0, 1)))  # a restarted worker: a progressed, b not yet
+    snaps = [consumers(float(t), a=(2, 0.0)) for t in range(30)]
+    snaps.append(consumers(40.0, a=(0, 39.0)))  # a new worker took it
     got = run(w, snaps)
     assert [(a.part, a.severity) for _, a in got] == [("agent a", "CRITICAL"), ("agent a", "INFO")]
+
+
+def test_the_worker_sensor_tells_waiting_input_from_none() -> None:
+    """``InputSensor`` (registered on the Faust app): the last offset each agent took per
+    partition against the consumer's high watermark."""
+    from streams.app import InputSensor
+
+    class Stream:
+        def __init__(self, prefix: str) -> None:
+            self.prefix = prefix
+
+    sensor = InputSensor()
+    sensor.on_stream_event_in(("bars", 0), 41, Stream("dq"), None)
+    sensor.on_stream_event_in(("bars", 1), 7, Stream("dq"), None)
+    sensor.on_stream_event_in(("fills", 0), 3, Stream("portfolio-fills"), None)
+    hw = {("bars", 0): 50, ("bars", 1): 8, ("fills", 0): 4}
+    view = sensor.view(hw.get, time.time() + 5)
+    assert view["dq"]["waiting"] == 8 and view["portfolio-fills"]["waiting"] == 0
+    assert view["dq"]["since_input_s"] >= 5
 
 
 def test_thresholds_from_the_desk_config() -> None:
