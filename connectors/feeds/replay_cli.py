@@ -1,7 +1,8 @@
 """``desk feed replay``: bar files into the running desk's ``market.bars``, or a dry-run summary.
 
 The readers (pandas, pyarrow) load inside the command: every other ``desk``
-command starts without them.
+command starts without them. ``--resume`` asks the desk's analytics store how
+far each stream got (``connectors.feeds.resume``) and sends only the rest.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +24,7 @@ from streams.progress import progress_bar
 
 if TYPE_CHECKING:
     from connectors.feeds.files import ReadResult
+    from connectors.feeds.resume import ResumePlan, Stored, Stream
 
 BAR_SUFFIXES = (".csv", ".parquet", ".pq")
 FORMAT_HELP = "auto, binance, yahoo_ohlcv, yahoo_wide or generic (docs/events.md)."
@@ -57,9 +60,22 @@ def replay_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only read and summarize; no broker needed.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Send only what the desk has not stored: per stream, skip the bars at or "
+            "before the latest open time in its ClickHouse (market_bars) within this "
+            "replay's span. Exit 2 if the store cannot be asked.",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
-    """Replay recorded bars into market.bars in event-time order; bad rows go to deadletter."""
+    """Replay recorded bars into market.bars in event-time order; bad rows go to deadletter.
+
+    With --resume, a window replayed again after a crash or stop sends only the bars the
+    desk has not got (with --dry-run: says what it would skip).
+    """
     from connectors.feeds.files import FORMATS, ReadOptions, check_bars, parse_when, read_files
     from connectors.feeds.replay import parse_speed
 
@@ -79,16 +95,25 @@ def replay_command(
     for path in paths:  # a bad file is named before anything else (header/footer only: fast)
         check_bars(path, opts)
     target = None if dry_run else _target()  # no broker: say so before the (long) full read
+    if resume:
+        _stored({})  # nor a store to ask how far the desk got: before the read too
 
     t0 = time.perf_counter()
     with nullcontext() if json_out else err.status("reading bar files..."):
         result = read_files(paths, opts)
     read_s = time.perf_counter() - t0
 
+    resumed: ResumePlan | None = None
+    bars: Sequence[Mapping[str, Any]] = result.bars
+    if resume:
+        from connectors.feeds.resume import plan, spans
+
+        resumed = plan(result.bars, _stored(spans(result.bars)))
+        bars = resumed.bars
     publish_s: float | None = None
     if target is not None:
-        publish_s = _publish(result, target, pace, quiet=json_out)
-    summary = summarize(result, read_s, publish_s, speed, target)
+        publish_s = _publish(bars, result, target, pace, quiet=json_out)
+    summary = summarize(result, read_s, publish_s, speed, target, resumed)
     if json_out:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -119,16 +144,44 @@ def _target() -> tuple[str, str]:
     return _bootstrap(settings), settings.topic_prefix
 
 
-def _publish(result: ReadResult, target: tuple[str, str], pace: float | None, quiet: bool) -> float:
+def _stored(streams: dict[Stream, tuple[int, int]]) -> dict[Stream, Stored]:
+    """What the desk's analytics store holds of ``streams`` (none: only checks it answers).
+
+    The store is reached as ``desk sql`` reaches it (the running desk's owner
+    endpoint, else the store itself). Any failure is one line and exit 2: a
+    resume that cannot ask must not fall back to sending everything.
+    """
+    from connectors.feeds.resume import TABLE, parse_stored, stored_sql
+    from streams.cli import _settings  # late: streams.cli imports this module
+    from streams.runtime.access import analytics_store
+
+    try:
+        with analytics_store(_settings()) as store:
+            rows = store.query(stored_sql(streams)).rows
+        return parse_stored(rows)
+    except (DeskError, OSError, ValueError, KeyError) as exc:
+        raise DeskError(
+            f"--resume: cannot ask the desk's analytics store how far it got ({TABLE}): "
+            f"{exc}; nothing was sent (is the desk up? without --resume everything is sent)"
+        ) from None
+
+
+def _publish(
+    bars: Sequence[Mapping[str, Any]],
+    result: ReadResult,
+    target: tuple[str, str],
+    pace: float | None,
+    quiet: bool,
+) -> float:
     from connectors.feeds.replay import replay
     from streams.kafka import EventProducer
 
     bootstrap, prefix = target
     producer = EventProducer(bootstrap, prefix)
     with progress_bar(err, disable=quiet, eta=True) as progress:
-        task = progress.add_task("replay", total=len(result.bars) + len(result.rejects))
+        task = progress.add_task("replay", total=len(bars) + len(result.rejects))
         stats = replay(
-            result.bars,
+            bars,
             result.rejects,
             producer,
             speed=pace,
@@ -147,9 +200,16 @@ def summarize(
     publish_s: float | None,
     speed: str,
     target: tuple[str, str] | None,
+    resumed: ResumePlan | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready report: files, streams (count, first/last event time), rejects, speed."""
-    busy = publish_s if publish_s is not None else read_s
+    """The JSON-ready report: files, streams (count, first/last event time), rejects, speed.
+
+    ``bars`` counts what was sent (would be, in a dry run): with ``--resume`` the bars
+    already stored are left out of it and reported per stream (``skipped``,
+    ``resumed_from``, ``stored_until``, ``gaps``); ``bars_read`` is what the files held.
+    """
+    sent = len(result.bars) if resumed is None else len(resumed.bars)
+    busy, done = (read_s, len(result.bars)) if publish_s is None else (publish_s, sent)
     return {
         "dry_run": target is None,
         "speed": speed,
@@ -168,7 +228,9 @@ def summarize(
             | {"first": _iso(s["first_ts"]), "last": _iso(s["last_ts"])}
             for s in result.streams()
         ],
-        "bars": len(result.bars),
+        "bars": sent,
+        "bars_read": len(result.bars),
+        "resume": None if resumed is None else resumed.to_json(),
         "overlapping_streams": result.overlaps(),
         "rejects": len(result.rejects),
         "reject_samples": [
@@ -179,7 +241,7 @@ def summarize(
             "read": round(read_s, 3),
             "publish": None if publish_s is None else round(publish_s, 3),
         },
-        "bars_per_second": round(len(result.bars) / max(busy, 1e-9)),
+        "bars_per_second": round(done / max(busy, 1e-9)),
     }
 
 
@@ -194,6 +256,8 @@ def _print(summary: dict[str, Any]) -> None:
         out.print(f"[yellow]reject[/] {r['file']}:{r['line']}: {r['reason']}", highlight=False)
     if summary["rejects"] > len(summary["reject_samples"]):
         out.print(f"... and {summary['rejects'] - len(summary['reject_samples'])} more rejects")
+    if summary["resume"] is not None:
+        _print_resume(summary["resume"])
     secs = summary["seconds"]
     if summary["dry_run"]:
         what = (
@@ -204,7 +268,24 @@ def _print(summary: dict[str, Any]) -> None:
             f"sent to {summary['topic_prefix']}market.bars in {secs['publish']} s "
             f"({summary['bars_per_second']} bars/s), rejects to deadletter"
         )
+    if summary["resume"] is not None:
+        skipped = sum(summary["resume"]["skipped"].values())
+        what += f"; {skipped} already stored, skipped (--resume)"
     out.print(
         f"{summary['bars']} bars, {summary['rejects']} rejects from "
         f"{len(summary['files'])} file(s); {what}"
     )
+
+
+def _print_resume(resume: dict[str, Any]) -> None:
+    t = Table("stream", "stored until (open)", "skipped", "resumed from (open)", title="resume")
+    for stream, skipped in resume["skipped"].items():
+        start = resume["resumed_from"][stream] or "nothing left to send"
+        t.add_row(stream, resume["stored_until"][stream] or "never seen", str(skipped), start)
+    out.print(t)
+    for stream, g in resume["gaps"].items():
+        out.print(
+            f"[yellow]gap[/] {stream}: the store holds {g['stored']} of the {g['expected']} "
+            "bars up to its latest; replaying the stream in full (ids keep it exact)",
+            highlight=False,
+        )
