@@ -101,7 +101,6 @@ class SinkTopic(DeskTopic):
         log.debug("sink skipped undecodable %s@%s", message.topic, message.offset)
 
 
-@dataclass
 class InputSensor(faust.Sensor):
     """When each agent last took an input, and the offset it took per partition: with the
     consumer's high watermarks this tells an agent that is stuck (input waiting, none
@@ -135,6 +134,7 @@ class InputSensor(faust.Sensor):
         return out
 
 
+@dataclass
 class DeskApp:
     """What an agent module sees when it registers."""
 
