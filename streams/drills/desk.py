@@ -157,6 +157,42 @@ class DrillDesk:
         return round(time.monotonic() - t0, 1)
 
 
+def ledger_breaks(desk: DrillDesk) -> list[str]:
+    """The ledger identities, store against store: every bot's books (the portfolio's and
+    risk's own checkpoints) hold exactly the fills PostgreSQL recorded: per position the sum
+    of signed fill quantities, and cash = starting cash - sum(signed qty x price) - fees."""
+    from decimal import Decimal
+
+    fills: dict[tuple[str, str, str], Decimal] = {}
+    spent: dict[str, Decimal] = {}
+    for bot, venue, symbol, qty, notional, fee in desk.pg(
+        "SELECT bot_id, venue, symbol, sum(CASE WHEN side = 'BUY' THEN quantity ELSE -quantity"
+        " END), sum(CASE WHEN side = 'BUY' THEN quantity * price ELSE -quantity * price END),"
+        " sum(fee) FROM fills GROUP BY 1, 2, 3"
+    ):
+        fills[(bot, venue, symbol)] = Decimal(qty)
+        spent[bot] = spent.get(bot, Decimal(0)) + Decimal(notional) + Decimal(fee)
+    books = {b: st for b, st in desk.pg("SELECT bot_id, state FROM portfolio_books")}
+    name = f"{desk.settings.topic_prefix}risk"
+    risk = desk.pg(f"SELECT state FROM agent_checkpoints WHERE name = '{name}'")
+    holders = {"portfolio": books} | ({"risk": risk[0][0]["books"]} if risk else {})
+    breaks = []
+    for who, held in holders.items():
+        for bot, st in held.items():
+            pos = {(p["venue"], p["symbol"]): Decimal(p["quantity"])
+                   for p in st["positions"].values()}  # fmt: skip
+            mine = {(v, s): q for (b, v, s), q in fills.items() if b == bot}
+            for key in pos.keys() | mine.keys():
+                if pos.get(key, Decimal(0)) != mine.get(key, Decimal(0)):
+                    breaks.append(f"{who} {bot} {key[1]}: book {pos.get(key)} != fills "
+                                  f"{mine.get(key)}")  # fmt: skip
+            cash = Decimal(st["starting_cash"]) - spent.get(bot, Decimal(0))
+            # (the books compute in 28 significant digits: a last-digit rounding is no break)
+            if abs(Decimal(st["cash"]) - cash) > Decimal("1e-9"):
+                breaks.append(f"{who} {bot} cash: book {st['cash']} != fills {cash}")
+    return breaks
+
+
 def measure(desk: DrillDesk, r: DrillResult) -> None:
     """The figures every drill reports, and the promises every drill checks."""
     settle_s = desk.settle(desk.published)
@@ -179,6 +215,11 @@ def measure(desk: DrillDesk, r: DrillResult) -> None:
     r.check(raw_n == raw_ids, f"bars stored twice: {raw_n - raw_ids}")
     r.check(clean_n == clean_ids, f"clean bars stored twice: {clean_n - clean_ids}")
     r.check(orders.get("PENDING", 0) == 0, f"orders left PENDING: {orders.get('PENDING')}")
+    # the books are saved behind the stream: give them a few seconds to catch up
+    wait_until(lambda: not ledger_breaks(desk), 60, 1.0)
+    breaks = ledger_breaks(desk)
+    r.figures["ledger_breaks"] = breaks[:5]
+    r.check(not breaks, f"books and fills disagree: {breaks[:3]}")
 
 
 def to_ms(iso: str) -> int:
