@@ -160,13 +160,14 @@ def test_a_sigkilled_desk_leaves_nothing_the_next_up_does_not_clean(tmp_path: Pa
     try:
         assert not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie"
         fresh = int(pidfile.read_text().split()[0])
-        assert fresh != orphan
+        assert fresh != orphan and psutil.pid_exists(fresh)
     finally:
         again.send_signal(signal.SIGINT)
         out, _ = again.communicate(timeout=90)
     assert again.returncode == 0, out
     assert "left running by a desk that died" in out, out[-2000:]
-    assert not pidfile.exists()
+    gone, _alive = psutil.wait_procs([psutil.Process(fresh)], timeout=15)
+    assert gone, "the second desk's PostgreSQL outlived its clean stop"
 
 
 def test_demo_replays_real_bars_and_reports_json(tmp_path: Path) -> None:
