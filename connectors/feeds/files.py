@@ -389,7 +389,8 @@ def _times(
     try:
         t = to_epoch_ms(col, naive_is_utc, opts.time_unit, table.lines)
     except TimeUnitError as exc:
-        raise DeskError(f"{path}: {label}: {exc}; see --time-unit") from None
+        hint = "" if "--time-unit" in str(exc) else "; see --time-unit"
+        raise DeskError(f"{path}: {label}: {exc}{hint}") from None
     t_missing = missing(col)
     ok_int = t.implausible & ~t_missing
     why.add(t_missing & ~table.blank, label, "missing")
