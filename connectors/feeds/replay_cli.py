@@ -221,7 +221,8 @@ def replay_command(
         str | None, typer.Option(help="Only these symbols, e.g. SPY,QQQ (wide files: columns).")
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Bars opening at/after this time (ISO-8601; UTC if naive).")
+        str | None,
+        typer.Option(help="Bars opening at/after this time (ISO-8601, UTC if naive; or an epoch)."),
     ] = None,
     until: Annotated[str | None, typer.Option(help="Bars opening before this time.")] = None,
     dry_run: Annotated[
@@ -246,9 +247,10 @@ def replay_command(
     stop sends only the bars the desk has not got (with --dry-run: says what it would
     skip).
 
-    Example, a headerless export in epoch seconds:
-    desk feed replay kraken_XBTUSD.csv --no-header --columns open_time,open,high,low,close,volume
-    --venue kraken --symbol BTC/USD --interval 1m --config overlay.yaml --dry-run
+    A headerless export: --no-header --columns open_time,open,high,low,close,volume with
+    --venue/--symbol/--interval; a venue not in the desk config: --config OVERLAY.yaml
+    (extends: default). Example: desk feed replay ../shared/data/crypto_1m --since
+    2023-03-01 --until 2023-03-02 --dry-run
     """
     from connectors.feeds.files import check_bars, read_files
     from connectors.feeds.replay import parse_speed
