@@ -339,9 +339,8 @@ def _identity(path: Path, fmt: str, opts: ReadOptions, header: Sequence[str]) ->
             f"does not say (expected <venue>_<PAIR>_<interval>_....csv); "
             f"pass {' '.join('--' + k for k in lacking)}"
         )
-    for k in ("interval",):
-        if k not in carried or opts.interval:
-            _check_interval(ident[k])
+    if "interval" not in carried or opts.interval:  # a column's intervals are checked per row
+        _check_interval(ident["interval"])
     return {k: v for k, v in ident.items() if k not in carried}
 
 
