@@ -328,14 +328,19 @@ def config_check(
     path: Annotated[Path | None, typer.Argument(help="Config file (default: settings').")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Validate the desk config file; one line naming the bad key if it is wrong."""
-    from streams.config import DEFAULT_CONFIG, load_config
+    """Validate the desk config file; one line naming the bad key if it is wrong.
+
+    An overlay (extends: default, or a base file) is checked merged over its base.
+    """
+    from streams.config import DEFAULT_CONFIG, load_config, load_config_data
 
     settings = _settings()
     path = path or settings.config_file or DEFAULT_CONFIG
     cfg = load_config(path)
+    chain = [str(p) for p in load_config_data(path)[1][1:]]
     summary = {
         "config": str(path),
+        "extends": chain,
         "desk": cfg.desk.name,
         "instruments": len(cfg.universe),
         "bots": [b.id for b in cfg.bots],
@@ -346,8 +351,9 @@ def config_check(
     if json_out:
         _print_json(summary)
     else:
+        over = f" (extends {' < '.join(chain)})" if chain else ""
         out.print(
-            f"config ok: {path}: desk {cfg.desk.name!r}, {len(cfg.universe)} instruments, "
+            f"config ok: {path}{over}: desk {cfg.desk.name!r}, {len(cfg.universe)} instruments, "
             f"{len(cfg.bots)} bots ({', '.join(summary['bots'])})"
         )
 

@@ -4,6 +4,16 @@ One YAML file, validated in full at start-up. Unknown keys are errors (a typo
 in a limit name must not silently disable the limit), cross-references are
 checked (a bot's strategy, fee profile and symbols must exist), and the first
 problem is reported as one line naming the key path.
+
+A file may be an *overlay*: ``extends: default`` (the packaged config) or
+``extends: <path>`` (relative to the file) lays it over that base, so adding a
+venue takes a few lines instead of a copy of the whole default. Mappings merge
+key by key; lists of mappings merge item by item on their identity (``id``,
+``name``, or ``venue`` + ``symbol``: a universe instrument, a bot, an alert
+route, a cross-market group), new items appended; lists of plain values (a
+group's ``members``, ``extra_streams``) gain the overlay's new values. A value
+tagged ``!replace`` replaces the base's outright (``bots: !replace []``). The
+merged result is validated like any config.
 """
 
 from __future__ import annotations
@@ -545,8 +555,122 @@ def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
 
 
 def load_config(path: Path | None = None) -> DeskConfig:
-    """Load and validate the desk config; any problem is a one-line ConfigError."""
+    """Load and validate the desk config (an overlay merged over its base first).
+
+    Any problem is a one-line ConfigError naming the file (and its base).
+    """
     path = path or DEFAULT_CONFIG
+    data, chain = load_config_data(path)
+    source = str(path) if len(chain) == 1 else f"{path} (extends {' < '.join(map(str, chain[1:]))})"
+    return parse_config(data, source)
+
+
+def load_config_data(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[Any, list[Path]]:
+    """The config's data with its ``extends`` chain merged in, and the chain (file first)."""
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or "extends" not in data:
+        return _unwrap(data), [path]
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str) or not base_name.strip():
+        raise ConfigError(
+            f"config {path}: extends: expected 'default' or a config file path, got {base_name!r}"
+        )
+    base = (
+        DEFAULT_CONFIG
+        if base_name.strip() == "default"
+        else (path.parent / Path(base_name.strip()).expanduser())
+    )
+    here = path.resolve()
+    if base.resolve() in (*_seen, here):
+        loop = " -> ".join(str(p) for p in (*_seen, here, base.resolve()))
+        raise ConfigError(f"config {path}: extends: a loop ({loop})")
+    if not base.is_file():
+        raise ConfigError(
+            f"config {path}: extends: {base}: no such file ('default' is the packaged "
+            "config; a path is relative to this file)"
+        )
+    base_data, chain = load_config_data(base, (*_seen, here))
+    if not isinstance(base_data, dict):
+        raise ConfigError(f"config {base}: expected a YAML mapping like {DEFAULT_CONFIG.name}")
+    return merge_config(base_data, data), [path, *chain]
+
+
+class Replace:
+    """A value tagged ``!replace`` in an overlay: it replaces the base's instead of merging."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _OverlayLoader(yaml.SafeLoader):
+    """Safe YAML plus the ``!replace`` tag."""
+
+
+def _construct_replace(loader: yaml.SafeLoader, node: yaml.Node) -> Replace:
+    if isinstance(node, yaml.SequenceNode):
+        return Replace(loader.construct_sequence(node, deep=True))
+    if isinstance(node, yaml.MappingNode):
+        return Replace(loader.construct_mapping(node, deep=True))
+    return Replace(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_OverlayLoader.add_constructor("!replace", _construct_replace)
+
+
+def merge_config(base: Any, over: Any) -> Any:
+    """``over`` laid over ``base`` (see the module doc); neither is changed."""
+    if isinstance(over, Replace):
+        return _unwrap(over.value)
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for k, v in over.items():
+            merged[k] = merge_config(base[k], v) if k in base else _unwrap(v)
+        return merged
+    if isinstance(base, list) and isinstance(over, list):
+        return _merge_lists(base, over)
+    return _unwrap(over)
+
+
+def _identity(item: Any) -> tuple[Any, ...] | None:
+    """What names a list item across files: ``id``, ``name``, or ``venue`` + ``symbol``."""
+    if not isinstance(item, dict):
+        return None
+    for keys in (("id",), ("name",), ("venue", "symbol")):
+        if all(k in item and not isinstance(item[k], Replace) for k in keys):
+            return (keys, *(item[k] for k in keys))
+    return None
+
+
+def _merge_lists(base: list[Any], over: list[Any]) -> list[Any]:
+    if all(_identity(x) is not None for x in (*base, *over)):
+        merged = list(base)
+        at = {_identity(x): k for k, x in enumerate(base)}
+        for item in over:
+            key = _identity(item)
+            if key in at:
+                merged[at[key]] = merge_config(merged[at[key]], item)
+            else:
+                at[key] = len(merged)
+                merged.append(_unwrap(item))
+        return merged
+    if all(not isinstance(x, dict | list | Replace) for x in (*base, *over)):
+        return [*base, *(x for x in over if x not in base)]
+    return [*base, *(_unwrap(x) for x in over)]
+
+
+def _unwrap(data: Any) -> Any:
+    """``data`` without ``Replace`` markers (a tag in a file without a base means nothing)."""
+    if isinstance(data, Replace):
+        return _unwrap(data.value)
+    if isinstance(data, dict):
+        return {k: _unwrap(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_unwrap(v) for v in data]
+    return data
+
+
+def _read_yaml(path: Path) -> Any:
+    """A config file's YAML data; unreadable, not UTF-8, not YAML or empty: a ConfigError."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -564,11 +688,11 @@ def load_config(path: Path | None = None) -> DeskConfig:
             "save it as UTF-8"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_OverlayLoader)  # a SafeLoader: safe
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path}: {_yaml_problem(text, exc)}") from None
     if data is None:
         raise ConfigError(
             f"config {path}: empty; expected a YAML mapping like {DEFAULT_CONFIG.name}"
         )
-    return parse_config(data, str(path))
+    return data

@@ -9,7 +9,13 @@ Four layouts, told apart by the header (or forced with ``fmt``):
 - ``yahoo_wide``: ``Date`` + one adjusted-close column per symbol; close-only
   bars, and an empty cell (fund not listed yet) yields no bar.
 - ``generic``: ``venue,symbol,interval,open_time,open,high,low,close,volume``
-  [``,trades,adj_close``] (docs/events.md).
+  [``,trades,adj_close``] (docs/events.md); ``--venue/--symbol/--interval``
+  fill in identity columns it lacks.
+
+A headerless file is read with ``Layout`` (``--no-header --columns ...``), and
+``--columns`` renames a header's columns. Integer epoch times may be in s, ms,
+µs or ns: the unit is given (``--time-unit``) or told from the magnitude, and an
+implausible result is refused (``connectors.feeds.timeunit``), never misread.
 
 A file that cannot be read at all (missing, binary, compressed, not UTF-8, corrupt
 Parquet, wrong separator, no data rows...) is one ``DeskError`` line naming it.
@@ -25,7 +31,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,13 +41,16 @@ import pandas as pd
 from connectors.feeds.normalize import INTERVAL_MS, bar_event, merge_by_event_time
 from connectors.feeds.tabular import (
     NO_ROWS,
+    Layout,
     Table,
+    Times,
     inspect_file,
     missing,
     read_table,
     to_epoch_ms,
     to_float,
 )
+from connectors.feeds.timeunit import UNIT_NAMES, TimeUnitError, check_unit, epoch_to_ms
 from streams.errors import DeskError
 
 FORMATS = ("binance", "yahoo_ohlcv", "yahoo_wide", "generic")
@@ -52,10 +61,11 @@ EXPECTED = {
     "yahoo_wide": "Date,<SYMBOL>,<SYMBOL>...",
     "generic": "venue,symbol,interval,open_time,open,high,low,close,volume[,trades,adj_close]",
 }
+IDENTITY = ("venue", "symbol", "interval")
 _REQUIRED = {
     "binance": ("open_time", *PRICES),
     "yahoo_ohlcv": ("date", *PRICES),
-    "generic": ("venue", "symbol", "interval", "open_time", *PRICES),
+    "generic": ("open_time", *PRICES),  # + the identity columns --venue/... do not give
 }
 # Quote currencies for splitting a pair like BTCUSDT; the longest match at the end wins.
 KNOWN_QUOTES = (
@@ -87,6 +97,8 @@ class ReadOptions:
     since: int | None = None
     until: int | None = None
     source: str = DEFAULT_SOURCE
+    time_unit: str | None = None  # of integer epoch times: s, ms, us, ns; None: from magnitude
+    layout: Layout = field(default_factory=Layout)  # --no-header / --columns
 
 
 @dataclass
@@ -98,6 +110,8 @@ class FileBars:
     bars: list[dict[str, Any]]
     rejects: list[Reject]
     symbols: tuple[str, ...]  # every symbol the file holds, before any --symbols subset
+    rows: int = 0  # data rows read (blank lines not counted, unsplittable rows counted)
+    time_unit: str | None = None  # of its integer epoch times (None: ISO or typed times)
 
 
 @dataclass
@@ -122,20 +136,23 @@ class ReadResult:
         return sorted(k for k, n in seen.items() if n > 1)
 
     def streams(self) -> list[dict[str, Any]]:
-        """Per venue/symbol/interval: bar count and first/last event time."""
+        """Per venue/symbol/interval: bar count, first/last event (close) and open time."""
         acc: dict[tuple[str, str, str], list[int]] = {}
         for b in self.bars:
             k = (b["venue"], b["symbol"], b["interval"])
             s = acc.get(k)
             if s is None:
-                acc[k] = [1, b["ts_event"], b["ts_event"]]
+                acc[k] = [1, b["ts_event"], b["ts_event"], b["open_time"], b["open_time"]]
             else:
                 s[0] += 1
                 s[1] = min(s[1], b["ts_event"])
                 s[2] = max(s[2], b["ts_event"])
+                s[3] = min(s[3], b["open_time"])
+                s[4] = max(s[4], b["open_time"])
         return [
             {"venue": v, "symbol": s, "interval": i, "bars": n, "first_ts": lo, "last_ts": hi}
-            for (v, s, i), (n, lo, hi) in sorted(acc.items())
+            | {"first_open": o_lo, "last_open": o_hi}
+            for (v, s, i), (n, lo, hi, o_lo, o_hi) in sorted(acc.items())
         ]
 
 
@@ -180,36 +197,68 @@ def check_bars(path: Path | str, options: ReadOptions | None = None) -> str:
 
 
 def _check(path: Path, opts: ReadOptions) -> tuple[str, list[str]]:
-    header, has_rows = inspect_file(path)
+    try:
+        check_unit(opts.time_unit)
+    except TimeUnitError as exc:
+        raise DeskError(f"--time-unit: {exc}") from None
+    header, has_rows = inspect_file(path, opts.layout)
     fmt = detect_format(path, header) if opts.fmt == "auto" else _check_forced(path, header, opts)
     if not has_rows:
         raise DeskError(f"{path}: {NO_ROWS}")
-    if fmt in ("binance", "yahoo_ohlcv"):
-        _identity(path, fmt, opts)
+    if fmt != "yahoo_wide":
+        _identity(path, fmt, opts, header)
     return fmt, header
 
 
 def detect_format(path: Path, header: Sequence[str]) -> str:
-    """The layout a header belongs to; a header that fits none is a one-line ``DeskError``."""
+    """The layout a header belongs to; a header that fits none is a one-line ``DeskError``.
+
+    ``generic`` when it has any identity column (venue, symbol, interval), the
+    rest coming from the options; ``binance`` when it has none (file name, options).
+    """
     names = {h.lower() for h in header}
-    for fmt in ("generic", "binance", "yahoo_ohlcv"):
+    if set(_REQUIRED["generic"]) <= names and names & set(IDENTITY):
+        return "generic"
+    for fmt in ("binance", "yahoo_ohlcv"):
         if set(_REQUIRED[fmt]) <= names:
             return fmt
     wide = header and header[0].lower() == "date" and len(header) > 1 and all(header[1:])
     if wide and not names & {*PRICES, "adj close", "open_time"}:
         return "yahoo_wide"
+    if _looks_like_data(header):
+        raise DeskError(_headerless(path, header))
     expected = "; ".join(f"{k}: {v}" for k, v in EXPECTED.items())
     raise DeskError(
         f"{path}: header matches no bar file format (got {','.join(header)[:200]}); "
-        f"expected {expected}"
+        f"expected {expected}; --columns names or renames columns"
+    )
+
+
+def _looks_like_data(header: Sequence[str]) -> bool:
+    """A first line of numbers (and times) rather than names: a file without a header."""
+    cells = [h for h in header if h]
+    return len(cells) >= 2 and all(any(ch.isdigit() for ch in c) for c in cells)
+
+
+def _headerless(path: Path, header: Sequence[str]) -> str:
+    return (
+        f"{path}: line 1 is data, not a header ({','.join(header)[:80]}); name the columns: "
+        "--no-header --columns open_time,open,high,low,close,volume (in file order; "
+        "an empty name skips a column)"
     )
 
 
 def parse_when(text: str) -> int:
-    """An operator's time (ISO-8601, naive = UTC, or epoch ms) as ms UTC."""
+    """An operator's time (ISO-8601, naive = UTC, or an integer epoch in s/ms/us/ns) as ms UTC."""
     t = text.strip()
     if t.lstrip("+-").isdigit():
-        return int(t)
+        try:
+            return int(epoch_to_ms(np.array([int(t)], dtype=np.int64)).ms[0])
+        except (TimeUnitError, OverflowError):
+            raise DeskError(
+                f"not a plausible epoch time: {text!r} (s, ms, us or ns since 1970, "
+                "from 1990 on); or use ISO-8601, e.g. 2023-03-10T00:00Z"
+            ) from None
     try:
         ts = pd.Timestamp(t)
     except ValueError:
@@ -256,6 +305,8 @@ def _check_forced(path: Path, header: Sequence[str], opts: ReadOptions) -> str:
             raise DeskError(f"{path}: --format yahoo_wide needs {EXPECTED['yahoo_wide']}")
         return opts.fmt
     lacking = [c for c in _REQUIRED[opts.fmt] if c not in {h.lower() for h in header}]
+    if lacking and _looks_like_data(header):
+        raise DeskError(_headerless(path, header))
     if lacking:
         raise DeskError(
             f"{path}: --format {opts.fmt} needs columns {EXPECTED[opts.fmt]}; "
@@ -264,22 +315,33 @@ def _check_forced(path: Path, header: Sequence[str], opts: ReadOptions) -> str:
     return opts.fmt
 
 
-def _identity(path: Path, fmt: str, opts: ReadOptions) -> dict[str, str]:
-    """The venue/symbol/interval every row of a one-stream file shares (overrides win)."""
-    if fmt == "binance":
-        found = name_identity(path)
-    else:  # yahoo: SPY_ohlcv_2017-... → SPY; the wide file has one symbol per column
+def _identity(path: Path, fmt: str, opts: ReadOptions, header: Sequence[str]) -> dict[str, str]:
+    """The venue/symbol/interval the file's rows share, for those no column carries.
+
+    Precedence: a column of the file, then ``--venue/--symbol/--interval``, then the
+    file name (``<venue>_<PAIR>_<interval>_...``; Yahoo: ``yahoo``, the name's
+    prefix, ``1d``). An option that contradicts a column is an error (``_texts_of``).
+    """
+    carried = {h.lower() for h in header} & set(IDENTITY) if fmt == "generic" else set()
+    if fmt == "yahoo_wide":  # one symbol per column
+        found = {"venue": "yahoo", "interval": "1d"}
+        carried = {"symbol"}
+    elif fmt == "yahoo_ohlcv":  # SPY_ohlcv_2017-... -> SPY
         found = {"venue": "yahoo", "interval": "1d", "symbol": path.stem.split("_")[0]}
+    else:
+        found = name_identity(path)
     given = {"venue": opts.venue, "symbol": opts.symbol, "interval": opts.interval}
     ident = found | {k: v for k, v in given.items() if v}
-    lacking = [k for k in ("venue", "symbol", "interval") if not ident.get(k)]
+    lacking = [k for k in IDENTITY if k not in carried and not ident.get(k)]
     if lacking:
         raise DeskError(
-            f"{path}: cannot tell the {'/'.join(lacking)} from the file name (expected "
-            f"<venue>_<PAIR>_<interval>_....csv); pass {' '.join('--' + k for k in lacking)}"
+            f"{path}: cannot tell the {'/'.join(lacking)}: no such column and the file name "
+            f"does not say (expected <venue>_<PAIR>_<interval>_....csv); "
+            f"pass {' '.join('--' + k for k in lacking)}"
         )
-    _check_interval(ident["interval"])
-    return ident
+    if "interval" not in carried or opts.interval:  # a column's intervals are checked per row
+        _check_interval(ident["interval"])
+    return {k: v for k, v in ident.items() if k not in carried}
 
 
 def _check_interval(interval: str) -> None:
@@ -316,19 +378,36 @@ def _label(table: Table, name: str) -> str:
     return next((h for h in table.columns if h.lower() == name), name)
 
 
+def _times(
+    path: Path, table: Table, why: _Reasons, name: str, naive_is_utc: bool, opts: ReadOptions
+) -> tuple[Times, np.ndarray]:
+    """The time column read (unit given or told), its bad cells reported; and its missing cells."""
+    col = _col(table, name)
+    assert col is not None
+    label = _label(table, name)
+    try:
+        t = to_epoch_ms(col, naive_is_utc, opts.time_unit, table.lines)
+    except TimeUnitError as exc:
+        hint = "" if "--time-unit" in str(exc) else "; see --time-unit"
+        raise DeskError(f"{path}: {label}: {exc}{hint}") from None
+    t_missing = missing(col)
+    ok_int = t.implausible & ~t_missing
+    why.add(t_missing & ~table.blank, label, "missing")
+    if t.unit is not None:
+        why.add(ok_int, label, f"not a plausible time in epoch {UNIT_NAMES[t.unit]}", col)
+    why.add(t.bad & t.naive & ~t_missing, label, "no UTC offset", col)
+    why.add(t.bad & ~t.naive & ~t.implausible & ~t_missing, label, "not a timestamp", col)
+    return t, t_missing
+
+
 def _read_ohlcv(path: Path, fmt: str, opts: ReadOptions) -> FileBars:
-    table = read_table(path)
+    table = read_table(path, layout=opts.layout)
     n = len(table)
     why = _Reasons(table)
     blank = table.blank
-    time_col = _col(table, "date" if fmt == "yahoo_ohlcv" else "open_time")
-    assert time_col is not None
-    open_ms, t_bad, naive = to_epoch_ms(time_col, naive_is_utc=fmt != "generic")
-    t_missing = missing(time_col)
-    label = _label(table, "date" if fmt == "yahoo_ohlcv" else "open_time")
-    why.add(t_missing & ~blank, label, "missing")
-    why.add(t_bad & naive & ~t_missing, label, "no UTC offset", time_col)
-    why.add(t_bad & ~naive & ~t_missing, label, "not a timestamp", time_col)
+    name = "date" if fmt == "yahoo_ohlcv" else "open_time"
+    times, t_missing = _times(path, table, why, name, fmt != "generic", opts)
+    open_ms, t_bad = times.ms, times.bad
     values: dict[str, np.ndarray] = {}
     for name in PRICES:
         col = _col(table, name)
@@ -338,20 +417,19 @@ def _read_ohlcv(path: Path, fmt: str, opts: ReadOptions) -> FileBars:
     trades = _optional(table, why, "trades", integer=True)
     adj = _optional(table, why, "adj close" if fmt == "yahoo_ohlcv" else "adj_close")
 
-    if fmt == "generic":
-        venue = _texts_of(table, why, "venue", opts.venue, blank)
-        symbol = _texts_of(table, why, "symbol", opts.symbol, blank)
-        iv = _texts_of(table, why, "interval", opts.interval, blank)
-        if opts.interval:
-            _check_interval(opts.interval)
+    ident = _identity(path, fmt, opts, table.header)
+    given = {"venue": opts.venue, "symbol": opts.symbol, "interval": opts.interval}
+    cols = {
+        k: pd.Series([ident[k]] * n, dtype=object)
+        if k in ident
+        else _texts_of(path, table, why, k, given[k], blank)
+        for k in IDENTITY
+    }
+    venue, symbol, interval = cols["venue"], cols["symbol"], cols["interval"]
+    if "interval" not in ident:
+        iv = interval
         unknown = ~iv.isin(list(INTERVAL_MS)).to_numpy() & (iv != "").to_numpy()
         why.add(unknown, "interval", f"unknown (known: {', '.join(INTERVAL_MS)})", iv)
-        interval = iv
-    else:
-        ident = _identity(path, fmt, opts)
-        venue = pd.Series([ident["venue"]] * n, dtype=object)
-        symbol = pd.Series([ident["symbol"]] * n, dtype=object)
-        interval = pd.Series([ident["interval"]] * n, dtype=object)
 
     iv_ms = interval.map(INTERVAL_MS).to_numpy(dtype=np.float64, na_value=np.nan)
     ok = ~why.mask() & ~blank
@@ -362,7 +440,8 @@ def _read_ohlcv(path: Path, fmt: str, opts: ReadOptions) -> FileBars:
     idx = _event_order(np.flatnonzero(keep), open_ms + iv_ms, venue, symbol)
     with _no_gc():
         bars = _ohlcv_bars(idx, venue, symbol, interval, open_ms, values, trades, adj, opts)
-    return FileBars(path, fmt, bars, rejects, held)
+    rows = int((~blank).sum()) + len(table.broken)
+    return FileBars(path, fmt, bars, rejects, held, rows, times.unit)
 
 
 def _ohlcv_bars(
@@ -407,17 +486,14 @@ def _ohlcv_bars(
 def _read_wide(path: Path, header: Sequence[str], opts: ReadOptions) -> FileBars:
     if opts.symbol:
         raise DeskError(f"{path}: --symbol does not apply to a wide file; use --symbols")
-    ident = _identity(path, "yahoo_wide", opts)
+    ident = _identity(path, "yahoo_wide", opts, header)
     held = tuple(h for h in header[1:] if h)
     chosen = [h for h in held if not opts.symbols or h in opts.symbols]
-    table = read_table(path, [header[0], *chosen])
+    table = read_table(path, [header[0], *chosen], opts.layout)
     why = _Reasons(table)
     blank = table.blank
-    date = table.columns[header[0]]
-    open_ms, t_bad, _naive = to_epoch_ms(date, naive_is_utc=True)
-    t_missing = missing(date)
-    why.add(t_missing & ~blank, header[0], "missing")
-    why.add(t_bad & ~t_missing, header[0], "not a timestamp", date)
+    times, t_missing = _times(path, table, why, header[0].lower(), True, opts)
+    open_ms, t_bad = times.ms, times.bad
     row_ok = ~t_bad & ~t_missing & ~blank & _window(open_ms, opts)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
@@ -456,7 +532,8 @@ def _read_wide(path: Path, header: Sequence[str], opts: ReadOptions) -> FileBars
             )
             b["quality_flags"] = ["close_only"]
             bars.append(b)
-    return FileBars(path, "yahoo_wide", bars, rejects, held)
+    rows = int((~blank).sum()) + len(table.broken)
+    return FileBars(path, "yahoo_wide", bars, rejects, held, rows, times.unit)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -499,15 +576,28 @@ def _optional(table: Table, why: _Reasons, name: str, integer: bool = False) -> 
 
 
 def _texts_of(
-    table: Table, why: _Reasons, name: str, override: str | None, blank: np.ndarray
+    path: Path, table: Table, why: _Reasons, name: str, given: str | None, blank: np.ndarray
 ) -> pd.Series:
-    """A text column (venue, symbol, interval) of a generic file; an override replaces it."""
-    if override:
-        return pd.Series([override] * len(table), dtype=object)
+    """An identity column (venue, symbol, interval) of a generic file.
+
+    ``given`` (``--venue`` ...) fills its empty cells; a cell that says otherwise
+    is a one-line ``DeskError``: an option never silently rewrites what a file says.
+    """
     col = _col(table, name)
     assert col is not None
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
-    why.add((text == "").to_numpy() & ~blank, name, "missing")
+    empty = (text == "").to_numpy()
+    if given:
+        clash = np.flatnonzero(~empty & (text != given).to_numpy())
+        if len(clash):
+            k = int(clash[0])
+            raise DeskError(
+                f"{path}: --{name} {given} but line {int(table.lines[k])} says {name} "
+                f"{text.iloc[k]!r}; a file's {name} column wins: drop --{name} (it only fills "
+                "in what the file does not carry) or fix the file"
+            )
+        return text.where(~empty, given).astype(object)
+    why.add(empty & ~blank, name, "missing")
     return text.astype(object)
 
 

@@ -3,6 +3,13 @@
 The readers (pandas, pyarrow) load inside the command: every other ``desk``
 command starts without them. ``--resume`` asks the desk's analytics store how
 far each stream got (``connectors.feeds.resume``) and sends only the rest.
+
+What was parsed (per file: format, rows, time unit; per stream: bars and the
+open-time range) goes to stderr before anything is sent, so a misread (bars
+dated 1970) shows before it lands; streams the desk config does not know are
+refused before sending (the desk would dead-letter every bar of them). The file
+options (``FileOpts``, ``read_options``, ``parsed_lines``) are shared with other
+commands that read bar files.
 """
 
 from __future__ import annotations
@@ -23,12 +30,168 @@ from streams.errors import DeskError
 from streams.progress import progress_bar
 
 if TYPE_CHECKING:
-    from connectors.feeds.files import ReadResult
+    from connectors.feeds.files import ReadOptions, ReadResult
     from connectors.feeds.resume import ResumePlan, Stored, Stream
+    from streams.config import DeskConfig
 
 BAR_SUFFIXES = (".csv", ".parquet", ".pq")
 FORMAT_HELP = "auto, binance, yahoo_ohlcv, yahoo_wide or generic (docs/events.md)."
 SHOWN_REJECTS = 20
+
+# -- options of every command that reads bar files -------------------------------------------
+VenueOpt = Annotated[
+    str | None,
+    typer.Option(help="Venue of every file's bars, where no venue column says (else an error)."),
+]
+SymbolOpt = Annotated[
+    str | None, typer.Option(help="Symbol, e.g. BTC/USD, where no column says (not wide files).")
+]
+IntervalOpt = Annotated[
+    str | None, typer.Option(help="Bar interval (1m, 5m, 1h, 1d) where no column says.")
+]
+FormatOpt = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
+TimeUnitOpt = Annotated[
+    str,
+    typer.Option(
+        "--time-unit",
+        help="Unit of integer epoch times: s, ms, us, ns; auto: told from the magnitude "
+        "(a time outside 1990..now+1d, or mixed units, is refused).",
+    ),
+]
+NoHeaderOpt = Annotated[
+    bool,
+    typer.Option("--no-header", help="Line 1 is data, not names: needs --columns."),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The file's columns in order, e.g. open_time,open,high,low,close,volume (an empty "
+        "name skips one; later columns unread); with a header, they replace its names; "
+        "or renames old=new,...",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Desk config (or overlay with extends: default) whose universe the streams must "
+        "be in; default: the running desk's, else DESK_CONFIG_FILE, else the packaged one.",
+    ),
+]
+
+
+def read_options(
+    *,
+    fmt: str = "auto",
+    venue: str | None = None,
+    symbol: str | None = None,
+    interval: str | None = None,
+    time_unit: str = "auto",
+    no_header: bool = False,
+    columns: str | None = None,
+    symbols: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> ReadOptions:
+    """The reader's options from the command line's (each checked: a bad one is one line)."""
+    from connectors.feeds.files import FORMATS, ReadOptions, parse_when
+    from connectors.feeds.tabular import Layout
+    from connectors.feeds.timeunit import TimeUnitError, check_unit
+
+    if fmt not in ("auto", *FORMATS):
+        raise DeskError(f"unknown --format {fmt!r}; use auto or one of {', '.join(FORMATS)}")
+    try:
+        unit = check_unit(time_unit)
+    except TimeUnitError as exc:
+        raise DeskError(f"--time-unit: {exc}") from None
+    return ReadOptions(
+        fmt=fmt,
+        venue=venue,
+        symbol=symbol,
+        interval=interval,
+        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else None,
+        since=parse_when(since) if since else None,
+        until=parse_when(until) if until else None,
+        time_unit=unit,
+        layout=Layout.parse(no_header, columns),
+    )
+
+
+def parsed_lines(result: ReadResult, opts: ReadOptions) -> list[str]:
+    """What the files were read as: per file its format, rows, bars, rejects and time unit;
+    per stream its bars and open-time range. Shown before anything else happens."""
+    from connectors.feeds.timeunit import UNIT_NAMES
+
+    lines = []
+    for f in result.files:
+        if f.time_unit is None:
+            times = "times ISO-8601" if f.format != "yahoo_wide" else "dates"
+        else:
+            how = f"--time-unit {f.time_unit}" if opts.time_unit else "told from the magnitude"
+            times = f"epoch {UNIT_NAMES[f.time_unit]} ({how})"
+        lines.append(
+            f"read {f.path}: {f.format}, {f.rows:,} rows, {times}: "
+            f"{len(f.bars):,} bars, {len(f.rejects):,} rejects"
+        )
+    for s in result.streams():
+        lines.append(
+            f"  {s['venue']}:{s['symbol']} {s['interval']}: {s['bars']:,} bars, open "
+            f"{_iso(s['first_open'])} .. {_iso(s['last_open'])}"
+        )
+    if not result.bars:
+        lines.append("  no bars (check --since/--until/--symbols)")
+    return lines
+
+
+def check_universe(result: ReadResult, config: Path | None = None) -> str:
+    """Every stream read is one the desk config knows, else a one-line ``DeskError``
+    naming the config keys to add it to; returns the config file used."""
+    cfg, path = desk_config(config)
+    streams = {(st["venue"], st["symbol"]) for st in result.streams()}
+    unknown = sorted((v, sym) for v, sym in streams if not cfg.known_stream(v, sym))
+    if not unknown:
+        return str(path)
+    names = ", ".join(f"{v}:{s}" for v, s in unknown)
+    venues = {i.venue for i in cfg.universe}
+    v, sym = unknown[0]
+    new = "a new venue" if v not in venues else "a new symbol"
+    raise DeskError(
+        f"{names}: not in the desk config's universe (config {path}), the desk would "
+        f"dead-letter every bar: add {new} under `universe` (e.g. `- {{venue: {v}, symbol: "
+        f"{sym}, quote_currency: {_quote(sym)}}}`) and, to compare it with its peers, to a "
+        f"`data_quality.cross_market` group's `members`; or accept it as research data under "
+        f"`data_quality.extra_streams` (`{v}:*`). A small overlay file starting `extends: "
+        f"default` is enough (docs/operations.md#config-overlays); give it with --config or "
+        f"DESK_CONFIG_FILE"
+    )
+
+
+def _quote(symbol: str) -> str:
+    return symbol.split("/", 1)[1] if "/" in symbol else "USD"
+
+
+def desk_config(explicit: Path | None = None) -> tuple[DeskConfig, Path]:
+    """The desk config streams are checked against, and its file.
+
+    ``--config`` if given; else the config of the desk running on this data dir
+    (its containment agent is what would refuse the bars); else ``DESK_CONFIG_FILE``;
+    else the packaged one.
+    """
+    from streams.cli import _settings  # late: streams.cli imports this module
+    from streams.config import DEFAULT_CONFIG, load_config
+
+    path = explicit
+    if path is None:
+        from streams.runtime.stack import pid_alive, read_state
+
+        settings = _settings()
+        state = read_state(settings)
+        if state and state.get("config_file") and pid_alive(int(state["pid"])):
+            path = Path(state["config_file"])
+        else:
+            path = settings.config_file or DEFAULT_CONFIG
+    return load_config(path), path
+
 
 out = Console()
 err = Console(stderr=True)
@@ -46,15 +209,20 @@ def replay_command(
     speed: Annotated[
         str, typer.Option(help="asap, realtime, or xN (N times real time, e.g. x60).")
     ] = "asap",
-    venue: Annotated[str | None, typer.Option(help="Venue for every file.")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Symbol for every file (not wide).")] = None,
-    interval: Annotated[str | None, typer.Option(help="Bar interval: 1m, 5m, 1h, 1d.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "auto",
+    venue: VenueOpt = None,
+    symbol: SymbolOpt = None,
+    interval: IntervalOpt = None,
+    fmt: FormatOpt = "auto",
+    time_unit: TimeUnitOpt = "auto",
+    no_header: NoHeaderOpt = False,
+    columns: ColumnsOpt = None,
+    config: ConfigOpt = None,
     symbols: Annotated[
         str | None, typer.Option(help="Only these symbols, e.g. SPY,QQQ (wide files: columns).")
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Bars opening at/after this time (ISO-8601; UTC if naive).")
+        str | None,
+        typer.Option(help="Bars opening at/after this time (ISO-8601, UTC if naive; or an epoch)."),
     ] = None,
     until: Annotated[str | None, typer.Option(help="Bars opening before this time.")] = None,
     dry_run: Annotated[
@@ -73,23 +241,32 @@ def replay_command(
 ) -> None:
     """Replay recorded bars into market.bars in event-time order; bad rows go to deadletter.
 
-    With --resume, a window replayed again after a crash or stop sends only the bars the
-    desk has not got (with --dry-run: says what it would skip).
+    What was read (per file: rows, time unit; per stream: bars, open-time range) is
+    printed to stderr first; a stream not in the desk config's universe stops it
+    before anything is sent. With --resume, a window replayed again after a crash or
+    stop sends only the bars the desk has not got (with --dry-run: says what it would
+    skip).
+
+    A headerless export: --no-header --columns open_time,open,high,low,close,volume with
+    --venue/--symbol/--interval; a venue not in the desk config: --config OVERLAY.yaml
+    (extends: default). Example: desk feed replay ../shared/data/crypto_1m --since
+    2023-03-01 --until 2023-03-02 --dry-run
     """
-    from connectors.feeds.files import FORMATS, ReadOptions, check_bars, parse_when, read_files
+    from connectors.feeds.files import check_bars, read_files
     from connectors.feeds.replay import parse_speed
 
-    if fmt not in ("auto", *FORMATS):
-        raise DeskError(f"unknown --format {fmt!r}; use auto or one of {', '.join(FORMATS)}")
     pace = parse_speed(speed)
-    opts = ReadOptions(
+    opts = read_options(
         fmt=fmt,
         venue=venue,
         symbol=symbol,
         interval=interval,
-        symbols=tuple(s.strip() for s in symbols.split(",") if s.strip()) if symbols else None,
-        since=parse_when(since) if since else None,
-        until=parse_when(until) if until else None,
+        time_unit=time_unit,
+        no_header=no_header,
+        columns=columns,
+        symbols=symbols,
+        since=since,
+        until=until,
     )
     paths = expand(files)
     for path in paths:  # a bad file is named before anything else (header/footer only: fast)
@@ -102,6 +279,9 @@ def replay_command(
     with nullcontext() if json_out else err.status("reading bar files..."):
         result = read_files(paths, opts)
     read_s = time.perf_counter() - t0
+    for line in parsed_lines(result, opts):
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    config_used = check_universe(result, config)
 
     resumed: ResumePlan | None = None
     bars: Sequence[Mapping[str, Any]] = result.bars
@@ -114,6 +294,7 @@ def replay_command(
     if target is not None:
         publish_s = _publish(bars, result, target, pace, quiet=json_out)
     summary = summarize(result, read_s, publish_s, speed, target, resumed)
+    summary["config"] = config_used
     if json_out:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -218,6 +399,8 @@ def summarize(
             {
                 "path": str(f.path),
                 "format": f.format,
+                "rows": f.rows,
+                "time_unit": f.time_unit,
                 "bars": len(f.bars),
                 "rejects": len(f.rejects),
             }
@@ -226,6 +409,7 @@ def summarize(
         "streams": [
             {"stream": f"{s['venue']}:{s['symbol']}", **s}
             | {"first": _iso(s["first_ts"]), "last": _iso(s["last_ts"])}
+            | {"first_open": _iso(s["first_open"]), "last_open": _iso(s["last_open"])}
             for s in result.streams()
         ],
         "bars": sent,

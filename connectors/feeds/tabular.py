@@ -15,19 +15,20 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from connectors.feeds.timeunit import EpochTimes, epoch_to_ms
 from streams.errors import DeskError
 
 # Cell texts that mean "no value": a missing price becomes NaN, a missing wide cell no bar.
 MISSING_TEXT = ("", "nan", "+nan", "-nan", "null", "none", "n/a", "na")
 _INT_RE = r"[+-]?\d+"
-# epoch ms of 0001-01-01 and 9999-12-31: anything outside is not a time (e.g. a typo'd number)
-_MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
+_INT64_MAX = "9223372036854775807"
 # an ISO time that ends with Z or a UTC offset (a bare date or a naive time does not)
 _OFFSET_RE = r".*\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)"
 
@@ -52,29 +53,121 @@ class Table:
         return len(self.lines)
 
 
-def read_header(path: Path) -> list[str]:
+# Names an operator may give columns with --columns (skip a column with an empty name or _).
+COLUMN_NAMES = (
+    "venue", "symbol", "interval", "open_time", "open", "high", "low", "close", "volume",
+    "trades", "adj_close",
+)  # fmt: skip
+_SKIP = ("", "_", "-")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a file's columns are named: by its header line, or by the operator (``--columns``).
+
+    ``names`` name the columns in file order (``""`` skips one; columns past the
+    last name are not read): with ``header`` they replace the header's names,
+    without it line 1 is data. ``renames`` (``old=new`` pairs) rename header columns.
+    """
+
+    header: bool = True
+    names: tuple[str, ...] | None = None
+    renames: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, no_header: bool = False, columns: str | None = None) -> Layout:
+        """From ``--no-header`` and ``--columns`` (``a,b,,c`` by position, or ``old=new,...``)."""
+        items = [c.strip() for c in columns.split(",")] if columns is not None else None
+        if items is not None and any("=" in c for c in items):
+            pairs = [tuple(p.strip() for p in c.split("=", 1)) for c in items if c]
+            if no_header or any(len(p) != 2 or not p[0] for p in pairs):
+                raise DeskError(
+                    "--columns: either names in file order (open_time,open,...) or, for a file "
+                    "with a header, renames old=new,...; not both"
+                )
+            for _old, new in pairs:
+                _known_name(new)
+            return cls(True, None, tuple(pairs))  # type: ignore[arg-type]
+        if items is not None:
+            names = tuple("" if c in _SKIP else c.lower() for c in items)
+            for n in names:
+                if n:
+                    _known_name(n)
+            twice = sorted({n for n in names if n and names.count(n) > 1})
+            if twice:
+                raise DeskError(f"--columns: {', '.join(twice)} named more than once")
+            return cls(not no_header, names)
+        if no_header:
+            raise DeskError(
+                "--no-header needs --columns naming the columns in file order, e.g. "
+                "--columns open_time,open,high,low,close,volume"
+            )
+        return cls()
+
+    def name(self, path: Path, first: list[str]) -> list[str]:
+        """Column names of a file whose first line splits into ``first``."""
+        if self.renames:
+            lower = {h.lower(): k for k, h in enumerate(first)}
+            named = list(first)
+            for old, new in self.renames:
+                if old.lower() not in lower:
+                    raise DeskError(
+                        f"{path}: --columns {old}={new}: the header has no column {old!r} "
+                        f"(it has: {','.join(first)[:200]})"
+                    )
+                named[lower[old.lower()]] = new
+            return named
+        if self.names is None:
+            return first
+        if len(self.names) > len(first):
+            what = "the header has" if self.header else "line 1 has"
+            raise DeskError(
+                f"{path}: --columns names {len(self.names)} columns but {what} {len(first)} "
+                f"fields ({','.join(first)[:120]})"
+            )
+        if not self.header and first and not any(any(ch.isdigit() for ch in f) for f in first):
+            raise DeskError(
+                f"{path}: --no-header, but line 1 looks like a header ({','.join(first)[:120]}); "
+                "drop --no-header (--columns alone renames a header's columns)"
+            )
+        return [*self.names, *[""] * (len(first) - len(self.names))]
+
+
+def _known_name(name: str) -> None:
+    if name.lower() not in COLUMN_NAMES:
+        raise DeskError(
+            f"--columns: unknown column name {name!r}; known: {', '.join(COLUMN_NAMES)} "
+            "(an empty name or _ skips a column)"
+        )
+
+
+def read_header(path: Path, layout: Layout | None = None) -> list[str]:
     """Column names of a CSV or Parquet file, stripped; unreadable: a one-line DeskError."""
-    return inspect_file(path)[0]
+    return inspect_file(path, layout)[0]
 
 
-def inspect_file(path: Path) -> tuple[list[str], bool]:
+def inspect_file(path: Path, layout: Layout | None = None) -> tuple[list[str], bool]:
     """(header, has data rows): the cheap look at a file before reading it whole.
 
     Reads the Parquet footer or the first 64 KiB of a CSV file. Anything that
     makes the file unreadable (missing, a folder, no permission, empty, binary,
     compressed, not UTF-8, corrupt Parquet, ...) is a one-line ``DeskError``
     naming the file. ``has data rows`` is False only when the file surely has none.
+    The names are the ``layout``'s (default: the header line's).
     """
+    layout = layout or Layout()
     check_file(path)
     if is_parquet(path):
+        _parquet_layout(path, layout)
         schema, rows = _parquet_meta(path)
-        header, has_rows = [c.strip() for c in schema.names], rows > 0
+        header, has_rows = layout.name(path, [c.strip() for c in schema.names]), rows > 0
     else:
         data = _read_bytes(path, SAMPLE_BYTES)
         text = _decode(path, data, partial=len(data) == SAMPLE_BYTES)
         first, _, rest = text.partition("\n")
-        header = _split_header(path, first)
-        has_rows = bool(rest.strip()) or len(data) == SAMPLE_BYTES
+        header = layout.name(path, _split_header(path, first))
+        data_text = rest if layout.header else text
+        has_rows = bool(data_text.strip()) or len(data) == SAMPLE_BYTES
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
         raise DeskError(f"{path}: the header has {', '.join(map(repr, twice))} more than once")
@@ -95,14 +188,21 @@ def check_file(path: Path) -> None:
         raise DeskError(f"{path}: not a regular file")
 
 
-def read_table(path: Path, columns: list[str] | None = None) -> Table:
+def read_table(path: Path, columns: list[str] | None = None, layout: Layout | None = None) -> Table:
     """The whole file (or only ``columns``) as a ``Table``; the format comes from the extension.
 
     A file with no data rows (only a header, or only blank lines after it) is a ``DeskError``.
+    Columns are named by ``layout`` (default: the header line).
     """
+    layout = layout or Layout()
     check_file(path)
+    if is_parquet(path):
+        _parquet_layout(path, layout)
     try:
-        table = _read_parquet(path, columns) if is_parquet(path) else _read_csv(path, columns)
+        if is_parquet(path):
+            table = _read_parquet(path, columns, layout)
+        else:
+            table = _read_csv(path, columns, layout)
     except (OSError, pa.ArrowException) as exc:
         if is_parquet(path):
             raise DeskError(f"{path}: {_parquet_problem(path, exc)}") from None
@@ -251,14 +351,22 @@ def _parquet_problem(path: Path, exc: Exception) -> str:
     return f"corrupt Parquet file ({_one_line(str(exc), 120)}); write it again"
 
 
-def _read_parquet(path: Path, columns: list[str] | None) -> Table:
+def _parquet_layout(path: Path, layout: Layout) -> None:
+    if not layout.header:
+        raise DeskError(
+            f"{path}: --no-header: a Parquet file's columns always have names; "
+            "use --columns alone to rename them"
+        )
+
+
+def _read_parquet(path: Path, columns: list[str] | None, layout: Layout) -> Table:
     import pyarrow.parquet as pq
 
     with pq.ParquetFile(path) as pf:  # not pq.read_table: it refuses repeated (unnamed) columns
         tab = pf.read()
-    header = [c.strip() for c in tab.column_names]
-    tab = tab.rename_columns(header)
+    header = layout.name(path, [c.strip() for c in tab.column_names])
     frame = tab.select([header.index(c) for c in columns or header if c]).to_pandas()
+    frame.columns = [c for c in columns or header if c]
     lines = np.arange(1, len(frame) + 1, dtype=np.int64)
 
     def raw_line(n: int) -> str:
@@ -270,7 +378,7 @@ def _read_parquet(path: Path, columns: list[str] | None) -> Table:
     return Table(header, {c: frame[c] for c in frame.columns}, lines, [], raw_line, blank)
 
 
-def _read_csv(path: Path, columns: list[str] | None) -> Table:
+def _read_csv(path: Path, columns: list[str] | None, layout: Layout) -> Table:
     text = _decode(path, _read_bytes(path))
     raw = text.split("\n")
     if raw and raw[-1] == "":
@@ -279,21 +387,23 @@ def _read_csv(path: Path, columns: list[str] | None) -> Table:
     def raw_line(n: int) -> str:
         return raw[n - 1].rstrip("\r") if 0 < n <= len(raw) else ""
 
-    header = _split_header(path, raw[0])
+    header = layout.name(path, _split_header(path, raw[0]))
+    skip = 1 if layout.header else 0  # lines before the first data row
     wanted = columns or [h for h in header if h]  # unnamed columns (Excel's trailing ,,) unread
     names = [h or f"\x00unnamed {k}" for k, h in enumerate(header)]  # Arrow wants unique names
     broken: list[tuple[int, str, str]] = []
+    width = "the header has" if layout.header else "line 1 has"
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         line = row.number or 0
-        reason = f"{row.actual_columns} fields, the header has {row.expected_columns}"
+        reason = f"{row.actual_columns} fields, {width} {row.expected_columns}"
         broken.append((line, reason, row.text))
         return "skip"
 
     try:  # fast path: Arrow's C++ reader, serial so invalid rows carry their line number
         tab = pacsv.read_csv(
             io.BytesIO(text.encode()),
-            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=skip),
             parse_options=pacsv.ParseOptions(
                 invalid_row_handler=on_invalid, ignore_empty_lines=False
             ),
@@ -307,23 +417,29 @@ def _read_csv(path: Path, columns: list[str] | None) -> Table:
         tab = None
     # rows and line numbers line up unless a quoted value spans lines: then the csv module
     exact = all(b[0] and '"' not in b[2] for b in broken)
-    if tab is not None and exact and tab.num_rows + len(broken) == len(raw) - 1:
-        lines = np.arange(2, len(raw) + 1, dtype=np.int64)
+    if tab is not None and exact and tab.num_rows + len(broken) == len(raw) - skip:
+        lines = np.arange(skip + 1, len(raw) + 1, dtype=np.int64)
         if broken:
             lines = lines[~np.isin(lines, [b[0] for b in broken])]
         cols = {
             c: pd.Series(tab.column(c).to_numpy(zero_copy_only=False), dtype=str) for c in wanted
         }
         return Table(header, cols, lines, sorted(broken), raw_line, _blank(raw, lines))
-    return _read_csv_slow(text, header, wanted, raw_line)
+    return _read_csv_slow(text, header, wanted, raw_line, layout.header)
 
 
 def _read_csv_slow(
-    text: str, header: list[str], wanted: list[str], raw_line: Callable[[int], str]
+    text: str,
+    header: list[str],
+    wanted: list[str],
+    raw_line: Callable[[int], str],
+    has_header: bool = True,
 ) -> Table:
     """Row by row with the csv module: for files with quoted newlines or odd rows Arrow refused."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader)
+    if has_header:
+        next(reader)
+    width = "the header has" if has_header else "line 1 has"
     idx = [header.index(c) for c in wanted]
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -345,9 +461,7 @@ def _read_csv_slow(
             rows.append([""] * len(idx))  # a blank line: the caller skips it
             lines.append(start)
         else:
-            broken.append(
-                (start, f"{len(row)} fields, the header has {len(header)}", record(start))
-            )
+            broken.append((start, f"{len(row)} fields, {width} {len(header)}", record(start)))
     cols = {c: pd.Series([r[k] for r in rows], dtype=str) for k, c in enumerate(wanted)}
     blank = np.array([not raw_line(n).strip() and n not in spans for n in lines], dtype=bool)
     return Table(header, cols, np.array(lines, dtype=np.int64), broken, record, blank)
@@ -398,9 +512,28 @@ def to_float(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, bad
 
 
-def to_epoch_ms(col: pd.Series, naive_is_utc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ms since the epoch, bad, naive) of ISO-8601 texts or integer epoch ms.
+class Times(NamedTuple):
+    """A time column read: ms since the epoch, and which cells could not be read (and why)."""
 
+    ms: np.ndarray  # int64; 0 where bad
+    bad: np.ndarray  # not readable as a time (naive and implausible included)
+    naive: np.ndarray  # ISO texts without a UTC offset
+    implausible: np.ndarray  # integers outside the plausible window in the file's unit
+    unit: str | None  # the unit of the integer epochs (s, ms, us, ns); None: none held
+
+
+def to_epoch_ms(
+    col: pd.Series,
+    naive_is_utc: bool,
+    unit: str | None = None,
+    lines: np.ndarray | None = None,
+    now: int | None = None,
+) -> Times:
+    """A time column of ISO-8601 texts and/or integer epochs as ms since the epoch.
+
+    Integer epochs are in ``unit`` (s, ms, us, ns) or, with None, the unit told
+    from their magnitude (``connectors.feeds.timeunit``): a column the unit cannot
+    be told of, or that is implausible in the unit given, is a ``TimeUnitError``.
     ``naive`` marks texts without a UTC offset; they parse as UTC when
     ``naive_is_utc`` (sources documented as UTC), else the caller rejects them.
     Typed Parquet timestamps are converted (naive ones are taken as UTC).
@@ -409,20 +542,34 @@ def to_epoch_ms(col: pd.Series, naive_is_utc: bool) -> tuple[np.ndarray, np.ndar
     none = np.zeros(n, dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         t = col.dt.tz_convert("UTC").dt.tz_localize(None) if col.dt.tz is not None else col
-        return _dt_ms(t), col.isna().to_numpy(), none
-    if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_float_dtype(col.dtype):
-        f = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(f) | (np.floor(f) != f) | (f < _MS_RANGE[0]) | (f > _MS_RANGE[1])
-        return np.where(bad, 0, f).astype(np.int64), bad, none
-    text = _texts(col)
-    is_int = text.str.fullmatch(_INT_RE).to_numpy(dtype=bool, na_value=False)
+        return Times(_dt_ms(t), col.isna().to_numpy(), none, none, None)
+    at = np.arange(1, n + 1) if lines is None else lines
     ms = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=bool)
+    if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_float_dtype(col.dtype):
+        f = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        is_int = np.isfinite(f) & (np.floor(f) == f) & (np.abs(f) < 2.0**63)
+        bad = ~is_int
+        ints = (
+            col.to_numpy(dtype=np.int64)
+            if pd.api.types.is_integer_dtype(col.dtype) and not col.isna().any()
+            else np.where(is_int, f, 0).astype(np.int64)
+        )
+        epochs = _epochs(ints[is_int], unit, at[is_int], now)
+        ms[is_int], implausible = epochs.ms, none.copy()
+        implausible[is_int] = epochs.out
+        unit_found = epochs.unit if is_int.any() else None
+        return Times(ms, bad | implausible, none, implausible, unit_found)
+    text = _texts(col)
+    is_int = text.str.fullmatch(_INT_RE).to_numpy(dtype=bool, na_value=False)
+    implausible = none.copy()
+    found: str | None = None
     if is_int.any():
-        ints = pd.to_numeric(text[is_int], errors="coerce").to_numpy(dtype=np.float64)
-        out = np.isnan(ints) | (ints < _MS_RANGE[0]) | (ints > _MS_RANGE[1])
-        ms[is_int] = np.where(out, 0, ints).astype(np.int64)
-        bad[is_int] = out
+        ints, over = _int64(text[is_int])
+        epochs = _epochs(ints, unit, at[is_int], now)
+        ms[is_int] = epochs.ms
+        implausible[is_int] = epochs.out | over
+        found = epochs.unit
     iso = ~is_int
     if iso.any():
         t = pd.to_datetime(text[iso], format="ISO8601", utc=True, errors="coerce")
@@ -434,7 +581,24 @@ def to_epoch_ms(col: pd.Series, naive_is_utc: bool) -> tuple[np.ndarray, np.ndar
         naive[naive] = ~has_offset
     if not naive_is_utc:
         bad |= naive
-    return ms, bad, naive
+    return Times(ms, bad | implausible, naive, implausible, found)
+
+
+def _epochs(ints: np.ndarray, unit: str | None, lines: np.ndarray, now: int | None) -> EpochTimes:
+    """``epoch_to_ms`` of a column's integers (a refusal is a ``TimeUnitError`` naming lines)."""
+    return epoch_to_ms(ints, unit, now=now, lines=lines.tolist())
+
+
+def _int64(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer texts as int64, and which overflow it (they are no time in any unit)."""
+    digits = text.str.lstrip("+-").str.lstrip("0")
+    over = (
+        (digits.str.len() > len(_INT64_MAX))
+        | ((digits.str.len() == len(_INT64_MAX)) & (digits > _INT64_MAX))
+    ).to_numpy(dtype=bool)
+    ints = np.zeros(len(text), dtype=np.int64)
+    ints[~over] = text[~over].astype(np.int64).to_numpy()
+    return ints, over
 
 
 def _dt_ms(t: pd.Series) -> np.ndarray:

@@ -35,7 +35,7 @@ from connectors.clickhouse.store import (
 )
 from connectors.postgres.migrate import migrate as migrate_postgres
 from streams.admin import apply_topics
-from streams.config import load_config
+from streams.config import DEFAULT_CONFIG, load_config
 from streams.errors import DeskError
 from streams.runtime.broker import EmbeddedBroker, ExternalBroker
 from streams.runtime.clickhouse import ClickHouse
@@ -441,6 +441,8 @@ class Stack:
             "postgres_local_dsn": self.postgres.dsn if self.postgres.mode == "embedded" else None,
             "clickhouse": redact_url(self.clickhouse.dsn),
             "topic_prefix": self.settings.topic_prefix,
+            # the config its agents run with: a replay checks its streams against it
+            "config_file": str((self.settings.config_file or DEFAULT_CONFIG).resolve()),
         }
         path = state_path(self.settings)
         tmp = path.with_suffix(".tmp")

@@ -433,7 +433,7 @@ def test_asap_never_sleeps_and_rejects_go_first_to_deadletter(tmp_path: Path) ->
     path = tmp_path / "g.csv"
     path.write_text(
         "venue,symbol,interval,open_time,open,high,low,close,volume\n"
-        "v,S,1m,60000,1,1,1,1,1\nv,S,1m,later,1,1,1,1,1\n"
+        "v,S,1m,1677628800000,1,1,1,1,1\nv,S,1m,later,1,1,1,1,1\n"
     )
     f = read_bars(path)
     progress: list[tuple[int, int]] = []
@@ -452,7 +452,7 @@ def test_asap_never_sleeps_and_rejects_go_first_to_deadletter(tmp_path: Path) ->
     ] * 3
     dead = sink.sent[0][2]
     assert dead["error"] == "line 3: open_time: not a timestamp 'later'"
-    assert dead["raw"] == b"v,S,1m,later,1,1,1,1,1" and dead["ts_event"] == 120_000
+    assert dead["raw"] == b"v,S,1m,later,1,1,1,1,1" and dead["ts_event"] == ms("2023-03-01 00:01")
     assert progress[-1] == (4, 4)
 
 
