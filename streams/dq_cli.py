@@ -25,22 +25,24 @@ out = Console()
 err = Console(stderr=True)
 COLOUR = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
 
-CHECK_HELP = """Run the data-quality gate over bar files in this process (no desk, no broker).
+CHECK_HELP = """Run the data-quality gate over bar files (no desk, no broker).
 
-Vet data before a replay: the same core as the desk's agent judges the bars in
-event-time order. Prints the headline (a cross-market divergence episode first),
-per stream rows, expected and missing intervals, coverage, gap runs, longest gap,
-zero-volume runs and outliers, and per pair of a cross-market group the basis
-(current, peak with its time, daily means) and divergence episodes.
+Vet data before a replay: the core the desk's agent runs judges the
+bars in event-time order. Prints the headline (a cross-market
+divergence episode first); per stream: rows, expected and missing
+intervals, coverage, gap runs, longest gap, zero-volume runs, outliers;
+per pair of a cross-market group: the basis (now, peak with its time,
+daily means) and its divergence episodes.
 
-Exit codes: 0 nothing at or above --fail-on; 1 findings at or above --fail-on;
-2 unusable input (unreadable file, bad config, unknown profile).
+Exit codes: 0 nothing at or above --fail-on; 1 a finding at or above
+--fail-on; 2 unusable input (unreadable file, bad config, no such
+profile).
 
 Examples:
 
   desk dq check ../shared/data/crypto_1m/
 
-  desk dq check a.csv b.csv --profile sparse --json
+  desk dq check ../shared/data/crypto_1m/ --profile sparse --json
 """
 
 

@@ -126,7 +126,7 @@ def test_sparse_copy_under_a_sparse_profile_has_no_critical_gap_but_keeps_the_de
     peak, peak_at, _ = _independent_basis(_path("USD"), sparse)
     assert s["headline"]["check"] == "cross_market_divergence"
     assert s["headline"]["episode"]["peak_bps"] == pytest.approx(peak, abs=0.01)
-    assert s["headline"]["episode"]["peak_at"] == peak_at.replace("Z", "Z")
+    assert s["headline"]["episode"]["peak_at"] == peak_at
     assert code == 1  # the de-peg is still CRITICAL: the desk should act on it
 
 
@@ -200,13 +200,16 @@ def test_profiles_are_validated_and_matched_first_wins() -> None:
     data["data_quality"]["profiles"] = {"x": {"match": ["kraken"]}}
     with pytest.raises(ConfigError, match="venue:symbol"):
         parse_config(data)
-    with pytest.raises(KeyError, match="no data_quality.profiles.nope"):
+    with pytest.raises(KeyError, match=r"no data_quality\.profiles\.nope"):
         DataQualityCore(cfg, profile="nope")
 
 
 def test_unknown_profile_is_exit_2(tmp_path: Path) -> None:
+    from streams.errors import DeskError
+
     res = CliRunner().invoke(app, ["dq", "check", str(tmp_path), "--profile", "nope"])
-    assert res.exit_code == 2 and "no data_quality.profiles.nope" in str(res.exception)
+    assert isinstance(res.exception, DeskError) and res.exception.exit_code == 2  # desk's main()
+    assert "no data_quality.profiles.nope (known: sparse)" in str(res.exception)
 
 
 # -- windows in event time, and desk dq report sharing the summary ------------------------------
@@ -216,7 +219,8 @@ def test_since_and_until_count_back_from_the_data_not_the_wall_clock() -> None:
     bars = _bars(list(range(600)))  # 1970: any wall-clock window would be empty
     s = summarize([], bars, parse_bound("1h"), None)
     (row,) = s["streams"]
-    assert row["bars_clean"] == 60 and s["since"] == "1970-01-01T09:00:00Z"
+    # bars are stamped with their close: 09:00 .. 10:00 inclusive
+    assert row["bars_clean"] == 61 and s["since"] == "1970-01-01T09:00:00Z"
     s = summarize([], bars, parse_bound("1970-01-01T01:00"), parse_bound("2h", "--until"))
     assert s["streams"][0]["bars_clean"] == 60 * 7
     assert Bound(back_ms=1).resolve(None) is None
