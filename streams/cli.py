@@ -23,6 +23,7 @@ from connectors.feeds.replay_cli import register_replay
 from streams.audit_cli import register_audit
 from streams.cli_options import JsonOpt
 from streams.db_cli import register_db
+from streams.dq_cli import register_dq
 from streams.errors import DeskError, one_line
 from streams.ops_cli import register_ops
 from streams.parity_cli import register_parity
@@ -50,6 +51,7 @@ register_replay(feed_app)
 register_live(feed_app)
 app.add_typer(data_app, name="data")
 app.add_typer(dq_app, name="dq")
+register_dq(dq_app)  # dq check, dq report
 
 out = Console()
 err = Console(stderr=True)
@@ -359,59 +361,10 @@ def config_check(
 
 
 def _dq_table(summary: dict[str, Any]) -> Table:
-    """Data quality per stream, worst first (``desk dq report`` and ``desk demo``)."""
-    colour = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
-    t = Table(
-        "stream",
-        "worst",
-        "clean bars",
-        "flags",
-        "reports",
-        "worst finding",
-        title=f"data quality{' since ' + summary['since'] if summary['since'] else ''}",
-    )
-    rank = {"CRITICAL": 0, "WARNING": 1, "INFO": 2, "OK": 3}
-    for row in sorted(summary["streams"], key=lambda r: (rank[r["status"]], r["stream"])):
-        worst = row["worst"]
-        t.add_row(
-            row["stream"],
-            f"[{colour[row['status']]}]{row['status']}[/]",
-            str(row["bars_clean"]),
-            ", ".join(f"{k} {v}" for k, v in row["flags"].items()),
-            ", ".join(f"{k} {v}" for k, v in row["reports"].items()),
-            f"{worst['at']} {worst['message']}" if worst else "",
-        )
-    return t
+    """Data quality per stream, worst first (``desk demo``; ``desk dq`` prints more)."""
+    from streams.dq_cli import stream_table
 
-
-@dq_app.command("report")
-def dq_report(
-    json_out: JsonOpt = False,
-    since: Annotated[
-        str | None,
-        typer.Option(help="Only from this event time: ISO (2023-03-11T07:00) or back (6h)."),
-    ] = None,
-) -> None:
-    """Data-quality findings and clean-bar flags per stream, worst first, from the running desk."""
-    from agents.dq.summary import parse_since, summarize
-    from streams.kafka import decode_all, read_topic
-
-    try:
-        since_ms = parse_since(since) if since else None
-    except ValueError as exc:
-        raise DeskError(str(exc)) from None
-    settings = _settings()
-    bootstrap, prefix = _bootstrap(settings), settings.topic_prefix
-    with err.status("reading dq.reports and market.bars.clean", spinner="dots"):
-        reports = decode_all(read_topic(bootstrap, "dq.reports", prefix, idle_s=1.0))
-        bars = decode_all(read_topic(bootstrap, "market.bars.clean", prefix, idle_s=1.0))
-    summary = summarize(reports, bars, since_ms)
-    if json_out:
-        _print_json(summary)
-        return
-    out.print(_dq_table(summary))
-    totals = summary["reports"]
-    out.print(", ".join(f"{v} {k.lower()}" for k, v in totals.items()) + " report(s)")
+    return stream_table(summary)
 
 
 # -- drills ---------------------------------------------------------------------------------

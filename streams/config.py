@@ -19,6 +19,7 @@ merged result is validated like any config.
 from __future__ import annotations
 
 from decimal import Decimal
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -329,14 +330,93 @@ class CrossMarketGroup(_Strict):
         return self
 
 
-class DataQuality(_Strict):
-    """Thresholds of the data-quality gate (agents/dq); intervals are the stream's own bars."""
+# settings a venue profile may override (the rest of data_quality is desk-wide)
+PROFILE_KEYS = (
+    "density",
+    "stale_intervals",
+    "gap_warning_intervals",
+    "gap_critical_intervals",
+    "zero_volume",
+    "zero_volume_run_bars",
+    "outlier_sigma",
+    "outlier_critical_sigma",
+    "outlier_min_return_bps",
+    "outlier_critical_min_return_bps",
+)
 
-    stale_intervals: int = Field(5, ge=2, description="no bar for N intervals: stale (critical)")
+
+class VenueProfile(_Strict):
+    """Data-quality settings of the streams a venue really produces.
+
+    A dense venue has a bar every interval (a missing one is a defect); a sparse
+    venue omits intervals without trades, so a missing minute is normal there and
+    its missing minutes are never CRITICAL. Unset fields keep the desk-wide values.
+    """
+
+    match: list[str] = Field(
+        default_factory=list,
+        description="'venue:symbol' patterns (fnmatch: 'kraken:*', '*:BTC/USDC') this profile"
+        " applies to; the first matching profile wins ('desk dq check --profile' forces one)",
+    )
+    density: Literal["dense", "sparse"] | None = None
+    stale_intervals: int | None = Field(None, ge=2)
+    gap_warning_intervals: int | None = Field(None, ge=1)
+    gap_critical_intervals: int | None = Field(None, ge=1)
+    zero_volume: Literal["warn", "info", "ignore"] | None = None
+    zero_volume_run_bars: int | None = Field(None, ge=2)
+    outlier_sigma: Decimal | None = Field(None, gt=0)
+    outlier_critical_sigma: Decimal | None = Field(None, gt=0)
+    outlier_min_return_bps: Decimal | None = Field(None, ge=0)
+    outlier_critical_min_return_bps: Decimal | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _patterns(self) -> VenueProfile:
+        for pattern in self.match:
+            if ":" not in pattern:
+                raise ValueError(f"match: {pattern!r} is not 'venue:symbol' (use 'venue:*')")
+        if self.density == "sparse" and self.gap_critical_intervals is not None:
+            raise ValueError(
+                "gap_critical_intervals: a sparse venue's missing bars are never CRITICAL"
+                " (set gap_warning_intervals / stale_intervals instead)"
+            )
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in PROFILE_KEYS if getattr(self, k) is not None}
+
+
+class DataQuality(_Strict):
+    """Thresholds of the data-quality gate (agents/dq); intervals are the stream's own bars.
+
+    The stream-level settings below are the defaults of a dense venue; ``profiles``
+    override them per venue or stream (``for_stream``).
+    """
+
+    density: Literal["dense", "sparse"] = Field(
+        "dense",
+        description="dense: a bar every interval, a missing one is a defect; sparse: intervals"
+        " without trades have no bar (short gaps are counted, not reported; never CRITICAL)",
+    )
+    stale_intervals: int = Field(
+        5,
+        ge=2,
+        description="no bar for N intervals: stale (dense: CRITICAL; sparse: WARNING)",
+    )
     stale_clock: Literal["event", "wall"] = Field(
         "event", description="event time (replay: judged on the next bar) or wall time (live)"
     )
-    gap_critical_intervals: int = Field(60, ge=1)
+    gap_warning_intervals: int | None = Field(
+        None,
+        ge=1,
+        description="a gap of at least N missing bars is a WARNING episode; shorter ones are"
+        " INFO (dense) or only counted (sparse). Unset: 1 (dense), stale_intervals (sparse)",
+    )
+    gap_critical_intervals: int = Field(60, ge=1, description="dense only: a gap this long")
+    zero_volume: Literal["warn", "info", "ignore"] = Field(
+        "warn",
+        description="zero-volume runs of zero_volume_run_bars: a WARNING, an INFO, or only"
+        " flagged on the bars (ignore)",
+    )
     zero_volume_run_bars: int = Field(15, ge=2)
     outlier_sigma: Decimal = Field(Decimal("12"), gt=0)
     outlier_critical_sigma: Decimal = Field(Decimal("40"), gt=0)
@@ -390,6 +470,45 @@ class DataQuality(_Strict):
         description="streams accepted although not in the universe: 'venue:symbol' or"
         " 'venue:*' (research data no bot trades); any other stream is rejected",
     )
+    profiles: dict[str, VenueProfile] = Field(
+        default_factory=dict,
+        description="named venue/stream profiles (density, staleness, gaps, outlier bands,"
+        " zero volume); a stream takes the first profile whose 'match' fits it",
+    )
+
+    @model_validator(mode="after")
+    def _gap_levels(self) -> DataQuality:
+        if self.gap_warning_intervals is not None and (
+            self.density == "dense" and self.gap_warning_intervals > self.gap_critical_intervals
+        ):
+            raise ValueError("gap_warning_intervals must be <= gap_critical_intervals")
+        return self
+
+    @property
+    def gap_warning(self) -> int:
+        """Missing bars that make a gap a WARNING (the unset default depends on density)."""
+        if self.gap_warning_intervals is not None:
+            return self.gap_warning_intervals
+        return 1 if self.density == "dense" else self.stale_intervals
+
+    def profile_for(self, stream: str, forced: str | None = None) -> str | None:
+        """Name of the profile of ``venue:symbol``: ``forced`` if given, else the first match."""
+        if forced is not None:
+            if forced not in self.profiles:
+                known = ", ".join(sorted(self.profiles)) or "none"
+                raise KeyError(f"no data_quality.profiles.{forced} (known: {known})")
+            return forced
+        for name, profile in self.profiles.items():
+            if any(fnmatchcase(stream, p) for p in profile.match):
+                return name
+        return None
+
+    def for_stream(self, stream: str, forced: str | None = None) -> DataQuality:
+        """The settings one stream is judged by: these, with its profile laid over them."""
+        name = self.profile_for(stream, forced)
+        if name is None:
+            return self
+        return self.model_copy(update=self.profiles[name].overrides())
 
 
 class MarketData(_Strict):

@@ -40,7 +40,9 @@ class DataQualityCore:
     """All streams' checks plus the cross-market groups.
 
     ``known``: whether a venue/symbol may pass (the desk's universe and
-    ``data_quality.extra_streams``); None accepts every stream.
+    ``data_quality.extra_streams``); None accepts every stream. Each stream is
+    judged by its venue profile (``data_quality.profiles``); ``profile`` forces
+    one profile on every stream (``desk dq check --profile``).
     """
 
     def __init__(
@@ -48,8 +50,12 @@ class DataQualityCore:
         cfg: DataQuality,
         calendar_for: Callable[[str, str], str | None] = lambda _s, _i: None,
         known: Callable[[str, str], bool] | None = None,
+        profile: str | None = None,
     ) -> None:
         self.cfg = cfg
+        self.profile = profile
+        if profile is not None:
+            cfg.profile_for("", profile)  # an unknown name fails here, not on the first bar
         self.calendar_for = calendar_for
         self.known = known
         self.unknown_seen: set[str] = set()
@@ -72,7 +78,8 @@ class DataQualityCore:
                     sessions = session_calendar(calendar)
                 except ValueError as exc:
                     raise InvalidBar(f"{stream}: {exc}") from None
-            checker = StreamChecker(*key, cfg=self.cfg, calendar=calendar, sessions=sessions)
+            own = self.cfg.for_stream(stream, self.profile)
+            checker = StreamChecker(*key, cfg=own, calendar=calendar, sessions=sessions)
             self.streams[key] = checker
         return checker
 
@@ -121,7 +128,7 @@ class DataQualityCore:
             st = checker.state
             if st.stale_open or st.last_close_time is None:
                 continue
-            if now_ms - st.last_close_time > self.cfg.stale_intervals * checker.step:
+            if now_ms - st.last_close_time > checker.cfg.stale_intervals * checker.step:
                 probe = {"ts_event": now_ms, "ts_ingest": now_ms}
                 out.append(checker.stale_finding(probe, now=now_ms, silent_from=st.last_close_time))
         return out
@@ -133,6 +140,11 @@ class DataQualityCore:
             return None
         state = checker.freshness()
         stream = f"{venue}:{symbol}"
-        if any(stream in g.critical_streams() for g in self.groups if g.step == checker.step):
+        groups = [g for g in self.groups if g.step == checker.step]
+        if any(stream in g.critical_streams() for g in groups):
             state["critical"] = sorted({*state["critical"], "cross_market_divergence"})
+        # an open divergence episode is the headline of its stream while it lasts
+        episodes = [e for g in groups if (e := g.open_episode(stream)) is not None]
+        if episodes:
+            state["headline"] = max(episodes, key=lambda e: abs(float(e["peak_bps"])))
         return state

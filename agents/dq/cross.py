@@ -4,6 +4,9 @@ Example: BTC quoted in USD, USDT and USDC. The basis of each member to the
 reference, in bps, is smoothed by a short median (zero-volume minutes repeat a
 stale price) and judged against warning and critical levels with hysteresis:
 one report when an episode reaches a level, one when it has converged again.
+The converged report carries the whole episode (start, end, duration, peak and
+its time, daily mean basis); while an episode lasts, ``open_episode`` gives the
+same figures so far (the stream's headline in ``dq-freshness``).
 
 Bars of different streams arrive on different partitions, in any interleaving.
 Closes are buffered by open time and a minute is judged only once both legs of
@@ -35,6 +38,9 @@ class _Pair:
     peak: float = 0.0
     peak_at: int | None = None
     calm: int = 0
+    worst: int = 0  # highest level reached in the episode
+    last_basis: float = 0.0
+    days: dict[int, list[float]] = field(default_factory=dict)  # UTC day -> [sum, n] raw basis
 
 
 @dataclass
@@ -60,6 +66,23 @@ class CrossMarketCheck:
 
     def critical_streams(self) -> set[str]:
         return {m for m, p in self.pairs.items() if p.level == 2}
+
+    def open_episode(self, member: str) -> dict[str, str] | None:
+        """The divergence episode ``member`` is in, as evidence text; None when calm."""
+        p = self.pairs.get(member)
+        if p is None or not p.level or p.start is None:
+            return None
+        return {
+            "check": "cross_market_divergence",
+            "severity": LEVELS[p.worst],
+            "group": self.group.name,
+            "reference": self.group.reference,
+            "start": iso(p.start),
+            "basis_bps": num(p.last_basis),
+            "peak_bps": num(p.peak),
+            "peak_at": iso(p.peak_at or p.start),
+            "daily_mean_bps": _daily(p.days),
+        }
 
     def add(self, stream: str, open_time: int, close: float, ts_ingest: int) -> list[Finding]:
         """Record one usable close; judge every minute both legs of a pair have passed."""
@@ -137,17 +160,23 @@ class CrossMarketCheck:
 
     def _judge(self, member: str, t: int, ref: float, px: float, ts_ingest: int) -> list[Finding]:
         g, p = self.group, self.pairs[member]
-        p.window.append((px / ref - 1.0) * 1e4)
+        raw = (px / ref - 1.0) * 1e4
+        p.window.append(raw)
         basis = statistics.median(p.window)
+        p.last_basis = basis
         mag = abs(basis)
         level = 2 if mag >= float(g.critical_bps) else 1 if mag >= float(g.warning_bps) else 0
         out: list[Finding] = []
         if p.level and mag > abs(p.peak):
             p.peak, p.peak_at = basis, t
+        if level > p.level and p.level == 0:
+            p.start, p.peak, p.peak_at, p.days = t, basis, t, {}
+        if p.level or level:
+            day = p.days.setdefault(t // 86_400_000, [0.0, 0])
+            day[0] += raw
+            day[1] += 1
         if level > p.level:
-            if p.level == 0:
-                p.start, p.peak, p.peak_at = t, basis, t
-            p.level, p.calm = level, 0
+            p.level, p.calm, p.worst = level, 0, max(p.worst, level)
             limit = g.critical_bps if level == 2 else g.warning_bps
             out.append(
                 self._finding(
@@ -166,6 +195,7 @@ class CrossMarketCheck:
         elif p.level and mag < float(g.warning_bps) / 2:
             p.calm += 1
             if p.calm >= g.clear_bars:
+                start = p.start if p.start is not None else t
                 out.append(
                     self._finding(
                         member,
@@ -173,14 +203,21 @@ class CrossMarketCheck:
                         ts_ingest,
                         "cross_market_converged",
                         INFO,
-                        f"basis to {g.reference} back to {basis:+.0f} bps; peak {p.peak:+.0f} bps"
+                        f"basis to {g.reference} back to {basis:+.0f} bps; {LEVELS[p.worst]}"
+                        f" episode from {iso(start)}, peak {p.peak:+.0f} bps"
                         f" at {iso(p.peak_at or t)}",
                         basis_bps=num(basis),
                         peak_bps=num(p.peak),
                         peak_at=iso(p.peak_at or t),
+                        start=iso(start),
+                        end=iso(t),
+                        duration_ms=str(t - start + self.step),
+                        worst=LEVELS[p.worst],
+                        daily_mean_bps=_daily(p.days),
                     )
                 )
                 p.level, p.start, p.peak, p.peak_at, p.calm = 0, None, 0.0, None, 0
+                p.worst, p.days = 0, {}
         else:
             p.calm = 0
         return out
@@ -209,3 +246,10 @@ class CrossMarketCheck:
             window_end=t,
             evidence={"group": self.group.name, "reference": self.group.reference, **evidence},
         )
+
+
+def _daily(days: dict[int, list[float]]) -> str:
+    """Daily mean basis of an episode as stable text: ``2023-03-11 +588.8; ...``."""
+    return "; ".join(
+        f"{iso(d * 86_400_000)[:10]} {total / n:+.1f}" for d, (total, n) in sorted(days.items())
+    )

@@ -86,6 +86,9 @@ class StreamState:
     zero_run: int = 0
     zero_run_start: int | None = None
     zero_run_carried: int = 0
+    zero_runs: int = 0  # runs of zero_volume_run_bars or more, ended
+    gap_runs: int = 0  # gaps of any length (a sparse venue's are mostly not reported)
+    missing: int = 0  # bars missing inside those gaps
     episodes: dict[str, int] = field(default_factory=dict)  # check -> window start
     critical: set[str] = field(default_factory=set)
 
@@ -104,7 +107,8 @@ class StreamChecker:
     ) -> None:
         self.venue, self.symbol, self.interval = venue, symbol, interval
         self.step = interval_ms(interval)
-        self.cfg = cfg
+        self.cfg = cfg  # already this stream's own settings (its venue profile laid over)
+        self.sparse = cfg.density == "sparse"
         self.calendar = calendar
         self.sessions = sessions  # end-of-day streams only (the core decides)
         self.state = StreamState()
@@ -319,21 +323,26 @@ class StreamChecker:
         else:
             missing = expected_missing(self.calendar, last, t, self.step)
             if missing:
-                sev = CRITICAL if missing >= self.cfg.gap_critical_intervals else WARNING
-                out.append(
-                    self._finding(
-                        bar,
-                        "gap",
-                        sev,
-                        f"{missing} bar(s) missing between {iso(last)} and {iso(t)}",
-                        last + self.step,
-                        t - self.step,
-                        missing=str(missing),
-                        after=str(last),
-                        before=str(t),
+                st.gap_runs += 1
+                st.missing += missing
+                sev = self._gap_severity(missing)
+                if sev is not None:
+                    out.append(
+                        self._finding(
+                            bar,
+                            "gap",
+                            sev,
+                            f"{missing} bar(s) missing between {iso(last)} and {iso(t)}",
+                            last + self.step,
+                            t - self.step,
+                            missing=str(missing),
+                            after=str(last),
+                            before=str(t),
+                            duration_ms=str(t - last - self.step),
+                        )
                     )
-                )
-        if missing + 1 >= self.cfg.stale_intervals and not st.stale_open:
+        # sparse: the gap episode says it all, no stale opened and cleared on one bar
+        if not self.sparse and missing + 1 >= self.cfg.stale_intervals and not st.stale_open:
             out.append(self.stale_finding(bar, now=bar["ts_event"], silent_from=st.last_close_time))
         if st.stale_open:
             st.stale_open = False
@@ -350,16 +359,27 @@ class StreamChecker:
                 )
             )
 
+    def _gap_severity(self, missing: int) -> str | None:
+        """A gap's severity; None: a sparse venue's ordinary quiet spell (counted only)."""
+        if not self.sparse and missing >= self.cfg.gap_critical_intervals:
+            return CRITICAL
+        if missing >= self.cfg.gap_warning:
+            return WARNING
+        return None if self.sparse else INFO
+
     def stale_finding(self, bar: Mapping[str, Any], now: int, silent_from: int | None) -> Finding:
-        """No bar for ``stale_intervals`` intervals: critical, risk fails closed on it."""
+        """No bar for ``stale_intervals`` intervals: on a dense venue CRITICAL (risk fails
+        closed on it); on a sparse venue a WARNING (quiet markets are normal there)."""
         self.state.stale_open = True
-        self.state.critical.add("stale")
+        severity = WARNING if self.sparse else CRITICAL
+        if severity == CRITICAL:
+            self.state.critical.add("stale")
         start = silent_from or now
         limit = self.cfg.stale_intervals * self.step
         f = self._finding(
             bar,
             "stale",
-            CRITICAL,
+            severity,
             f"no bar from {iso(start)} for more than {self.cfg.stale_intervals} intervals",
             start,
             now,
@@ -499,18 +519,26 @@ class StreamChecker:
                 st.zero_run_carried += 1
             return
         if st.zero_run >= self.cfg.zero_volume_run_bars and st.zero_run_start is not None:
+            st.zero_runs += 1
+        handling = self.cfg.zero_volume
+        if (
+            handling != "ignore"
+            and st.zero_run >= self.cfg.zero_volume_run_bars
+            and st.zero_run_start is not None
+        ):
             end = bar["open_time"] - self.step
             out.append(
                 self._finding(
                     bar,
                     "zero_volume_run",
-                    WARNING,
+                    WARNING if handling == "warn" else INFO,
                     f"{st.zero_run} bars without volume from {iso(st.zero_run_start)}"
                     f" ({st.zero_run_carried} with the price carried forward): illiquid",
                     st.zero_run_start,
                     end,
                     bars=str(st.zero_run),
                     carried_forward=str(st.zero_run_carried),
+                    duration_ms=str(end - st.zero_run_start + self.step),
                 )
             )
         st.zero_run, st.zero_run_start, st.zero_run_carried = 0, None, 0
@@ -609,5 +637,7 @@ class StreamChecker:
             "flagged": st.flagged,
             "stale": st.stale_open,
             "zero_volume_run": st.zero_run,
+            "gap_runs": st.gap_runs,
+            "missing": st.missing,
             "critical": sorted(st.critical),
         }
