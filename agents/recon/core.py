@@ -39,6 +39,7 @@ from streams.ids import event_id
 SOURCE = "agent.recon"
 ZERO, HUNDRED = Decimal(0), Decimal(100)
 OPEN = ("ACCEPTED", "PARTIALLY_FILLED")
+CLOSED_KEPT = 10_000  # ended orders remembered, so a late event does not reopen one
 
 
 def _d(x: Any) -> Decimal:
@@ -99,7 +100,9 @@ class Account:
     explained_bal: dict[str, Decimal] = field(default_factory=dict)
     baseline_ts: int | None = None  # a restarted reconciler's starting report
     # arrival clock (wall ms) when a venue-open order unknown here was first seen
-    orphan_since: dict[str, int] = field(default_factory=dict)
+    # an order open on one side only: (event time of the first report that showed it, wall)
+    orphan_since: dict[str, tuple[int, int]] = field(default_factory=dict)
+    closed: dict[str, None] = field(default_factory=dict)  # the latest orders that ended
 
 
 class Reconciler:
@@ -151,10 +154,15 @@ class Reconciler:
 
     def on_order_event(self, e: Mapping[str, Any]) -> None:
         acc = self._account(e["venue"], e["account"])
+        cid = e["client_order_id"]
         if e["status"] in OPEN:
-            acc.open_orders.setdefault(e["client_order_id"], (e["bot_id"], int(e["ts_event"])))
+            if cid not in acc.closed:  # an order's end is final, whatever comes after it
+                acc.open_orders.setdefault(cid, (e["bot_id"], int(e["ts_event"])))
         else:
-            acc.open_orders.pop(e["client_order_id"], None)
+            acc.open_orders.pop(cid, None)
+            acc.closed[cid] = None
+            if len(acc.closed) > CLOSED_KEPT:
+                del acc.closed[next(iter(acc.closed))]
 
     # -- the venue's report -----------------------------------------------------------------
 
@@ -255,8 +263,10 @@ class Reconciler:
         for cid, o in venue_open.items():
             if cid in acc.open_orders:
                 continue
-            first = acc.orphan_since.setdefault(cid, now_ms)
-            if self._overdue(first, now_ms):
+            # a report lists what was open at its time; the desk may already have the order's
+            # end (a fill on the same bar): only an order still listed a grace later is one
+            first_ts, first_wall = acc.orphan_since.setdefault(cid, (ts, now_ms))
+            if ts - first_ts > grace and self._overdue(first_wall, now_ms):
                 found.append(
                     (
                         "orphan_order",
@@ -271,7 +281,8 @@ class Reconciler:
         for cid, (bot, since) in acc.open_orders.items():
             if cid in venue_open or ts - since <= grace:
                 continue
-            if self._overdue(acc.orphan_since.setdefault(f"desk:{cid}", now_ms), now_ms):
+            _first_ts, first_wall = acc.orphan_since.setdefault(f"desk:{cid}", (ts, now_ms))
+            if self._overdue(first_wall, now_ms):
                 found.append(
                     (
                         "orphan_order",

@@ -127,6 +127,24 @@ def test_accept_after_latency_and_no_fill_before_activation() -> None:
     encode_all([ack, *out])
 
 
+def test_a_late_command_acts_in_the_venues_present_never_before_its_fills() -> None:
+    """A stream whose bars run ahead of its orders: the venue has filled part of a resting
+    order on later bars when a cancel stamped earlier arrives. The cancel acts now (after
+    those fills), not in the past; an order arriving late is not filled by bars gone by."""
+    v = venue()
+    b0 = bar_at(0)
+    v.on_command(submit(b0["ts_event"], "r1", "BUY", "LIMIT", "0.01", "100000"))
+    out = [e for i in range(2, 6) for e in v.on_bar(bar_at(i))]  # the market moves on
+    assert fills(out, "r1")
+    last = max(e["ts_event"] for e in out)
+    (cancel,) = v.on_command(cmd(b0["ts_event"] + 1_000, "r1", command="CANCEL"))
+    assert cancel["status"] in ("CANCELED", "REJECTED") and cancel["ts_event"] >= last
+    (late,) = v.on_command(submit(b0["ts_event"], "m2", "BUY", "MARKET", "0.01"))
+    assert late["ts_event"] == bar_at(5)["ts_event"]  # the venue's clock, not the command's
+    (fill,) = fills(v.on_bar(bar_at(6)), "m2")  # the next bar to close fills it
+    assert fill["ts_event"] == bar_at(6)["ts_event"]
+
+
 @pytest.mark.parametrize(
     ("kw", "reason"),
     [

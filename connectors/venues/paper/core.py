@@ -6,7 +6,10 @@ events, so a paper run replays exactly and reconciles like a real venue.
 Fill model (deliberately conservative):
 
 * Latency: a command reaches the venue ``latency_ms`` after its ``ts_event``;
-  ACCEPTED/CANCELED/REJECTED carry that arrival time.
+  ACCEPTED/CANCELED/REJECTED carry that arrival time -- or the venue's own clock
+  (its latest bar), if that is later: a command that reaches a venue whose market
+  has moved on (a stream whose bars run ahead of its orders) acts in the venue's
+  present, so its events never precede fills the venue has already made.
 * MARKET: fills on the first bar that closes at/after arrival, at that bar's
   closing quote (ask to buy, bid to sell) plus slippage that grows with
   participation: ``slippage_bps_per_share × fill_qty / bar_volume`` bps. Taker.
@@ -195,8 +198,8 @@ class PaperVenue:
 
     def on_command(self, cmd: Mapping[str, Any]) -> list[Event]:
         """Apply an ``OrderCommand`` as it arrives (``ts_event + latency_ms``)."""
-        arrival = int(cmd["ts_event"]) + self.latency_ms
-        self._now = max(self._now, arrival)
+        arrival = max(int(cmd["ts_event"]) + self.latency_ms, self._now)
+        self._now = arrival
         if cmd.get("venue") != self.venue or cmd.get("account") != self.account:
             return [self._reject(cmd, arrival, f"not this venue/account ({self.venue})")]
         kind = cmd.get("command")
