@@ -1,0 +1,112 @@
+"""How every ``desk`` table and number looks: readable at 80 columns, exact, never cut.
+
+An operator must tell rows apart at a glance on a narrow terminal: a stream is
+shown ``BTC/USDC@binanceus`` (the symbol, which tells USDC from USDT, comes
+first) and the columns that name a row fold onto a second line rather than end
+in ``…``. Decimals arrive at scale 18 (``1.500000000000000000``, ``0E-18``);
+``num`` shows the same number as short as it really is, never in exponent form.
+JSON output keeps the wire names (``venue:symbol``); only what people read changes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from streams.decimals import tidy
+
+
+def stream_label(stream: str, symbol: str | None = None) -> str:
+    """``binanceus:BTC/USDC`` (or venue and symbol apart) -> ``BTC/USDC@binanceus``.
+
+    The symbol first: a column too narrow for the whole label cuts the venue,
+    not the quote currency that tells two streams of one venue apart. Anything
+    else (``binanceus:acct-1`` keeps its meaning either way) is shown as is
+    when it has no ``venue:`` part.
+    """
+    if symbol is not None:
+        return f"{symbol}@{stream}"
+    venue, sep, rest = stream.partition(":")
+    return f"{rest}@{venue}" if sep and rest else stream
+
+
+def num(x: Any) -> str:
+    """A decimal for display: trailing zeros dropped, never ``0E-18`` or ``1E+2``.
+
+    ``None`` is blank; anything that is not a number is shown as it is.
+    """
+    if x is None or x == "":
+        return ""
+    if isinstance(x, bool):
+        return str(x)
+    try:
+        d = tidy(x) if isinstance(x, Decimal | int | str) else tidy(Decimal(repr(x)))
+    except (InvalidOperation, ValueError, TypeError):
+        return str(x)
+    if not d.is_finite():
+        return str(d)
+    if d == 0:
+        return "0"
+    return format(d, "f")
+
+
+KEY_WIDTH = 24  # a key column keeps up to this many characters on one line
+
+
+class DeskTable(Table):
+    """A ``Table`` whose key columns (``key_columns``, by index) get room for their whole
+    values (up to ``KEY_WIDTH``) before any other wrapping column, at render time."""
+
+    key_columns: tuple[int, ...] = ()
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        for i in self.key_columns:
+            column = self.columns[i]
+            longest = max((len(Text.from_markup(c).plain if isinstance(c, str) else str(c))
+                           for c in column.cells), default=0)  # fmt: skip
+            column.min_width = max(len(str(column.header)), min(longest, KEY_WIDTH))
+        return super().__rich_console__(console, options)
+
+
+def desk_table(
+    *columns: str,
+    title: str | None = None,
+    caption: str | None = None,
+    keys: tuple[str, ...] = (),
+    numbers: tuple[str, ...] = (),
+    left: tuple[str, ...] = (),
+) -> DeskTable:
+    """A compact table (no side borders, one rule under the header) that fits 80 columns.
+
+    ``keys``: the columns that tell rows apart; they get the room for their values
+    first and fold onto more lines past ``KEY_WIDTH``, never end in ``…``.
+    ``numbers`` are right-aligned and ``left`` left-aligned, both kept on one line.
+    Every other column wraps at spaces and folds long words.
+    """
+    t = DeskTable(
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for name in columns:
+        if name in numbers or name in left:
+            t.add_column(name, justify="right" if name in numbers else "left", no_wrap=True)
+        else:
+            t.add_column(name, overflow="fold")
+    t.key_columns = tuple(i for i, name in enumerate(columns) if name in keys)
+    return t
+
+
+def print_table(console: Console, table: Table, rows: int | None = None, noun: str = "row") -> None:
+    """The table, then ``N row(s)`` on a line of its own under it (same stream as the table)."""
+    console.print(table)
+    if rows is not None:
+        console.print(f"{rows} {noun}(s)", highlight=False)
