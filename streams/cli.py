@@ -203,13 +203,27 @@ def demo(
     if json_out:
         _print_json(report)
         return
-    t = desk_table("stream", "bars in", "clean out", title="bars through the agents",
-                   keys=("stream",), numbers=("bars in", "clean out"))  # fmt: skip
+    t = desk_table(
+        "stream",
+        "bars in",
+        "clean out",
+        title="bars through the agents",
+        keys=("stream",),
+        numbers=("bars in", "clean out"),
+    )
     for s in report["streams"]:
         t.add_row(stream_label(s["stream"]), str(s["bars_in"]), str(s["bars_clean"]))
     out.print(t)
-    d = desk_table("topic", "partition", "offset", "kind", "error", title="dead letters",
-                   keys=("topic",), numbers=("partition", "offset"))  # fmt: skip
+    d = desk_table(
+        "topic",
+        "partition",
+        "offset",
+        "kind",
+        "error",
+        title="dead letters",
+        keys=("topic",),
+        numbers=("partition", "offset"),
+    )
     for x in report["dead_letters"]:
         d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
     print_table(out, d, len(report["dead_letters"]), "dead letter")
@@ -241,8 +255,18 @@ def _topic_rows(changes: list[Any]) -> list[dict[str, Any]]:
 
 
 def _topic_table(rows: list[dict[str, Any]], title: str) -> Table:
-    t = desk_table("topic", "value", "key", "partitions", "retention", "state", "detail",
-                   title=title, keys=("topic",), numbers=("partitions", "retention"))  # fmt: skip
+    t = desk_table(
+        "topic",
+        "value",
+        "key",
+        "partitions",
+        "retention",
+        "state",
+        "detail",
+        title=title,
+        keys=("topic",),
+        numbers=("partitions", "retention"),
+    )
     for r in rows:
         ret = "forever" if r["retention_days"] is None else f"{r['retention_days']} d"
         t.add_row(
@@ -314,8 +338,13 @@ def schemas_list(json_out: JsonOpt = False) -> None:
     if json_out:
         _print_json(rows)
         return
-    t = desk_table("type", "current fingerprint", "versions", keys=("type",),
-                   numbers=("current fingerprint", "versions"))  # fmt: skip
+    t = desk_table(
+        "type",
+        "current fingerprint",
+        "versions",
+        keys=("type",),
+        numbers=("current fingerprint", "versions"),
+    )
     for r in rows:
         t.add_row(r["type"], r["fingerprint"], str(r["versions"]))
     print_table(out, t, len(rows), "type")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from streams.cli_options import JsonOpt
+from streams.display import desk_table
 
 db_app = typer.Typer(
     help="The desk's stores: schema migrations and retention.", no_args_is_help=True
@@ -42,9 +42,15 @@ def migrate(json_out: JsonOpt = False) -> None:
     if json_out:
         cli._print_json(report)
         return
-    table = Table(title="migrations")
-    for col in ("store", "applied now", "schema version", "retention"):
-        table.add_column(col)
+    table = desk_table(
+        "store",
+        "applied now",
+        "schema version",
+        "retention",
+        title="migrations",
+        keys=("store",),
+        numbers=("schema version",),
+    )
     for store_name, r in report.items():
         kept = ", ".join(f"{t} {d} d" for t, d in sorted(r.get("retention", {}).items()))
         table.add_row(

@@ -10,6 +10,7 @@ JSON output keeps the wire names (``venue:symbol``); only what people read chang
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,19 +21,26 @@ from rich.text import Text
 
 from streams.decimals import tidy
 
+INTERVAL = re.compile(r"\d+[smhdwM]")  # 1m, 5m, 1h, 1d, 1w, 1M
+
 
 def stream_label(stream: str, symbol: str | None = None) -> str:
     """``binanceus:BTC/USDC`` (or venue and symbol apart) -> ``BTC/USDC@binanceus``.
 
     The symbol first: a column too narrow for the whole label cuts the venue,
     not the quote currency that tells two streams of one venue apart. Anything
-    else (``binanceus:acct-1`` keeps its meaning either way) is shown as is
-    when it has no ``venue:`` part.
+    without a ``venue:`` part is shown as is; ``venue:symbol:1m`` (a replay's
+    stream with its interval) is ``symbol@venue 1m``.
     """
     if symbol is not None:
         return f"{symbol}@{stream}"
     venue, sep, rest = stream.partition(":")
-    return f"{rest}@{venue}" if sep and rest else stream
+    if not (sep and rest):
+        return stream
+    head, colon, tail = rest.rpartition(":")
+    if colon and INTERVAL.fullmatch(tail):  # a replay's venue:symbol:interval
+        return f"{head}@{venue} {tail}"
+    return f"{rest}@{venue}"
 
 
 def num(x: Any) -> str:
@@ -105,8 +113,15 @@ def desk_table(
     return t
 
 
-def print_table(console: Console, table: Table, rows: int | None = None, noun: str = "row") -> None:
-    """The table, then ``N row(s)`` on a line of its own under it (same stream as the table)."""
+def print_table(
+    console: Console,
+    table: Table,
+    rows: int | None = None,
+    noun: str = "row",
+    plural: str | None = None,
+) -> None:
+    """The table, then ``N rows`` on a line of its own under it, on the table's stream
+    (a count on stderr lands wherever the terminal is, e.g. across the table's border)."""
     console.print(table)
     if rows is not None:
-        console.print(f"{rows} {noun}(s)", highlight=False)
+        console.print(f"{rows} {noun if rows == 1 else plural or noun + 's'}", highlight=False)

@@ -215,14 +215,22 @@ def stream_table(summary: dict[str, Any]) -> Table:
                     f"until {summary['until']}" if summary.get("until") else "") if x
     )  # fmt: skip
     t = desk_table(
-        "stream", "status", "bars", "miss", "cov %", "gaps", "max", "0vol", "outl",
+        "stream",
+        "status",
+        "bars",
+        "miss",
+        "cov %",
+        "gaps",
+        "max",
+        "0vol",
+        "outl",
         title=f"data quality {window}".strip(),
         caption="miss: missing intervals; gaps: gap runs; max: longest gap (intervals);"
         " 0vol: zero-volume runs; outl: outlier bars",
         keys=("stream",),
         left=("status",),
         numbers=("bars", "miss", "cov %", "gaps", "max", "0vol", "outl"),
-    )  # fmt: skip
+    )
     for row in summary["streams"]:
         longest = row.get("longest_gap")
         t.add_row(
@@ -244,12 +252,17 @@ def pair_table(summary: dict[str, Any]) -> Table | None:
     if not summary.get("pairs"):
         return None
     t = desk_table(
-        "member", "vs", "now", "peak", "peak at", "episodes",
+        "member",
+        "vs",
+        "now",
+        "peak",
+        "peak at",
+        "episodes",
         title="cross-market basis (bps, member vs reference)",
         keys=("member", "vs"),
         left=("peak at", "episodes"),
         numbers=("now", "peak"),
-    )  # fmt: skip
+    )
     for p in summary["pairs"]:
         worst = max((e["severity"] for e in p["episodes"]), key=_rank, default="OK")
         t.add_row(

@@ -435,11 +435,19 @@ def orders(
         print_json({"orders": rows, "by_status": dict(by_status)})
         return
     t = desk_table(
-        "time (UTC)", "bot", "symbol", "side", "type", "qty", "filled", "limit", "status",
+        "time (UTC)",
+        "bot",
+        "symbol",
+        "side",
+        "type",
+        "qty",
+        "filled",
+        "limit",
+        "status",
         title="open orders" if not show_all else "orders",
         keys=("bot", "symbol"),
         numbers=("time (UTC)", "qty", "filled", "limit"),
-    )  # fmt: skip
+    )
     for e in rows:
         t.add_row(
             time.strftime("%m-%d %H:%M:%S", time.gmtime(e["ts_event"] / 1000)),

@@ -92,11 +92,16 @@ def sql(
                 for q in queries.values()
             ])  # fmt: skip
             return
-        table = desk_table("name", "title", "params", keys=("name",),
-                           title="canned triage queries (desk sql --query NAME)")  # fmt: skip
+        table = desk_table(
+            "name",
+            "title",
+            "params",
+            keys=("name",),
+            title="canned triage queries (desk sql --query NAME)",
+        )
         for q in queries.values():
             table.add_row(q.name, q.title, ", ".join(f"{p.name} ({p.type})" for p in q.params))
-        print_table(cli.out, table, len(queries), "query")
+        print_table(cli.out, table, len(queries), "query", "queries")
         return
     if (statement is None) == (query is None):
         raise DeskError("give one SQL statement or --query NAME (desk sql --list shows them)")

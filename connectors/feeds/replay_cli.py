@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from streams.display import desk_table, stream_label
 from streams.errors import DeskError
 from streams.progress import progress_bar
 
@@ -430,9 +430,19 @@ def summarize(
 
 
 def _print(summary: dict[str, Any]) -> None:
-    t = Table("stream", "interval", "bars", "first (close)", "last (close)", title="bars")
+    t = desk_table(
+        "stream",
+        "interval",
+        "bars",
+        "first (close)",
+        "last (close)",
+        title="bars",
+        keys=("stream",),
+        numbers=("bars",),
+        left=("first (close)", "last (close)"),
+    )
     for s in summary["streams"]:
-        t.add_row(s["stream"], s["interval"], str(s["bars"]), s["first"], s["last"])
+        t.add_row(stream_label(s["stream"]), s["interval"], f"{s['bars']:,}", s["first"], s["last"])
     out.print(t)
     for o in summary["overlapping_streams"]:
         out.print(f"[yellow]warning[/] {o} comes from several files: same event ids, first wins")
@@ -462,10 +472,23 @@ def _print(summary: dict[str, Any]) -> None:
 
 
 def _print_resume(resume: dict[str, Any]) -> None:
-    t = Table("stream", "stored until (open)", "skipped", "resumed from (open)", title="resume")
+    t = desk_table(
+        "stream",
+        "stored until (open)",
+        "skipped",
+        "resumed from (open)",
+        title="resume",
+        keys=("stream",),
+        numbers=("skipped",),
+    )
     for stream, skipped in resume["skipped"].items():
         start = resume["resumed_from"][stream] or "nothing left to send"
-        t.add_row(stream, resume["stored_until"][stream] or "never seen", str(skipped), start)
+        t.add_row(
+            stream_label(stream),
+            resume["stored_until"][stream] or "never seen",
+            f"{skipped:,}",
+            start,
+        )
     out.print(t)
     for stream, g in resume["gaps"].items():
         out.print(
