@@ -24,7 +24,7 @@ def verify_cmd(json_out: JsonOpt = False) -> None:
 
     Examples:
 
-      $ desk audit verify  # needs: desk data (PostgreSQL)
+      $ desk audit verify  # needs: PostgreSQL
     """
     from agents.audit.chain import verify
     from connectors.postgres.audit import AuditLog
@@ -61,7 +61,7 @@ def show_cmd(
 
     Examples:
 
-      $ desk audit show --kind risk_command --last 20  # needs: desk data (PostgreSQL)
+      $ desk audit show --kind risk_command --last 20  # needs: PostgreSQL
     """
     from collections import deque
 

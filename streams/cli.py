@@ -140,7 +140,12 @@ def up() -> None:
 
 @app.command()
 def status(json_out: JsonOpt = False) -> None:
-    """Health of each part (broker, PostgreSQL, ClickHouse, agents). Exit 1 if any is down."""
+    """Health of each part (broker, PostgreSQL, ClickHouse, agents). Exit 1 if any is down.
+
+    Examples:
+
+      $ desk status --json  # exit 1 when no desk runs
+    """
     from streams.runtime.stack import status as stack_status
 
     report = stack_status(_settings())
@@ -283,7 +288,12 @@ def _topic_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 @topics_app.command("apply")
 def topics_apply(json_out: JsonOpt = False) -> None:
-    """Create missing topics and fix drifted configs (idempotent; says when nothing changed)."""
+    """Create missing topics and fix drifted configs (idempotent; says when nothing changed).
+
+    Examples:
+
+      $ desk topics apply  # needs: desk up
+    """
     from streams.admin import apply_topics
 
     settings = _settings()
@@ -303,7 +313,12 @@ def topics_apply(json_out: JsonOpt = False) -> None:
 
 @topics_app.command("list")
 def topics_list(json_out: JsonOpt = False) -> None:
-    """The catalog and each topic's state on the broker (changes nothing)."""
+    """The catalog and each topic's state on the broker (changes nothing).
+
+    Examples:
+
+      $ desk topics list --json  # needs: desk up
+    """
     from streams.admin import list_topics
 
     settings = _settings()
@@ -321,7 +336,12 @@ def topics_list(json_out: JsonOpt = False) -> None:
 
 @schemas_app.command("list")
 def schemas_list(json_out: JsonOpt = False) -> None:
-    """Every event type with its current fingerprint and how many versions are committed."""
+    """Every event type with its current fingerprint and how many versions are committed.
+
+    Examples:
+
+      $ desk schemas list
+    """
     from streams.avro import registry
 
     reg = registry()
@@ -373,6 +393,12 @@ def config_check(
     """Validate the desk config file; one line naming the bad key if it is wrong.
 
     An overlay (extends: default, or a base file) is checked merged over its base.
+
+    Examples:
+
+      $ desk config check
+
+      $ desk config check streams/desk.default.yaml --json
     """
     from streams.config import DEFAULT_CONFIG, load_config, load_config_data
 

@@ -18,7 +18,12 @@ db_app = typer.Typer(
 def migrate(json_out: JsonOpt = False) -> None:
     """Apply pending migrations to PostgreSQL (operational state) and ClickHouse (every
     event), and set the analytics tables' retention (TTL) from the config. Safe to run
-    again: a second run changes nothing. Works with the desk running or not."""
+    again: a second run changes nothing. Works with the desk running or not.
+
+    Examples:
+
+      $ desk db migrate  # needs: PostgreSQL (embedded: no desk may run)
+    """
     from connectors.postgres.migrate import applied
     from connectors.postgres.migrate import migrate as migrate_postgres
     from streams import cli

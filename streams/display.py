@@ -64,21 +64,42 @@ def num(x: Any) -> str:
 
 
 KEY_WIDTH = 24  # a key column keeps up to this many characters on one line
+OTHER_WIDTH = 5  # what any other wrapping column is left at the least
 
 
 class DeskTable(Table):
     """A ``Table`` whose key columns (``key_columns``, by index) get room for their whole
-    values (up to ``KEY_WIDTH``) before any other wrapping column, at render time."""
+    values (up to ``KEY_WIDTH``) before any other wrapping column, at render time.
+
+    (rich cuts a ``no_wrap`` column with ``…`` when the table is too wide, so only short
+    numbers are ``no_wrap``; everything else may fold, the keys last.)"""
 
     key_columns: tuple[int, ...] = ()
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        for i in self.key_columns:
-            column = self.columns[i]
-            longest = max((len(Text.from_markup(c).plain if isinstance(c, str) else str(c))
-                           for c in column.cells), default=0)  # fmt: skip
-            column.min_width = max(len(str(column.header)), min(longest, KEY_WIDTH))
+        widths = [max([_width(column.header)] + [_width(c) for c in column.cells])
+                  for column in self.columns]  # fmt: skip
+        fixed = sum(w for w, c in zip(widths, self.columns, strict=True) if c.no_wrap)
+        others = [
+            min(widths[i], OTHER_WIDTH)
+            for i, c in enumerate(self.columns)
+            if not c.no_wrap and i not in self.key_columns
+        ]
+        # what the keys may take: the width less the one-line columns, the two-character
+        # gaps between columns and a few characters for every other column (rich cuts, or
+        # drops, a column when the minimum widths add up to more than the terminal has);
+        # the narrowest keys are served first, the rest share what is left
+        room = options.max_width - fixed - 2 * len(self.columns) - sum(others)
+        keys = sorted(self.key_columns, key=lambda i: widths[i])
+        for n, i in enumerate(keys):
+            share = max(room // (len(keys) - n), OTHER_WIDTH)
+            self.columns[i].min_width = min(widths[i], KEY_WIDTH, share)
+            room -= self.columns[i].min_width
         return super().__rich_console__(console, options)
+
+
+def _width(cell: Any) -> int:
+    return len(Text.from_markup(cell).plain if isinstance(cell, str) else str(cell))
 
 
 def desk_table(
@@ -93,8 +114,9 @@ def desk_table(
 
     ``keys``: the columns that tell rows apart; they get the room for their values
     first and fold onto more lines past ``KEY_WIDTH``, never end in ``…``.
-    ``numbers`` are right-aligned and ``left`` left-aligned, both kept on one line.
-    Every other column wraps at spaces and folds long words.
+    ``numbers`` are right-aligned and kept on one line (they are short); ``left``
+    columns (times, states) are given their room before other wrapping columns but
+    fold too when they must. Every other column wraps at spaces and folds long words.
     """
     t = DeskTable(
         title=title,
@@ -103,13 +125,14 @@ def desk_table(
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        collapse_padding=True,
     )
     for name in columns:
-        if name in numbers or name in left:
-            t.add_column(name, justify="right" if name in numbers else "left", no_wrap=True)
+        if name in numbers:
+            t.add_column(name, justify="right", no_wrap=True)
         else:
             t.add_column(name, overflow="fold")
-    t.key_columns = tuple(i for i, name in enumerate(columns) if name in keys)
+    t.key_columns = tuple(i for i, name in enumerate(columns) if name in keys or name in left)
     return t
 
 

@@ -164,7 +164,8 @@ def dq_report(
 
       $ desk dq report --since 6h  # needs: desk up
 
-      $ desk dq report --since 2023-03-11 --until 2023-03-14 --json  # needs: desk up
+      $ desk dq report --since 2023-03-11 --until 2023-03-14 --json \\
+          # needs: desk up
     """
     from agents.dq.summary import parse_bound, summarize
     from streams.cli import _bootstrap, _settings

@@ -246,7 +246,15 @@ def kill(
     ] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Kill switch: halt every bot in scope and cancel their open orders (until resumed)."""
+    """Kill switch: halt every bot in scope and cancel their open orders (until resumed).
+
+    Examples:
+
+      $ desk kill --reason "venue feed stale" --wait 10  # needs: desk up
+
+      $ desk kill --scope venue:binanceus --reason maintenance --flatten \\
+          # needs: desk up
+    """
     _send_command("KILL", scope, reason, by, json_out, flatten=flatten, wait_s=wait)
 
 
@@ -259,7 +267,13 @@ def resume(
     by: ByOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Lift a kill or halt: only with --confirm; the confirmation is recorded."""
+    """Lift a kill or halt: only with --confirm; the confirmation is recorded.
+
+    Examples:
+
+      $ desk resume --confirm --reason "feed back, positions checked" \\
+          # needs: desk up
+    """
     if not confirm:
         raise DeskError("resume needs --confirm (and a --reason); nothing was sent")
     _send_command("RESUME", scope, reason, by, json_out, confirmed=True)
@@ -318,7 +332,12 @@ def risk_conditions(alerts: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 def positions(json_out: JsonOpt = False) -> None:
     """Every bot's books: filled positions next to what risk reserves for open orders, cash,
-    equity, PnL, drawdown, trading state and any risk condition (stuck, out of bounds)."""
+    equity, PnL, drawdown, trading state and any risk condition (stuck, out of bounds).
+
+    Examples:
+
+      $ desk positions  # needs: desk up
+    """
     from streams.config import load_config
     from streams.kafka import decode_all, read_topic
 
@@ -414,7 +433,14 @@ def orders(
     limit: Annotated[int, typer.Option(help="At most this many rows (newest).")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """Orders and their latest status from the venues' order events (open ones by default)."""
+    """Orders and their latest status from the venues' order events (open ones by default).
+
+    Quantities and prices are shown as short as they are (no trailing zeros).
+
+    Examples:
+
+      $ desk orders --all --limit 20  # needs: desk up
+    """
     from collections import Counter
 
     from streams.kafka import decode_all, read_topic
@@ -438,8 +464,7 @@ def orders(
         "time (UTC)",
         "bot",
         "symbol",
-        "side",
-        "type",
+        "order",
         "qty",
         "filled",
         "limit",
@@ -450,11 +475,10 @@ def orders(
     )
     for e in rows:
         t.add_row(
-            time.strftime("%m-%d %H:%M:%S", time.gmtime(e["ts_event"] / 1000)),
+            time.strftime("%m-%d %H:%M", time.gmtime(e["ts_event"] / 1000)),
             e["bot_id"],
             stream_label(e["venue"], e["symbol"]),
-            e["side"] or "",
-            (e["order_type"] or "").lower(),
+            f"{e['side'] or ''} {e['order_type'] or ''}".strip().lower(),
             num(e["quantity"]),
             num(e["filled_quantity"]),
             num(e["limit_price"]),

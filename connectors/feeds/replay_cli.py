@@ -249,8 +249,21 @@ def replay_command(
 
     A headerless export: --no-header --columns open_time,open,high,low,close,volume with
     --venue/--symbol/--interval; a venue not in the desk config: --config OVERLAY.yaml
-    (extends: default). Example: desk feed replay ../shared/data/crypto_1m --since
-    2023-03-01 --until 2023-03-02 --dry-run
+    (extends: default). Off a terminal (a log, a pipe) progress is a plain line every
+    10 s with rate and ETA.
+
+    Examples:
+
+      $ desk feed replay ../shared/data/crypto_1m --since 2023-03-01 \\
+          --until 2023-03-02 --dry-run
+
+      $ desk feed replay ../shared/data/crypto_1m --speed x600 \\
+          --since 2023-03-11 --until 2023-03-12  # needs: desk up
+
+      $ desk feed replay kline.csv --no-header --time-unit s \\
+          --columns open_time,open,high,low,close,volume \\
+          --venue kraken --symbol BTC/USD --interval 1m \\
+          --config kraken.yaml  # needs: desk up
     """
     from connectors.feeds.files import check_bars, read_files
     from connectors.feeds.replay import parse_speed
@@ -432,7 +445,6 @@ def summarize(
 def _print(summary: dict[str, Any]) -> None:
     t = desk_table(
         "stream",
-        "interval",
         "bars",
         "first (close)",
         "last (close)",
@@ -442,7 +454,8 @@ def _print(summary: dict[str, Any]) -> None:
         left=("first (close)", "last (close)"),
     )
     for s in summary["streams"]:
-        t.add_row(stream_label(s["stream"]), s["interval"], f"{s['bars']:,}", s["first"], s["last"])
+        label = f"{stream_label(s['stream'])} {s['interval']}"  # BTC/USDT@binanceus 1m
+        t.add_row(label, f"{s['bars']:,}", s["first"], s["last"])
     out.print(t)
     for o in summary["overlapping_streams"]:
         out.print(f"[yellow]warning[/] {o} comes from several files: same event ids, first wins")
