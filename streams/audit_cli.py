@@ -10,9 +10,9 @@ import datetime as dt
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from streams.cli_options import JsonOpt
+from streams.display import desk_table, print_table
 
 audit_app = typer.Typer(help="The audit trail: every risk command, kill, resume, gate result.",
                         no_args_is_help=True)  # fmt: skip
@@ -20,7 +20,12 @@ audit_app = typer.Typer(help="The audit trail: every risk command, kill, resume,
 
 @audit_app.command("verify")
 def verify_cmd(json_out: JsonOpt = False) -> None:
-    """Walk the whole chain; exit 1 and name the first altered, removed or inserted entry."""
+    """Walk the whole chain; exit 1 and name the first altered, removed or inserted entry.
+
+    Examples:
+
+      $ desk audit verify  # needs: PostgreSQL
+    """
     from agents.audit.chain import verify
     from connectors.postgres.audit import AuditLog
     from streams import cli
@@ -52,7 +57,12 @@ def show_cmd(
     last: Annotated[int, typer.Option("--last", min=1, help="The latest N entries.")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """The latest audit entries (who did what, when, why), oldest first."""
+    """The latest audit entries (who did what, when, why), oldest first.
+
+    Examples:
+
+      $ desk audit show --kind risk_command --last 20  # needs: PostgreSQL
+    """
     from collections import deque
 
     from connectors.postgres.audit import AuditLog
@@ -64,14 +74,24 @@ def show_cmd(
     if json_out:
         cli._print_json({"entries": [e.to_json() for e in entries]})
         return
-    table = Table(title=f"audit trail (latest {len(entries)})")
-    for col in ("seq", "time (UTC)", "kind", "actor", "subject", "reason", "hash"):
-        table.add_column(col)
+    table = desk_table(
+        "seq",
+        "time (UTC)",
+        "kind",
+        "actor",
+        "subject",
+        "reason",
+        "hash",
+        title=f"audit trail (latest {len(entries)})",
+        keys=("kind", "subject"),
+        numbers=("seq",),
+        left=("time (UTC)", "hash"),
+    )
     for e in entries:
         at = dt.datetime.fromtimestamp(e.ts_event / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(e.seq), at, e.kind, e.actor, e.subject,
                       str(e.body.get("reason", "")), e.hash[:12])  # fmt: skip
-    cli.out.print(table)
+    print_table(cli.out, table, len(entries), "entry", "entries")
 
 
 def register_audit(app: typer.Typer) -> None:

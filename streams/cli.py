@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from connectors.feeds.replay_cli import register_replay
 from streams.audit_cli import register_audit
 from streams.cli_options import JsonOpt
 from streams.db_cli import register_db
+from streams.display import desk_table, num, print_table, stream_label
 from streams.dq_cli import register_dq
 from streams.errors import DeskError, one_line
 from streams.ops_cli import register_ops
@@ -70,8 +72,13 @@ def _checked_settings() -> DeskSettings:
     return settings
 
 
+def _json_default(value: Any) -> str:
+    """Decimals as short as they are (``0``, not ``0E-18``); anything else as ``str``."""
+    return num(value) if isinstance(value, Decimal) else str(value)
+
+
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
 def _bootstrap(settings: DeskSettings) -> str:
@@ -90,7 +97,7 @@ def _bootstrap(settings: DeskSettings) -> str:
 
 
 def _health_table(parts: list[dict[str, Any]]) -> Table:
-    t = Table("part", "mode", "health", "detail", "endpoint")
+    t = desk_table("part", "mode", "health", "detail", "endpoint", keys=("part",))
     for p in parts:
         mark = "[green]healthy[/]" if p["healthy"] else "[red]down[/]"
         t.add_row(p["part"], p["mode"], mark, p["detail"], p.get("endpoint") or "")
@@ -133,7 +140,12 @@ def up() -> None:
 
 @app.command()
 def status(json_out: JsonOpt = False) -> None:
-    """Health of each part (broker, PostgreSQL, ClickHouse, agents). Exit 1 if any is down."""
+    """Health of each part (broker, PostgreSQL, ClickHouse, agents). Exit 1 if any is down.
+
+    Examples:
+
+      $ desk status --json  # exit 1 when no desk runs
+    """
     from streams.runtime.stack import status as stack_status
 
     report = stack_status(_settings())
@@ -196,14 +208,30 @@ def demo(
     if json_out:
         _print_json(report)
         return
-    t = Table("stream", "bars in", "clean out", title="bars through the agents")
+    t = desk_table(
+        "stream",
+        "bars in",
+        "clean out",
+        title="bars through the agents",
+        keys=("stream",),
+        numbers=("bars in", "clean out"),
+    )
     for s in report["streams"]:
-        t.add_row(s["stream"], str(s["bars_in"]), str(s["bars_clean"]))
+        t.add_row(stream_label(s["stream"]), str(s["bars_in"]), str(s["bars_clean"]))
     out.print(t)
-    d = Table("topic", "partition", "offset", "kind", "error", title="dead letters")
+    d = desk_table(
+        "topic",
+        "partition",
+        "offset",
+        "kind",
+        "error",
+        title="dead letters",
+        keys=("topic",),
+        numbers=("partition", "offset"),
+    )
     for x in report["dead_letters"]:
         d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
-    out.print(d)
+    print_table(out, d, len(report["dead_letters"]), "dead letter")
     out.print(_dq_table(report["data_quality"]))
     out.print(
         f"{report['bars_in']} bars in, {report['bars_clean']} clean out, "
@@ -232,7 +260,18 @@ def _topic_rows(changes: list[Any]) -> list[dict[str, Any]]:
 
 
 def _topic_table(rows: list[dict[str, Any]], title: str) -> Table:
-    t = Table("topic", "value", "key", "partitions", "retention", "state", "detail", title=title)
+    t = desk_table(
+        "topic",
+        "value",
+        "key",
+        "partitions",
+        "retention",
+        "state",
+        "detail",
+        title=title,
+        keys=("topic",),
+        numbers=("partitions", "retention"),
+    )
     for r in rows:
         ret = "forever" if r["retention_days"] is None else f"{r['retention_days']} d"
         t.add_row(
@@ -249,7 +288,12 @@ def _topic_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 @topics_app.command("apply")
 def topics_apply(json_out: JsonOpt = False) -> None:
-    """Create missing topics and fix drifted configs (idempotent; says when nothing changed)."""
+    """Create missing topics and fix drifted configs (idempotent; says when nothing changed).
+
+    Examples:
+
+      $ desk topics apply  # needs: desk up
+    """
     from streams.admin import apply_topics
 
     settings = _settings()
@@ -269,7 +313,12 @@ def topics_apply(json_out: JsonOpt = False) -> None:
 
 @topics_app.command("list")
 def topics_list(json_out: JsonOpt = False) -> None:
-    """The catalog and each topic's state on the broker (changes nothing)."""
+    """The catalog and each topic's state on the broker (changes nothing).
+
+    Examples:
+
+      $ desk topics list --json  # needs: desk up
+    """
     from streams.admin import list_topics
 
     settings = _settings()
@@ -287,7 +336,12 @@ def topics_list(json_out: JsonOpt = False) -> None:
 
 @schemas_app.command("list")
 def schemas_list(json_out: JsonOpt = False) -> None:
-    """Every event type with its current fingerprint and how many versions are committed."""
+    """Every event type with its current fingerprint and how many versions are committed.
+
+    Examples:
+
+      $ desk schemas list
+    """
     from streams.avro import registry
 
     reg = registry()
@@ -304,10 +358,16 @@ def schemas_list(json_out: JsonOpt = False) -> None:
     if json_out:
         _print_json(rows)
         return
-    t = Table("type", "current fingerprint", "versions")
+    t = desk_table(
+        "type",
+        "current fingerprint",
+        "versions",
+        keys=("type",),
+        numbers=("current fingerprint", "versions"),
+    )
     for r in rows:
         t.add_row(r["type"], r["fingerprint"], str(r["versions"]))
-    out.print(t)
+    print_table(out, t, len(rows), "type")
 
 
 @schemas_app.command("freeze")
@@ -333,6 +393,12 @@ def config_check(
     """Validate the desk config file; one line naming the bad key if it is wrong.
 
     An overlay (extends: default, or a base file) is checked merged over its base.
+
+    Examples:
+
+      $ desk config check
+
+      $ desk config check streams/desk.default.yaml --json
     """
     from streams.config import DEFAULT_CONFIG, load_config, load_config_data
 

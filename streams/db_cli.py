@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from streams.cli_options import JsonOpt
+from streams.display import desk_table
 
 db_app = typer.Typer(
     help="The desk's stores: schema migrations and retention.", no_args_is_help=True
@@ -18,7 +18,12 @@ db_app = typer.Typer(
 def migrate(json_out: JsonOpt = False) -> None:
     """Apply pending migrations to PostgreSQL (operational state) and ClickHouse (every
     event), and set the analytics tables' retention (TTL) from the config. Safe to run
-    again: a second run changes nothing. Works with the desk running or not."""
+    again: a second run changes nothing. Works with the desk running or not.
+
+    Examples:
+
+      $ desk db migrate  # needs: PostgreSQL (embedded: no desk may run)
+    """
     from connectors.postgres.migrate import applied
     from connectors.postgres.migrate import migrate as migrate_postgres
     from streams import cli
@@ -42,9 +47,15 @@ def migrate(json_out: JsonOpt = False) -> None:
     if json_out:
         cli._print_json(report)
         return
-    table = Table(title="migrations")
-    for col in ("store", "applied now", "schema version", "retention"):
-        table.add_column(col)
+    table = desk_table(
+        "store",
+        "applied now",
+        "schema version",
+        "retention",
+        title="migrations",
+        keys=("store",),
+        numbers=("schema version",),
+    )
     for store_name, r in report.items():
         kept = ", ".join(f"{t} {d} d" for t, d in sorted(r.get("retention", {}).items()))
         table.add_row(

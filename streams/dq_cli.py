@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from streams.cli_options import JsonOpt
+from streams.display import desk_table, stream_label
 from streams.errors import DeskError
 
 out = Console()
@@ -40,9 +40,9 @@ profile).
 
 Examples:
 
-  desk dq check ../shared/data/crypto_1m/
+  $ desk dq check ../shared/data/crypto_1m/  # exit 1: the de-peg is CRITICAL
 
-  desk dq check ../shared/data/crypto_1m/ --profile sparse --json
+  $ desk dq check ../shared/data/crypto_1m/ --profile sparse --json  # exit 1
 """
 
 
@@ -162,9 +162,10 @@ def dq_report(
 
     Examples:
 
-      desk dq report --since 6h
+      $ desk dq report --since 6h  # needs: desk up
 
-      desk dq report --since 2023-03-11 --until 2023-03-14 --json
+      $ desk dq report --since 2023-03-11 --until 2023-03-14 --json \\
+          # needs: desk up
     """
     from agents.dq.summary import parse_bound, summarize
     from streams.cli import _bootstrap, _settings
@@ -214,22 +215,27 @@ def stream_table(summary: dict[str, Any]) -> Table:
         x for x in (f"since {summary['since']}" if summary.get("since") else "",
                     f"until {summary['until']}" if summary.get("until") else "") if x
     )  # fmt: skip
-    t = Table(
+    t = desk_table(
+        "stream",
+        "status",
+        "bars",
+        "miss",
+        "cov %",
+        "gaps",
+        "max",
+        "0vol",
+        "outl",
         title=f"data quality {window}".strip(),
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
         caption="miss: missing intervals; gaps: gap runs; max: longest gap (intervals);"
         " 0vol: zero-volume runs; outl: outlier bars",
-        caption_justify="left",
+        keys=("stream",),
+        left=("status",),
+        numbers=("bars", "miss", "cov %", "gaps", "max", "0vol", "outl"),
     )
-    for name in ("stream", "status", "bars", "miss", "cov %", "gaps", "max", "0vol", "outl"):
-        left = name in ("stream", "status")
-        t.add_column(name, justify="left" if left else "right", no_wrap=True)
     for row in summary["streams"]:
         longest = row.get("longest_gap")
         t.add_row(
-            row["stream"],
+            stream_label(row["stream"]),
             _status(row["status"], short=True),
             str(row.get("rows", row["bars_clean"])),
             str(row.get("missing", "")),
@@ -246,26 +252,36 @@ def pair_table(summary: dict[str, Any]) -> Table | None:
     """Per pair of a cross-market group: basis now, its peak, and the episodes (bps)."""
     if not summary.get("pairs"):
         return None
-    t = Table(
+    t = desk_table(
+        "member",
+        "vs",
+        "now",
+        "peak",
+        "peak at",
+        "episodes",
         title="cross-market basis (bps, member vs reference)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+        keys=("member", "vs"),
+        left=("peak at", "episodes"),
+        numbers=("now", "peak"),
     )
-    for name in ("member", "vs", "now", "peak", "peak at", "episodes"):
-        left = name in ("member", "vs", "peak at")
-        t.add_column(name, justify="left" if left else "right", no_wrap=True)
     for p in summary["pairs"]:
         worst = max((e["severity"] for e in p["episodes"]), key=_rank, default="OK")
         t.add_row(
-            p["member"],
-            p["reference"].split(":", 1)[1],
+            stream_label(p["member"]),
+            _versus(p["member"], p["reference"]),
             f"{p['current_bps']:+.1f}",
             f"{p['peak_bps']:+,.1f}",
             _short(p["peak_at"]),
-            f"{len(p['episodes'])} {_status(worst)}" if p["episodes"] else "0",
+            f"{len(p['episodes'])} {_status(worst, short=True)}" if p["episodes"] else "0",
         )
     return t
+
+
+def _versus(member: str, reference: str) -> str:
+    """The reference as short as is unambiguous: its symbol when on the member's venue."""
+    if member.partition(":")[0] == reference.partition(":")[0]:
+        return reference.partition(":")[2]
+    return stream_label(reference)
 
 
 def _rank(s: str) -> int:

@@ -19,9 +19,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from streams.cli_options import JsonOpt
+from streams.display import desk_table, num, print_table, stream_label
 from streams.errors import DeskError
 from streams.ids import event_id
 
@@ -246,7 +246,15 @@ def kill(
     ] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Kill switch: halt every bot in scope and cancel their open orders (until resumed)."""
+    """Kill switch: halt every bot in scope and cancel their open orders (until resumed).
+
+    Examples:
+
+      $ desk kill --reason "venue feed stale" --wait 10  # needs: desk up
+
+      $ desk kill --scope venue:binanceus --reason maintenance --flatten \\
+          # needs: desk up
+    """
     _send_command("KILL", scope, reason, by, json_out, flatten=flatten, wait_s=wait)
 
 
@@ -259,7 +267,13 @@ def resume(
     by: ByOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Lift a kill or halt: only with --confirm; the confirmation is recorded."""
+    """Lift a kill or halt: only with --confirm; the confirmation is recorded.
+
+    Examples:
+
+      $ desk resume --confirm --reason "feed back, positions checked" \\
+          # needs: desk up
+    """
     if not confirm:
         raise DeskError("resume needs --confirm (and a --reason); nothing was sent")
     _send_command("RESUME", scope, reason, by, json_out, confirmed=True)
@@ -318,7 +332,12 @@ def risk_conditions(alerts: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 def positions(json_out: JsonOpt = False) -> None:
     """Every bot's books: filled positions next to what risk reserves for open orders, cash,
-    equity, PnL, drawdown, trading state and any risk condition (stuck, out of bounds)."""
+    equity, PnL, drawdown, trading state and any risk condition (stuck, out of bounds).
+
+    Examples:
+
+      $ desk positions  # needs: desk up
+    """
     from streams.config import load_config
     from streams.kafka import decode_all, read_topic
 
@@ -349,9 +368,9 @@ def positions(json_out: JsonOpt = False) -> None:
             worst = max(abs(filled + res["buys"]), abs(filled - res["sells"]))
             mark = marks.get(key)
             legs.append({
-                "symbol": key, "filled": str(filled), "open_buys": str(res["buys"]),
-                "open_sells": str(res["sells"]), "worst_case": str(worst),
-                "worst_case_notional": None if mark is None else str(worst * Decimal(mark)),
+                "symbol": key, "filled": num(filled), "open_buys": num(res["buys"]),
+                "open_sells": num(res["sells"]), "worst_case": num(worst),
+                "worst_case_notional": None if mark is None else num(worst * Decimal(mark)),
             })  # fmt: skip
         rows.append({
             **snap,
@@ -363,14 +382,18 @@ def positions(json_out: JsonOpt = False) -> None:
     if json_out:
         print_json({"bots": rows, "states": states})
         return
-    books = Table(title="books", title_justify="left")
-    for col in ("bot", "state", "cash", "equity", "daily PnL", "realized", "fees", "drawdown"):
-        books.add_column(col, justify="left" if col in ("bot", "state") else "right")
-    pos = Table(title="positions (filled, and the worst case if every open order fills)",
-                title_justify="left")  # fmt: skip
-    for col in ("bot", "symbol", "filled", "open buys", "open sells", "worst case", "value",
-                "unrealized"):  # fmt: skip
-        pos.add_column(col, justify="left" if col in ("bot", "symbol") else "right")
+    money = ("cash", "equity", "daily PnL", "realized", "fees", "drawdown")
+    books = desk_table("bot", "state", *money, title="books", keys=("bot", "state"),
+                       numbers=money)  # fmt: skip
+    amounts = ("filled", "open buys", "open sells", "worst case", "value", "unrealized")
+    pos = desk_table(
+        "bot",
+        "symbol",
+        *amounts,
+        keys=("bot", "symbol"),
+        numbers=amounts,
+        title="positions (filled, and the worst case if every open order fills)",
+    )
     for r in rows:
         state = f"{r['trading_state']}{' (killed)' if r['killed'] else ''}"
         if r["conditions"]:
@@ -386,8 +409,8 @@ def positions(json_out: JsonOpt = False) -> None:
             p = held.get(g["symbol"], {})
             if not Decimal(g["worst_case"]):
                 continue
-            pos.add_row(r["bot_id"], g["symbol"], g["filled"], g["open_buys"], g["open_sells"],
-                        g["worst_case"], _money(p.get("market_value")),
+            pos.add_row(r["bot_id"], stream_label(g["symbol"]), g["filled"], g["open_buys"],
+                        g["open_sells"], g["worst_case"], _money(p.get("market_value")),
                         _money(p.get("unrealized_pnl")))  # fmt: skip
     out.print(books)
     out.print(pos if pos.row_count else "no open positions or orders")
@@ -410,7 +433,14 @@ def orders(
     limit: Annotated[int, typer.Option(help="At most this many rows (newest).")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """Orders and their latest status from the venues' order events (open ones by default)."""
+    """Orders and their latest status from the venues' order events (open ones by default).
+
+    Quantities and prices are shown as short as they are (no trailing zeros).
+
+    Examples:
+
+      $ desk orders --all --limit 20  # needs: desk up
+    """
     from collections import Counter
 
     from streams.kafka import decode_all, read_topic
@@ -430,22 +460,31 @@ def orders(
     if json_out:
         print_json({"orders": rows, "by_status": dict(by_status)})
         return
-    t = Table(title="open orders" if not show_all else "orders", title_justify="left")
-    for col in ("time (UTC)", "bot", "symbol", "side", "type", "qty", "filled", "limit", "status"):
-        t.add_column(col)
+    t = desk_table(
+        "time (UTC)",
+        "bot",
+        "symbol",
+        "order",
+        "qty",
+        "filled",
+        "limit",
+        "status",
+        title="open orders" if not show_all else "orders",
+        keys=("bot", "symbol"),
+        numbers=("time (UTC)", "qty", "filled", "limit"),
+    )
     for e in rows:
         t.add_row(
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["ts_event"] / 1000)),
+            time.strftime("%m-%d %H:%M", time.gmtime(e["ts_event"] / 1000)),
             e["bot_id"],
-            e["symbol"],
-            e["side"] or "",
-            e["order_type"] or "",
-            str(e["quantity"] or ""),
-            str(e["filled_quantity"]),
-            str(e["limit_price"] or ""),
+            stream_label(e["venue"], e["symbol"]),
+            f"{e['side'] or ''} {e['order_type'] or ''}".strip().lower(),
+            num(e["quantity"]),
+            num(e["filled_quantity"]),
+            num(e["limit_price"]),
             e["status"],
         )
-    out.print(t)
+    print_table(out, t, len(rows), "order")
     out.print(", ".join(f"{n} {s.lower()}" for s, n in sorted(by_status.items())) or "no orders")
 
 

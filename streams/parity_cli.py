@@ -12,9 +12,9 @@ import datetime as dt
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from streams.cli_options import JsonOpt
+from streams.display import desk_table
 
 parity_app = typer.Typer(help="Parity: the fill model against realized execution.",
                          no_args_is_help=True)  # fmt: skip
@@ -28,7 +28,14 @@ def _fmt(x: float | None) -> str:
 def report(
     json_out: JsonOpt = False,
 ) -> None:
-    """Expected vs realized fill ratio, slippage, rejects, latency and PnL per bot and window."""
+    """Expected vs realized fill ratio, slippage, rejects, latency and PnL per bot and window.
+
+    Examples:
+
+      $ desk parity report  # needs: desk up
+
+      $ desk parity report --json  # needs: desk up
+    """
     from agents.parity.core import parity_reports
     from streams import cli
     from streams.config import load_config
@@ -51,11 +58,20 @@ def report(
     if json_out:
         cli._print_json(result)
     else:
-        table = Table(title=f"parity (thresholds {config.parity.version}, "
-                            f"{config.parity.window_minutes} min windows)")  # fmt: skip
-        for col in ("bot", "window (UTC)", "status", "metric", "expected", "realized",
-                    "threshold"):  # fmt: skip
-            table.add_column(col)
+        table = desk_table(
+            "bot",
+            "window (UTC)",
+            "status",
+            "metric",
+            "expected",
+            "realized",
+            "threshold",
+            keys=("bot", "metric"),
+            left=("window (UTC)",),
+            numbers=("expected", "realized"),
+            title=f"parity (thresholds {config.parity.version}, "
+            f"{config.parity.window_minutes} min windows)",
+        )
         for r in got:
             at = dt.datetime.fromtimestamp(r["window_start"] / 1000, dt.UTC)
             for i, m in enumerate(r["metrics"]):

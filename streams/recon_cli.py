@@ -1,10 +1,14 @@
-"""``desk reconcile --once``: one reconciliation pass over the desk's topics, on demand.
+"""``desk reconcile``: one reconciliation pass over the desk's topics, on demand.
 
 The recon agent reconciles continuously in the stream; this reads the whole of
 ``fills``, ``orders.events`` and ``venue.reports`` from the broker, replays them
 in event-time order through the same core (fills before a report of the same
 millisecond), and prints every finding. Exit code 1 when a finding is critical,
 so a cron job or a gate can act on it.
+
+One pass is the command's only mode (the continuous one is the recon agent in
+``desk up``), so the bare command runs it; ``--once`` is still accepted, for
+the scripts and runbooks that spell it out.
 """
 
 from __future__ import annotations
@@ -13,29 +17,39 @@ from collections import Counter
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from streams.cli_options import JsonOpt
-from streams.errors import DeskError
+from streams.display import desk_table, print_table
 
 RANK = {"fills": 0, "orders.events": 1, "venue.reports": 2}
 
 
 def reconcile(
     once: Annotated[
-        bool, typer.Option("--once", help="One pass over the topics, then exit.")
+        bool,
+        typer.Option(
+            "--once", help="Accepted for scripts: one pass is what the command always does."
+        ),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Compare the desk's fills, orders and positions with every venue report."""
+    """Compare the desk's fills, orders and positions with every venue report, once.
+
+    One pass over fills, orders.events and venue.reports, then exit: 1 if a finding
+    is CRITICAL. The recon agent in `desk up` does the same continuously.
+
+    Examples:
+
+      $ desk reconcile  # needs: desk up
+
+      $ desk reconcile --json  # needs: desk up
+    """
     from agents.recon.desk import reconciler
     from streams import cli
     from streams.config import load_config
     from streams.kafka import decode_all, read_topic
 
-    if not once:
-        raise DeskError("the recon agent reconciles continuously in the desk; "
-                        "`desk reconcile --once` runs one pass over the topics")  # fmt: skip
+    del once  # one pass is the only mode
     settings = cli._checked_settings()
     bootstrap, prefix = cli._bootstrap(settings), settings.topic_prefix
     events: list[tuple[int, int, str, dict[str, Any]]] = []
@@ -81,14 +95,17 @@ def reconcile(
     if json_out:
         cli._print_json(result)
     else:
-        table = Table(title=f"reconciliation: {sum(reports.values())} venue report(s), "
-                            f"{result['fills']} fill(s)")  # fmt: skip
-        for col in ("severity", "account", "bot", "finding", "message"):
-            table.add_column(col)
+        n_reports, n_fills = sum(reports.values()), result["fills"]
+        title = f"reconciliation: {n_reports} venue report(s), {n_fills} fill(s)"
+        columns = ("severity", "account", "bot", "finding", "message")
+        table = desk_table(*columns, title=title, keys=("account", "bot", "finding"))
         for f in findings:
             table.add_row(f["severity"], f"{f['venue']}:{f['account']}", f["bot_id"] or "",
                           f["finding"], f["message"])  # fmt: skip
-        cli.out.print(table if findings else "[green]reconciled: no finding[/]")
+        if findings:
+            print_table(cli.out, table, len(findings), "finding")
+        else:
+            cli.out.print("[green]reconciled: no finding[/]")
     if result["critical"]:
         raise typer.Exit(1)
 

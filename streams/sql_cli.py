@@ -13,11 +13,12 @@ from __future__ import annotations
 import csv
 import enum
 import sys
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
+from streams.display import desk_table, num, print_table
 from streams.errors import DeskError
 
 
@@ -28,8 +29,12 @@ class Format(enum.StrEnum):
 
 
 def _cell(value: Any) -> str:
+    """One value as text: decimals as short as they are (a ``Decimal(38, 18)`` column holds
+    ``1.500000000000000000`` and ``0E-18``), lists and maps as compact JSON."""
     if value is None:
         return ""
+    if isinstance(value, Decimal):
+        return num(value)
     if isinstance(value, list | dict):
         import json
 
@@ -59,8 +64,18 @@ def sql(
 ) -> None:
     """Read-only SQL on the analytics store (ClickHouse), while `desk up` runs or not.
 
-    Examples: desk sql "SELECT count() FROM fills";
-    desk sql --query denials-by-reason --param day=2023-03-11 --format csv
+    With no desk running it opens the data dir's store itself. A table ends with
+    its row count; --format csv and json print only the rows.
+
+    Examples:
+
+      $ desk sql "SELECT count() AS fills FROM fills"
+
+      $ desk sql --list
+
+      $ desk sql --query denials-by-reason --param since=2023-03-11 --format csv
+
+      $ desk sql --query worst-slippage --show
     """
     from analytics.triage import find, load_all
     from streams import cli
@@ -77,12 +92,16 @@ def sql(
                 for q in queries.values()
             ])  # fmt: skip
             return
-        table = Table(title="canned triage queries (desk sql --query NAME)")
-        for col in ("name", "title", "params"):
-            table.add_column(col)
+        table = desk_table(
+            "name",
+            "title",
+            "params",
+            keys=("name",),
+            title="canned triage queries (desk sql --query NAME)",
+        )
         for q in queries.values():
             table.add_row(q.name, q.title, ", ".join(f"{p.name} ({p.type})" for p in q.params))
-        cli.out.print(table)
+        print_table(cli.out, table, len(queries), "query", "queries")
         return
     if (statement is None) == (query is None):
         raise DeskError("give one SQL statement or --query NAME (desk sql --list shows them)")
@@ -112,14 +131,13 @@ def sql(
         writer.writerow(result.columns)
         writer.writerows([_cell(v) for v in row] for row in result.rows)
     else:
-        table = Table(show_lines=False)
+        table = desk_table()
         for col, kind in zip(result.columns, result.types, strict=True):
             numeric = kind.startswith(("Int", "UInt", "Float", "Decimal", "Nullable(Decimal"))
-            table.add_column(col, justify="right" if numeric else "left")
+            table.add_column(col, justify="right" if numeric else "left", overflow="fold")
         for row in result.rows:
             table.add_row(*[_cell(v) for v in row])
-        cli.out.print(table)
-        cli.err.print(f"{len(result.rows)} row(s)")
+        print_table(cli.out, table, len(result.rows))
 
 
 def register_sql(app: typer.Typer) -> None:

@@ -88,8 +88,11 @@ def fetch(
     generic OHLCV format: venue,symbol,interval,open_time,open,high,low,close,volume
     (open_time ISO-8601 UTC). Public data: no API keys needed.
 
-    Example: desk data fetch --exchange binanceus --symbol BTC/USDT --timeframe 1m
-    --since 2023-03-01 --until 2023-03-02 --out btc.parquet
+    Examples:
+
+      $ desk data fetch --exchange binanceus --symbol BTC/USDT \\
+          --since 2023-03-01 --until 2023-03-02 --out btc.parquet \\
+          # needs: network
     """
     from connectors.feeds.ccxt_feed import bar_interval_ms, fetch_history
     from connectors.feeds.ohlcv_out import file_format, iso_utc, ohlcv_frame, write_ohlcv
@@ -175,6 +178,11 @@ def feed_live(
     keyed venue:symbol (a quote that cannot be real, e.g. crossed, NaN or outside the
     desk's universe, goes to deadletter with the reason instead). Runs until Ctrl-C.
     Needs a running desk (desk up) or DESK_BROKER_URL. Public data: no API keys needed.
+
+    Examples:
+
+      $ desk feed live --exchange binanceus --symbol BTC/USDT \\
+          # needs: desk up, network
     """
     from agents.dq.containment import QuoteGate
     from connectors.feeds.backoff import Retrier

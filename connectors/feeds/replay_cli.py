@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from streams.display import desk_table, stream_label
 from streams.errors import DeskError
 from streams.progress import progress_bar
 
@@ -249,8 +249,21 @@ def replay_command(
 
     A headerless export: --no-header --columns open_time,open,high,low,close,volume with
     --venue/--symbol/--interval; a venue not in the desk config: --config OVERLAY.yaml
-    (extends: default). Example: desk feed replay ../shared/data/crypto_1m --since
-    2023-03-01 --until 2023-03-02 --dry-run
+    (extends: default). Off a terminal (a log, a pipe) progress is a plain line every
+    10 s with rate and ETA.
+
+    Examples:
+
+      $ desk feed replay ../shared/data/crypto_1m --since 2023-03-01 \\
+          --until 2023-03-02 --dry-run
+
+      $ desk feed replay ../shared/data/crypto_1m --speed x600 \\
+          --since 2023-03-11 --until 2023-03-12  # needs: desk up
+
+      $ desk feed replay kline.csv --no-header --time-unit s \\
+          --columns open_time,open,high,low,close,volume \\
+          --venue kraken --symbol BTC/USD --interval 1m \\
+          --config kraken.yaml  # needs: desk up
     """
     from connectors.feeds.files import check_bars, read_files
     from connectors.feeds.replay import parse_speed
@@ -430,9 +443,19 @@ def summarize(
 
 
 def _print(summary: dict[str, Any]) -> None:
-    t = Table("stream", "interval", "bars", "first (close)", "last (close)", title="bars")
+    t = desk_table(
+        "stream",
+        "bars",
+        "first (close)",
+        "last (close)",
+        title="bars",
+        keys=("stream",),
+        numbers=("bars",),
+        left=("first (close)", "last (close)"),
+    )
     for s in summary["streams"]:
-        t.add_row(s["stream"], s["interval"], str(s["bars"]), s["first"], s["last"])
+        label = f"{stream_label(s['stream'])} {s['interval']}"  # BTC/USDT@binanceus 1m
+        t.add_row(label, f"{s['bars']:,}", s["first"], s["last"])
     out.print(t)
     for o in summary["overlapping_streams"]:
         out.print(f"[yellow]warning[/] {o} comes from several files: same event ids, first wins")
@@ -462,10 +485,23 @@ def _print(summary: dict[str, Any]) -> None:
 
 
 def _print_resume(resume: dict[str, Any]) -> None:
-    t = Table("stream", "stored until (open)", "skipped", "resumed from (open)", title="resume")
+    t = desk_table(
+        "stream",
+        "stored until (open)",
+        "skipped",
+        "resumed from (open)",
+        title="resume",
+        keys=("stream",),
+        numbers=("skipped",),
+    )
     for stream, skipped in resume["skipped"].items():
         start = resume["resumed_from"][stream] or "nothing left to send"
-        t.add_row(stream, resume["stored_until"][stream] or "never seen", str(skipped), start)
+        t.add_row(
+            stream_label(stream),
+            resume["stored_until"][stream] or "never seen",
+            f"{skipped:,}",
+            start,
+        )
     out.print(t)
     for stream, g in resume["gaps"].items():
         out.print(
