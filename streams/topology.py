@@ -1,0 +1,438 @@
+"""The desk's processing graph, declared once: every node, its inputs, keys, state, outputs.
+
+This is the first slice of issue 14: a *description* of the graph exactly as it is
+wired today (by hand in each ``register()`` and in ``agents.desk_loop``), checked
+against that wiring by ``tests/unit/test_topology.py``. Nothing reads it at run
+time yet; the in-process engine and the generic Faust shell will. Cores are named
+by dotted path, not imported: ``streams/`` must not import ``agents/``.
+
+A node's input partition keys come from the topic catalog, so the declaration
+shows where a node's inputs are *not* co-partitioned (today: most stateful nodes;
+their cores are shared under one ``asyncio.Lock`` in one worker).
+
+Regenerate the section of ``docs/architecture.md`` with
+``python -m streams.topology --write docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.topics import CATALOG, spec
+
+# every node may send what it cannot decode, validate or process here (``DeskApp.dead_letter``):
+# implicit, not listed among a node's outputs
+DEADLETTER = "deadletter"
+
+
+@dataclass(frozen=True)
+class Input:
+    """One subscription: the topic and the Faust agent (today one agent per input) reading it."""
+
+    topic: str
+    agent: str
+
+    @property
+    def key(self) -> str:
+        """The topic's partition key, from the catalog (never restated here)."""
+        return spec(self.topic).key
+
+
+@dataclass(frozen=True)
+class State:
+    """Something a node keeps between events.
+
+    ``kind``: ``table`` (Faust changelog table, by name), ``checkpoint`` (PostgreSQL
+    snapshot of the core, with input offsets), ``store`` (rows a sink writes),
+    ``journal`` (a local file), ``memory`` (lost with the worker).
+    ``access``: ``rw`` (the node writes it) or ``read`` (another node's state).
+    """
+
+    name: str
+    kind: str
+    access: str = "rw"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One processing node: a core (or a store adapter) behind one or more Faust agents."""
+
+    name: str
+    module: str  # where its Faust agents are registered (``register(desk)``)
+    inputs: tuple[Input, ...]
+    outputs: tuple[str, ...]
+    cores: tuple[str, ...]  # dotted paths of the pure cores it calls
+    state: tuple[State, ...] = ()
+    adapters: tuple[str, ...] = ()  # dotted paths of the I/O it does itself (stores, exchanges)
+    timers: tuple[str, ...] = ()  # functions in ``module`` run on a wall-clock timer
+    when: str = "always"  # under which settings / config ``register()`` wires it
+    in_process: bool = False  # ``agents.desk_loop.DeskLoop`` runs its cores today
+    per_input: bool = False  # each input handled on its own (a sink): no state spans inputs
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        return tuple(i.agent for i in self.inputs)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The distinct partition keys of its inputs, in input order."""
+        return tuple(dict.fromkeys(i.key for i in self.inputs))
+
+    @property
+    def co_partitioned(self) -> bool:
+        """All inputs that meet in one core share one key, so a partition could be one
+        independent core instance (issue 14, point 3). A per-input node needs nothing."""
+        return self.per_input or len(self.keys) <= 1
+
+
+def _per_topic(prefix: str, topics: Iterable[str]) -> tuple[Input, ...]:
+    """A sink's inputs: one agent per topic, named ``<prefix>-<topic with dashes>``."""
+    return tuple(Input(t, f"{prefix}-{t.replace('.', '-')}") for t in topics)
+
+
+def _tables(*names: str, access: str = "rw") -> tuple[State, ...]:
+    return tuple(State(n, "table", access) for n in names)
+
+
+PG_SINK_TOPICS = (  # connectors.postgres.state.TOPICS
+    "orders.commands",
+    "orders.events",
+    "fills",
+    "portfolio.snapshots",
+    "venue.reports",
+    "risk.commands",
+)
+AUDITED_TOPICS = ("risk.commands", "gate.results")  # agents.audit.entries.AUDITED_TOPICS
+PG = "PostgreSQL set (DESK_POSTGRES_DSN, or the embedded one)"
+
+# In ``agents.register_all`` order.
+NODES: tuple[Node, ...] = (
+    Node(
+        "data-quality",
+        "agents.dq.agent",
+        inputs=(Input("market.bars", "data-quality"),),
+        outputs=("market.bars.clean", "dq.reports"),
+        cores=("agents.dq.core.DataQualityCore",),
+        state=(*_tables("dq-freshness"), State("per-stream checkers", "memory")),
+        timers=("stale_clock",),  # only with data_quality.stale_clock: wall
+        in_process=True,
+    ),
+    Node(
+        "quotes-synthetic",
+        "agents.quotes.agent",
+        inputs=(Input("market.bars.clean", "quotes-synthetic"),),
+        outputs=("market.quotes",),
+        cores=("agents.quotes.core.SyntheticQuoter", "agents.dq.containment.QuoteGate"),
+        state=(State("ATR per stream", "memory"),),
+        in_process=True,
+    ),
+    Node(
+        "portfolio",
+        "agents.portfolio.agent",
+        inputs=(Input("fills", "portfolio-fills"), Input("market.bars.clean", "portfolio-marks")),
+        outputs=("portfolio.snapshots",),
+        cores=("agents.portfolio.core.Portfolio",),
+        state=(
+            *_tables("portfolio-books", "portfolio-latest", "portfolio-fills"),
+            State("portfolio_books, portfolio_applied_fills", "checkpoint"),
+        ),
+        adapters=("connectors.postgres.books.BookCheckpoint",),
+        in_process=True,
+    ),
+    Node(
+        "strategies",
+        "agents.strategies.agent",
+        inputs=(Input("market.bars.clean", "strategies"),),
+        outputs=("orders.intents",),
+        cores=("agents.strategies.runner.StrategyRunner",),
+        state=(*_tables("portfolio-latest", access="read"), State("strategy state", "memory")),
+        in_process=True,
+    ),
+    Node(
+        "risk",
+        "agents.risk.agent",
+        inputs=(
+            Input("orders.intents", "risk-pretrade"),
+            Input("risk.commands", "risk-commands"),
+            Input("fills", "risk-fills"),
+            Input("orders.events", "risk-orders-events"),
+            Input("portfolio.snapshots", "risk-portfolio"),
+        ),
+        outputs=("risk.decisions", "orders.commands", "alerts", "risk.commands"),
+        cores=(
+            "agents.risk.desk.RiskDesk",
+            "agents.portfolio_risk.core.PortfolioRiskCore",
+        ),
+        state=(
+            *_tables("risk-trading-state"),
+            *_tables("portfolio-latest", "dq-freshness", access="read"),
+            State("agent_checkpoints: <prefix>risk", "checkpoint"),
+            State("command journal", "journal"),
+        ),
+        adapters=(
+            "connectors.postgres.checkpoint.AgentCheckpoint",
+            "connectors.postgres.risk_state.load_risk_state",
+            "connectors.journal.CommandJournal",
+        ),
+        in_process=True,
+    ),
+    Node(
+        "recon",
+        "agents.recon.agent",
+        inputs=(
+            Input("fills", "recon-fills"),
+            Input("orders.events", "recon-orders-events"),
+            Input("venue.reports", "recon-reports"),
+        ),
+        outputs=("recon.reports", "alerts", "risk.commands"),
+        cores=("agents.recon.core.Reconciler", "agents.recon.desk.follow_ups"),
+        state=(State("accounts (re-baselined on restart)", "memory"),),
+    ),
+    Node(
+        "parity",
+        "agents.parity.agent",
+        inputs=(
+            Input("orders.commands", "parity-commands"),
+            Input("market.bars.clean", "parity-market"),
+            Input("fills", "parity-fills"),
+            Input("orders.events", "parity-events"),
+        ),
+        outputs=("parity.reports", "alerts"),
+        cores=(
+            "agents.parity.core.compare",
+            "connectors.venues.paper.desk.PaperDesk",
+            "agents.quotes.core.SyntheticQuoter",
+        ),
+        state=(State("shadow venue, open windows", "memory"),),
+        when="a paper venue, or parity.shadow",
+    ),
+    Node(
+        "venue-paper",
+        "connectors.venues.paper.agent",
+        inputs=(
+            Input("orders.commands", "venue-paper-commands"),
+            Input("market.bars.clean", "venue-paper-market"),
+        ),
+        outputs=("orders.events", "fills", "venue.reports"),
+        cores=("connectors.venues.paper.desk.PaperDesk", "agents.quotes.core.SyntheticQuoter"),
+        state=(State("paper_venue_state (accounts, offsets, outbox)", "checkpoint"),),
+        adapters=("connectors.postgres.venue_state.VenueCheckpoint",),
+        in_process=True,
+    ),
+    Node(
+        "venue-ccxt",
+        "connectors.venues.ccxt_agent",
+        inputs=(Input("orders.commands", "venue-ccxt-commands"),),
+        outputs=("orders.events", "fills", "venue.reports"),
+        cores=("connectors.venues.paper.desk.route",),
+        state=(State("executions seen", "memory"),),
+        adapters=("connectors.venues.ccxt_desk.CcxtDesk",),
+        timers=("ccxt_poll",),
+        when="a venue in sandbox or live mode",
+    ),
+    Node(
+        "sink-postgres",
+        "connectors.postgres.agent",
+        inputs=_per_topic("sink-postgres", PG_SINK_TOPICS),
+        outputs=(),
+        cores=(),
+        state=(State("operational tables", "store"),),
+        adapters=("connectors.postgres.sink.PostgresSink",),
+        when=PG,
+        per_input=True,
+    ),
+    Node(
+        "sink-clickhouse",
+        "connectors.clickhouse.agent",
+        inputs=_per_topic("sink-clickhouse", (t.name for t in CATALOG)),
+        outputs=(),
+        cores=(),
+        state=(State("one table per topic", "store"),),
+        adapters=("connectors.clickhouse.sink.ClickHouseSink",),
+        when="an analytics store for this worker",
+        per_input=True,
+    ),
+    Node(
+        "audit",
+        "agents.audit.agent",
+        inputs=_per_topic("audit", AUDITED_TOPICS),
+        outputs=(),
+        cores=("agents.audit.entries.item_for", "agents.audit.chain"),
+        state=(State("audit_log (hash chain)", "store"),),
+        adapters=("connectors.postgres.audit.AuditLog",),
+        when=PG,
+        per_input=True,
+    ),
+    Node(
+        "alerts-dq",
+        "agents.alerts.watch",
+        inputs=(Input("dq.reports", "alerts-dq"),),
+        outputs=("alerts",),
+        cores=("agents.alerts.sources.dq_alert",),
+        when="alerting.dq_min_severity is not OFF",
+    ),
+    Node(
+        "alerts-deadletter",
+        "agents.alerts.watch",
+        inputs=(Input("deadletter", "alerts-deadletter"),),
+        outputs=("alerts",),
+        cores=("agents.alerts.sources.DeadLetterBursts",),
+        state=(State("burst windows", "memory"),),
+    ),
+    Node(
+        "alerts",
+        "agents.alerts.agent",
+        inputs=(Input("alerts", "alerts"),),
+        outputs=(),  # delivered to the routes (files, webhooks), not to a topic
+        cores=("agents.alerts.router.AlertRouter",),
+        state=(State("alert_deliveries", "store"), State("dedup / throttle windows", "memory")),
+        adapters=(
+            "connectors.alerts.delivery.Deliverer",
+            "connectors.postgres.alerts.DeliveryLog",
+        ),
+        when="alert_routes configured",
+    ),
+)
+
+BY_NAME: dict[str, Node] = {n.name: n for n in NODES}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A producer outside the graph (a feed, an operator command): what it sends, from where."""
+
+    name: str
+    modules: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        "feeds",
+        ("connectors.feeds.replay", "connectors.feeds.ccxt_feed"),
+        ("market.bars", "market.quotes"),
+    ),
+    Source("operator", ("streams.ops_cli",), ("risk.commands",)),
+)
+
+
+def agents_by_name() -> dict[str, tuple[Node, Input]]:
+    """Faust agent name -> its node and the input it reads."""
+    return {i.agent: (n, i) for n in NODES for i in n.inputs}
+
+
+def producers(topic: str) -> tuple[str, ...]:
+    """The declared nodes that send to ``topic``."""
+    return tuple(n.name for n in NODES if topic in n.outputs)
+
+
+def consumers(topic: str) -> tuple[str, ...]:
+    return tuple(n.name for n in NODES if any(i.topic == topic for i in n.inputs))
+
+
+# -- docs -----------------------------------------------------------------------------------
+
+REGENERATE = "python -m streams.topology --write docs/architecture.md"
+BEGIN = f"<!-- topology:begin (generated by `{REGENERATE}`) -->"
+END = "<!-- topology:end -->"
+
+
+def _code(items: Iterable[str]) -> str:
+    return ", ".join(f"`{x}`" for x in items) or "—"
+
+
+def _short(path: str) -> str:
+    """``agents.risk.desk.RiskDesk`` -> ``risk.desk.RiskDesk``: the table stays narrow."""
+    return path.removeprefix("agents.")
+
+
+def render_markdown() -> str:
+    """The generated section: a node table and a mermaid graph of topics between nodes."""
+    lines = [
+        BEGIN,
+        "",
+        "Declared in `streams/topology.py` and checked against the Faust wiring by",
+        "`tests/unit/test_topology.py`. Keys come from the topic catalog; a node whose",
+        "inputs have more than one key is not co-partitioned (its core is shared under a",
+        "lock in one worker). Every node may also send to `deadletter`.",
+        "",
+        "| node | inputs (key) | state | outputs | core | wired when |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n in NODES:
+        inputs = "<br>".join(f"`{i.topic}` ({i.key})" for i in n.inputs)
+        if len(n.inputs) > 4:  # the sinks: one line, keys are the catalog's
+            inputs = f"{len(n.inputs)} topics: " + _code(i.topic for i in n.inputs)
+        state = "<br>".join(
+            f"{s.kind} `{s.name}`" + (" (read)" if s.access == "read" else "") for s in n.state
+        )
+        name = n.name + ("" if n.co_partitioned else " ⚠") + (" ◆" if n.in_process else "")
+        lines.append(
+            f"| {name} | {inputs} | {state or '—'} | {_code(n.outputs)} "
+            f"| {_code(_short(c) for c in n.cores)} | {n.when} |"
+        )
+    lines += [
+        "",
+        "⚠ inputs on more than one partition key · ◆ also run in process by",
+        "`agents.desk_loop.DeskLoop` (backtest, tests).",
+        "",
+        "```mermaid",
+        "flowchart LR",
+    ]
+    node_ids = {n.name: "n_" + re.sub(r"\W", "_", n.name) for n in NODES}
+    for n in NODES:
+        lines.append(f'  {node_ids[n.name]}["{n.name}"]')
+    edges: list[str] = []
+    for topic in (t.name for t in CATALOG):
+        outside = tuple(s.name for s in SOURCES if topic in s.outputs)
+        if topic == DEADLETTER and not producers(topic):
+            srcs: tuple[str, ...] = ("every node",)
+        else:
+            srcs = producers(topic) + outside or ("outside",)
+        for dst in consumers(topic):
+            if dst.startswith("sink-"):
+                continue  # every topic reaches the sinks: drawn once below
+            for src in srcs:
+                a = node_ids.get(src) or "x_" + re.sub(r"\W", "_", src)
+                if a.startswith("x_"):
+                    edges.append(f'  {a}(["{src}"])')
+                edges.append(f"  {a} -->|{topic}| {node_ids[dst]}")
+    lines += list(dict.fromkeys(edges))
+    lines += [
+        '  all(["every topic"]) --> n_sink_postgres & n_sink_clickhouse',
+        "```",
+        "",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def splice(doc: str, section: str) -> str:
+    """``doc`` with its generated section replaced (appended under a heading if absent)."""
+    if BEGIN.split(" (")[0] in doc:
+        start = doc.index(BEGIN.split(" (")[0])
+        end = doc.index(END, start) + len(END)
+        return doc[:start] + section.rstrip("\n") + doc[end:]
+    return doc.rstrip("\n") + "\n\n## The processing graph\n\n" + section
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the generated section, or write it into a markdown file."""
+    p = argparse.ArgumentParser(prog="python -m streams.topology", description=main.__doc__)
+    p.add_argument("--write", type=Path, help="markdown file whose section is replaced")
+    args = p.parse_args(argv)
+    section = render_markdown()
+    if args.write is None:
+        sys.stdout.write(section)
+        return 0
+    args.write.write_text(splice(args.write.read_text(), section))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
