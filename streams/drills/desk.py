@@ -193,6 +193,24 @@ def ledger_breaks(desk: DrillDesk) -> list[str]:
     return breaks
 
 
+def stores_disagree(desk: DrillDesk) -> list[str]:
+    """What PostgreSQL holds and ClickHouse does not: fills, and the submits of the orders
+    (each store is written by its own sink; both must end up with every event)."""
+    fills = [f for (f,) in desk.pg("SELECT event_id FROM fills")]
+    orders = [o for (o,) in desk.pg("SELECT client_order_id FROM orders")]
+    out = []
+    for what, ids, sql in (
+        ("fills", fills, "SELECT DISTINCT event_id FROM fills WHERE event_id IN ({})"),
+        ("submits", orders, "SELECT DISTINCT client_order_id FROM orders_commands "
+                            "WHERE command = 'SUBMIT' AND client_order_id IN ({})"),
+    ):  # fmt: skip
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            got = {x for (x,) in desk.ch(sql.format(", ".join(f"'{x}'" for x in chunk)))}
+            out += [f"{what} {x} not in ClickHouse" for x in chunk if x not in got]
+    return out
+
+
 def measure(desk: DrillDesk, r: DrillResult) -> None:
     """The figures every drill reports, and the promises every drill checks."""
     settle_s = desk.settle(desk.published)
@@ -220,6 +238,10 @@ def measure(desk: DrillDesk, r: DrillResult) -> None:
     breaks = ledger_breaks(desk)
     r.figures["ledger_breaks"] = breaks[:5]
     r.check(not breaks, f"books and fills disagree: {breaks[:3]}")
+    wait_until(lambda: not stores_disagree(desk), 60, 1.0)
+    missing = stores_disagree(desk)
+    r.figures["missing_in_clickhouse"] = len(missing)
+    r.check(not missing, f"ClickHouse lacks what PostgreSQL holds: {missing[:3]}")
 
 
 def to_ms(iso: str) -> int:

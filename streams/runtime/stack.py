@@ -210,13 +210,16 @@ class Stack:
             self._stop_parts()
 
     def _stop_parts(self) -> None:
+        # the worker first: its graceful stop flushes the ClickHouse sinks through this
+        # process's store endpoint, which must still answer (the embedded broker forgets
+        # whatever was not written by then)
+        if self.worker is not None:
+            stop_process(self.worker, timeout_s=30 if self.broker_alive() else 5)
+            self.worker = None
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
-        if self.worker is not None:
-            stop_process(self.worker, timeout_s=30 if self.broker_alive() else 5)
-            self.worker = None
         with self._ch_lock:
             self.clickhouse.stop()
         self.postgres.stop()
