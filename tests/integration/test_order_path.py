@@ -176,9 +176,9 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     assert {f["bot_id"] for f in fills} == {"trend-btc", "mm-btc"}
     books = assert_exact_ledger(stack)
     shown = json.loads(run_desk("positions", "--json", env=env).stdout)
-    assert {r["bot_id"]: r["equity"] for r in shown["bots"]} == {
-        b: str(s["equity"]) for b, s in books.items()
-    }
+    assert {r["bot_id"]: Decimal(r["equity"]) for r in shown["bots"]} == {
+        b: Decimal(str(s["equity"])) for b, s in books.items()
+    }  # (shown normalised: no trailing zeros)
     open_before = json.loads(run_desk("orders", "--json", env=env).stdout)["orders"]
     assert any(o["bot_id"] == "mm-btc" for o in open_before)  # quotes are resting
     # desk positions: risk reserves exactly what the venue still works, next to the fills
