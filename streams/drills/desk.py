@@ -1,14 +1,6 @@
-"""A desk of its own for one drill, the operator's view of it, and what every drill measures.
-
-Each drill starts a whole desk (Tansu, PostgreSQL, ClickHouse, the agents) in a
-directory of its own, replays a window of real bars through ``desk feed replay``
-as an operator would, breaks something in the middle, and then measures what
-matters: bars published against bars in every store (lost, duplicated), orders
-left PENDING with no venue answer, fills, and how long the desk took to recover.
-
-``desk drill NAME`` runs one; ``tests/drills`` runs them as tests;
-``docs/reliability.md`` keeps the figures.
-"""
+"""A desk of its own for one drill, the operator's view of it, and what every drill measures
+(bars published against stored, orders left PENDING, the ledger identities, ClickHouse
+against PostgreSQL). The drills themselves: ``streams.drills``."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.feeds.normalize import bar_event
+from streams.avro import registry
 from streams.drills.desk import DrillDesk, DrillResult, Window, later, measure, to_ms
 from streams.ids import event_id
 from streams.kafka import EventProducer, decode_all, read_topic
@@ -92,8 +93,6 @@ def drill_bad_values(desk: DrillDesk, files: list[str], w: Window) -> DrillResul
                                        desk.settings.topic_prefix, idle_s=1.0)):  # fmt: skip
             if d["topic"].endswith("market.bars") and d["raw"]:
                 try:
-                    from streams.avro import registry
-
                     out[registry().decode(d["raw"])[1]["event_id"]] = d["error"]
                 except Exception:  # the message that is not Avro
                     out["not avro"] = d["error"]
