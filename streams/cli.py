@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,7 +23,7 @@ from connectors.feeds.replay_cli import register_replay
 from streams.audit_cli import register_audit
 from streams.cli_options import JsonOpt
 from streams.db_cli import register_db
-from streams.display import desk_table, num, print_table, stream_label
+from streams.display import console, desk_table, num, print_table, stream_label
 from streams.dq_cli import register_dq
 from streams.errors import DeskError, one_line
 from streams.ops_cli import register_ops
@@ -55,8 +54,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(dq_app, name="dq")
 register_dq(dq_app)  # dq check, dq report
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 
 def _settings() -> DeskSettings:

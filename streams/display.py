@@ -63,6 +63,12 @@ def num(x: Any) -> str:
     return format(d, "f")
 
 
+def console(stderr: bool = False) -> Console:
+    """The CLI's console: a message is one line however long (the terminal folds it;
+    a log, a pipe or ``grep`` keeps it whole). Tables still fit the width."""
+    return Console(stderr=stderr, soft_wrap=True)
+
+
 KEY_WIDTH = 24  # a key column keeps up to this many characters on one line
 OTHER_WIDTH = 5  # what any other wrapping column is left at the least
 

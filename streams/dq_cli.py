@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from streams.cli_options import JsonOpt
-from streams.display import desk_table, stream_label
+from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 COLOUR = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
 
 CHECK_HELP = """Run the data-quality gate over bar files (no desk, no broker).

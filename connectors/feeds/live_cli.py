@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from streams.display import console
 from streams.errors import DeskError
 
 data_app = typer.Typer(
     help="Market-data files: download real exchange history (ccxt).", no_args_is_help=True
 )
-err = Console(stderr=True)
+err = console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ExchangeOpt = Annotated[

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from streams.display import desk_table, stream_label
+from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
 from streams.progress import progress_bar
 
@@ -193,8 +192,8 @@ def desk_config(explicit: Path | None = None) -> tuple[DeskConfig, Path]:
     return load_config(path), path
 
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 
 def register_replay(feed_app: typer.Typer) -> None:

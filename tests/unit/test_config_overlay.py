@@ -85,7 +85,13 @@ def test_merge_rules() -> None:
 
 
 def test_config_check_shows_the_base(tmp_path: Path) -> None:
-    overlay = _write(tmp_path / "kraken.yaml", ADD_KRAKEN)
+    # a long path (CI's checkout is deeper than ours): the message stays one line, not
+    # folded at 80 columns where a pipe or grep would split "6 \ninstruments"
+    deep = tmp_path / "a-checkout-somewhere-deeper-than-this-machine's" / "overlays"
+    deep.mkdir(parents=True)
+    overlay = _write(deep / "kraken.yaml", ADD_KRAKEN)
     res = run_desk("config", "check", str(overlay), env={"DESK_DATA_DIR": str(tmp_path / "d")})
     assert res.returncode == 0, res.stderr
-    assert "extends" in res.stdout and "6 instruments" in res.stdout
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1, res.stdout
+    assert "extends" in lines[0] and "6 instruments" in lines[0]
