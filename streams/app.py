@@ -18,6 +18,7 @@ from typing import Any
 import faust
 from faust.serializers import codecs
 
+from streams import faust_transport
 from streams.avro import registry
 from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
@@ -305,6 +306,7 @@ def create_app(
     register_codecs()
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
+    faust_transport.install(app, settings.broker_fetch_wait_ms)
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
     app.sensors.add(desk.inputs)
     desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)

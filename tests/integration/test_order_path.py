@@ -26,12 +26,14 @@ import psycopg
 import pytest
 
 from connectors.feeds.files import read_files
-from streams.kafka import EventProducer, decode_all, read_topic
+from streams.kafka import EventProducer
 from streams.runtime.proc import free_port, stop_process
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
 from tests.conftest import SHARED_DATA, desk_config_file, run_desk, wait_for
+from tests.integration import order_flow
+from tests.integration.order_flow import ORDER_TOPICS
 
 CRYPTO = SHARED_DATA / "crypto_1m"
 pytestmark = [
@@ -81,41 +83,11 @@ def publish(producer: EventProducer, bars: list[dict], pause_s: float = 0.02) ->
 
 
 def topic(stack: Stack, name: str) -> list[dict]:
-    return decode_all(read_topic(stack.broker.bootstrap, name, PREFIX, idle_s=1.0))
+    return order_flow.topic(stack, name, PREFIX)
 
 
-def settle(
-    stack: Stack, names: tuple[str, ...], quiet_s: float = 4.0, limit_s: float = 180
-) -> None:
-    """Wait until the order path has caught up with its inputs (every intent decided, every
-    approval sent, every order acknowledged by the venue), then until none of the topics
-    grew for ``quiet_s`` (fills and snapshots follow the acknowledgements)."""
-    counts: dict[str, int] = {}
-    deadline, calm_since = time.monotonic() + limit_s, time.monotonic()
-    while time.monotonic() < deadline:
-        now = {n: len(read_topic(stack.broker.bootstrap, n, PREFIX, idle_s=0.5)) for n in names}
-        if now != counts or not caught_up(stack):
-            counts, calm_since = now, time.monotonic()
-        elif time.monotonic() - calm_since >= quiet_s:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the desk did not drain within {limit_s} s: {counts}")
-
-
-def caught_up(stack: Stack) -> bool:
-    intents, decisions = topic(stack, "orders.intents"), topic(stack, "risk.decisions")
-    commands, events = topic(stack, "orders.commands"), topic(stack, "orders.events")
-    approved = {d["event_id"] for d in decisions if d["decision"] == "APPROVE"}
-    return (
-        {i["event_id"] for i in intents} <= {d["intent_id"] for d in decisions}
-        and approved <= {c["decision_id"] for c in commands}
-        and {c["client_order_id"] for c in commands if c["command"] == "SUBMIT"}
-        <= {e["client_order_id"] for e in events}
-    )
-
-
-ORDER_TOPICS = ("orders.intents", "risk.decisions", "orders.commands", "orders.events", "fills",
-                "portfolio.snapshots")  # fmt: skip
+def settle(stack: Stack, names: tuple[str, ...], quiet_s: float = 4.0) -> None:
+    order_flow.settle(stack, PREFIX, names, quiet_s)
 
 
 def signed(f: dict) -> Decimal:
