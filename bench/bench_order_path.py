@@ -1,9 +1,9 @@
-"""Order-path benchmark: a recorded day through the in-process desk loop, side by side.
+"""Order-path benchmark: a recorded day through the in-process engine, side by side.
 
     .venv/bin/python -m bench.bench_order_path [--out bench/results/order_path.json]
 
 One run over a day of the three Binance.US files in ../shared/data (4,320 bars,
-both reference bots): the data-quality core alone, the whole desk loop (data
+both reference bots): the data-quality core alone, the whole engine (data
 quality → quotes → paper venue → portfolio → strategies → risk), and the loop
 with every event through its Avro form (as the broker carries it). Reported as
 bars/s and as ratios to the data-quality core alone: what the order path costs
@@ -16,11 +16,11 @@ import platform
 import time
 from typing import Any
 
-from agents.desk_loop import DeskLoop
 from agents.dq.core import DataQualityCore
 from bench import CRYPTO, recorded_main
 from connectors.feeds.files import read_files
 from streams.config import load_config
+from streams.engine import Engine
 
 DAY_MS = 86_400_000
 
@@ -37,9 +37,9 @@ def run() -> dict[str, Any]:
     t_dq = time.perf_counter() - t0
 
     timings, events = {}, {}
-    for name, wire in (("desk_loop", False), ("desk_loop_wire", True)):
+    for name, wire in (("engine", False), ("engine_wire", True)):
         t0 = time.perf_counter()
-        out = DeskLoop(cfg, wire=wire).run(bars)
+        out = Engine.for_desk(cfg, wire=wire).run(bars)
         timings[name] = time.perf_counter() - t0
         events[name] = len(out.events)
     stages = {"dq_core": t_dq, **timings}

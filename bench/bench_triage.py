@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_triage [--out bench/results/triage.json]
 
 A recorded day (then a week) of the three Binance.US files in ../shared/data goes through the
-in-process desk loop (both reference bots); every event it produces, on every
+in-process engine (both reference bots); every event it produces, on every
 topic, is written to a fresh chDB store through the ClickHouse sink (the same
 tables and code path as the running desk, bars included). Each canned query of
 ``analytics/triage`` then runs 7 times on that store; reported is the median in
@@ -22,7 +22,6 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from agents.desk_loop import DeskLoop
 from analytics.store import migrate
 from analytics.triage import load_all
 from bench import CRYPTO, recorded_main
@@ -30,6 +29,7 @@ from connectors.clickhouse.sink import ClickHouseSink
 from connectors.clickhouse.store import DirectStore
 from connectors.feeds.files import read_files
 from streams.config import load_config
+from streams.engine import Engine
 from streams.runtime.clickhouse import connect
 
 DAY_MS = 86_400_000
@@ -49,7 +49,7 @@ def _median_ms(store: DirectStore, sql: str, repeat: int) -> tuple[float, int]:
 def measure(days: int, repeat: int = REPEAT) -> dict[str, Any]:
     bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
     bars = [b for b in bars if b["open_time"] < bars[0]["open_time"] + days * DAY_MS]
-    out = DeskLoop(load_config(), wire=True).run(bars)
+    out = Engine.for_desk(load_config(), wire=True).run(bars)
     per_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for topic, _key, event in out.events:
         per_topic[topic].append(event)

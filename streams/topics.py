@@ -75,6 +75,16 @@ def stream_key(event: Mapping[str, Any]) -> str:
     return f"{event['venue']}:{event['symbol']}"
 
 
+# a catalog key's parts -> the event fields they are read from
+KEY_FIELDS: Mapping[str, str] = {"bot": "bot_id"}
+
+
+def key_of(topic: str, event: Mapping[str, Any]) -> str:
+    """An event's partition key, from the catalog's key for its topic (``venue:symbol`` ->
+    ``binanceus:BTC/USDT``): the one place a key is formatted, never at a send site."""
+    return ":".join(str(event[KEY_FIELDS.get(part, part)]) for part in spec(topic).key.split(":"))
+
+
 def physical_name(name: str, prefix: str = "") -> str:
     """Topic name on the broker: the namespace prefix plus the catalog name."""
     return f"{prefix}{name}"

@@ -1,10 +1,11 @@
 """The desk's processing graph, declared once: every node, its inputs, keys, state, outputs.
 
-This is the first slice of issue 14: a *description* of the graph exactly as it is
-wired today (by hand in each ``register()`` and in ``agents.desk_loop``), checked
-against that wiring by ``tests/unit/test_topology.py``. Nothing reads it at run
-time yet; the in-process engine and the generic Faust shell will. Cores are named
-by dotted path, not imported: ``streams/`` must not import ``agents/``.
+The in-process engine (``streams.engine``) reads it: each in-process node's
+processor, the topics it reads and, per topic, which node handles an event first.
+The Faust wiring is still written by hand in each ``register()``; this declaration
+describes it and ``tests/unit/test_topology.py`` keeps the two equal (issue 14).
+Cores and processors are named by dotted path, not imported: ``streams/`` must not
+import ``agents/``.
 
 A node's input partition keys come from the topic catalog, so the declaration
 shows where a node's inputs are *not* co-partitioned (today: most stateful nodes;
@@ -71,8 +72,21 @@ class Node:
     adapters: tuple[str, ...] = ()  # dotted paths of the I/O it does itself (stores, exchanges)
     timers: tuple[str, ...] = ()  # functions in ``module`` run on a wall-clock timer
     when: str = "always"  # under which settings / config ``register()`` wires it
-    in_process: bool = False  # ``agents.desk_loop.DeskLoop`` runs its cores today
+    # its in-process face (``streams.engine``), by dotted path: built with (config, peers)
+    processor: str | None = None
+    # topics only the in-process node reads, in place of a table it reads in the stream
+    engine_inputs: tuple[str, ...] = ()
     per_input: bool = False  # each input handled on its own (a sink): no state spans inputs
+
+    @property
+    def in_process(self) -> bool:
+        """The in-process engine runs it (the backtest, the tests, the demo)."""
+        return self.processor is not None
+
+    @property
+    def engine_topics(self) -> tuple[str, ...]:
+        """What its in-process face reads."""
+        return (*dict.fromkeys(i.topic for i in self.inputs), *self.engine_inputs)
 
     @property
     def agents(self) -> tuple[str, ...]:
@@ -120,7 +134,7 @@ NODES: tuple[Node, ...] = (
         cores=("agents.dq.core.DataQualityCore",),
         state=(*_tables("dq-freshness"), State("per-stream checkers", "memory")),
         timers=("stale_clock",),  # only with data_quality.stale_clock: wall
-        in_process=True,
+        processor="agents.dq.node.DataQualityNode",
     ),
     Node(
         "quotes-synthetic",
@@ -129,7 +143,7 @@ NODES: tuple[Node, ...] = (
         outputs=("market.quotes",),
         cores=("agents.quotes.core.SyntheticQuoter", "agents.dq.containment.QuoteGate"),
         state=(State("ATR per stream", "memory"),),
-        in_process=True,
+        processor="agents.quotes.node.QuotesNode",
     ),
     Node(
         "portfolio",
@@ -142,7 +156,7 @@ NODES: tuple[Node, ...] = (
             State("portfolio_books, portfolio_applied_fills", "checkpoint"),
         ),
         adapters=("connectors.postgres.books.BookCheckpoint",),
-        in_process=True,
+        processor="agents.portfolio.node.PortfolioNode",
     ),
     Node(
         "strategies",
@@ -151,7 +165,8 @@ NODES: tuple[Node, ...] = (
         outputs=("orders.intents",),
         cores=("agents.strategies.runner.StrategyRunner",),
         state=(*_tables("portfolio-latest", access="read"), State("strategy state", "memory")),
-        in_process=True,
+        processor="agents.strategies.node.StrategiesNode",
+        engine_inputs=("portfolio.snapshots",),  # the portfolio-latest table
     ),
     Node(
         "risk",
@@ -179,7 +194,7 @@ NODES: tuple[Node, ...] = (
             "connectors.postgres.risk_state.load_risk_state",
             "connectors.journal.CommandJournal",
         ),
-        in_process=True,
+        processor="agents.risk.node.RiskNode",
     ),
     Node(
         "recon",
@@ -222,7 +237,7 @@ NODES: tuple[Node, ...] = (
         cores=("connectors.venues.paper.desk.PaperDesk", "agents.quotes.core.SyntheticQuoter"),
         state=(State("paper_venue_state (accounts, offsets, outbox)", "checkpoint"),),
         adapters=("connectors.postgres.venue_state.VenueCheckpoint",),
-        in_process=True,
+        processor="connectors.venues.paper.node.PaperVenueNode",
     ),
     Node(
         "venue-ccxt",
@@ -300,6 +315,16 @@ NODES: tuple[Node, ...] = (
 )
 
 BY_NAME: dict[str, Node] = {n.name: n for n in NODES}
+
+# In process, per topic: the nodes that handle its events first (then the others, in
+# declaration order). A bar marks the books before the strategies look at them; risk
+# books a fill before the portfolio's snapshot of it is measured; a bot's view takes a
+# snapshot before portfolio risk acts on it (its orders could make a newer one).
+ENGINE_ORDER: dict[str, tuple[str, ...]] = {
+    "market.bars.clean": ("quotes-synthetic", "venue-paper", "portfolio", "strategies"),
+    "fills": ("risk", "portfolio"),
+    "portfolio.snapshots": ("strategies", "risk"),
+}
 
 
 @dataclass(frozen=True)
@@ -379,7 +404,7 @@ def render_markdown() -> str:
     lines += [
         "",
         "⚠ inputs on more than one partition key · ◆ also run in process by",
-        "`agents.desk_loop.DeskLoop` (backtest, tests).",
+        "`streams.engine.Engine` (backtest, tests, demo).",
         "",
         "```mermaid",
         "flowchart LR",

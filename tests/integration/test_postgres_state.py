@@ -1,7 +1,7 @@
 """Operational state in the real embedded PostgreSQL: migrations, the idempotent sink,
 the order state machine, trading state across a sink restart, the portfolio checkpoint.
 
-The events are a real half day of the desk loop in wire form (decimals at the
+The events are a real half day of the in-process engine in wire form (decimals at the
 schema's scale, as the sink receives them from the broker).
 """
 
@@ -15,7 +15,6 @@ from functools import cache
 import psycopg
 import pytest
 
-from agents.desk_loop import DeskLoop
 from agents.portfolio.core import BotBook, Portfolio, newest_state
 from connectors.feeds.files import read_files
 from connectors.migrations import Migration
@@ -24,6 +23,7 @@ from connectors.postgres.migrate import MIGRATIONS, applied, migrate
 from connectors.postgres.sink import PostgresSink
 from connectors.postgres.state import TOPICS
 from streams.config import load_config
+from streams.engine import Engine
 from streams.errors import DeskError
 from streams.ops_cli import risk_command
 from tests.conftest import SHARED_DATA, run_desk
@@ -42,7 +42,7 @@ def half_day() -> tuple[tuple[str, dict], ...]:
     bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
     start = bars[0]["open_time"] + 9 * DAY_MS
     day = [b for b in bars if start <= b["open_time"] < start + DAY_MS // 2]
-    out = DeskLoop(load_config(), wire=True).run(day)
+    out = Engine.for_desk(load_config(), wire=True).run(day)
     return tuple((t, e) for t, _k, e in out.events if t in TOPICS)
 
 

@@ -15,7 +15,6 @@ from functools import cache
 
 import pytest
 
-from agents.desk_loop import DeskLoop
 from agents.dq.containment import (
     ABSURD_VALUE,
     BAD_VALUE,
@@ -31,6 +30,7 @@ from agents.quotes.core import SyntheticQuoter
 from agents.strategies.runner import STRATEGY_ERROR, StrategyRunner
 from connectors.feeds.files import read_bars
 from streams.config import load_config
+from streams.engine import Engine
 from tests.conftest import SHARED_DATA
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -198,14 +198,14 @@ def test_a_bad_first_bar_does_not_poison_the_stream_for_ever() -> None:
     assert len(clean) == 30 - (confirm - 1)
 
 
-def test_desk_loop_trades_the_same_with_bad_bars_interleaved() -> None:
+def test_the_engine_trades_the_same_with_bad_bars_interleaved() -> None:
     """No single message stops a bot: same clean bars, quotes and intents as without them;
     every bad bar is in the loop's rejections with its reason."""
     cfg = load_config()
     good = real("USDT", 0, 400)
-    reference = DeskLoop(cfg, wire=True).run(copy.deepcopy(good))
+    reference = Engine.for_desk(cfg, wire=True).run(copy.deepcopy(good))
     bars, expected = mixed(copy.deepcopy(good))
-    out = DeskLoop(cfg, wire=True).run(bars)
+    out = Engine.for_desk(cfg, wire=True).run(bars)
     for topic in ("market.bars.clean", "market.quotes", "orders.intents"):
         assert out.topic(topic) == reference.topic(topic), topic
     assert reference.topic("orders.intents")  # the market maker really traded

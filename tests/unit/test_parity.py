@@ -7,11 +7,11 @@ from functools import cache
 
 import pytest
 
-from agents.desk_loop import DeskLoop
 from agents.parity.core import parity_reports
 from connectors.feeds.files import read_files
 from streams.avro import registry
 from streams.config import DeskConfig, load_config
+from streams.engine import Engine
 from tests.conftest import SHARED_DATA
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -23,7 +23,8 @@ DAY = 86_400_000
 def realized() -> dict[str, list[dict]]:
     bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
     start = bars[0]["open_time"] + 9 * DAY
-    out = DeskLoop(load_config()).run([b for b in bars if start <= b["open_time"] < start + DAY])
+    window = [b for b in bars if start <= b["open_time"] < start + DAY]
+    out = Engine.for_desk(load_config()).run(window)
     return {t: out.topic(t) for t in ("orders.commands", "orders.events", "fills",
                                       "market.bars.clean")}  # fmt: skip
 

@@ -8,11 +8,11 @@ from functools import cache
 
 import pytest
 
-from agents.desk_loop import DeskLoop
 from agents.recon.core import Reconciler
 from connectors.feeds.files import read_files
 from connectors.venues.paper.desk import PaperDesk
 from streams.config import load_config
+from streams.engine import Engine
 from tests.conftest import SHARED_DATA
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -25,7 +25,8 @@ def day_events() -> tuple[tuple[str, dict], ...]:
     """Every fill, order event and venue report of a real day, in production order."""
     bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
     start = bars[0]["open_time"] + 9 * DAY
-    out = DeskLoop(load_config()).run([b for b in bars if start <= b["open_time"] < start + DAY])
+    window = [b for b in bars if start <= b["open_time"] < start + DAY]
+    out = Engine.for_desk(load_config()).run(window)
     keep = ("fills", "orders.events", "venue.reports")
     return tuple((t, e) for t, _k, e in out.events if t in keep)
 

@@ -173,23 +173,33 @@ def test_sources_name_what_they_send() -> None:
         assert set(s.outputs) <= named, s.name
 
 
-def test_in_process_nodes_are_the_desk_loops_cores() -> None:
-    """``DeskLoop`` (backtest, tests) holds one instance of each in-process node's core
-    classes, and nothing else from ``agents`` or ``connectors``."""
-    from agents.desk_loop import DeskLoop
+def test_the_engine_runs_every_in_process_node_with_its_declared_cores() -> None:
+    """``Engine.for_desk`` (backtest, tests, demo) builds one processor per declared
+    in-process node, each holding that node's core classes and nothing else from ``agents``
+    or ``connectors``; it reads the node's inputs (and its in-process-only ones)."""
     from streams.config import load_config
+    from streams.engine import Engine
 
-    loop = DeskLoop(load_config(None))
-    held = {
-        f"{type(v).__module__}.{type(v).__qualname__}"
-        for v in vars(loop).values()
-        if type(v).__module__.split(".")[0] in ("agents", "connectors")
-        and type(v).__name__ != "LoopOutput"
-    }
-    declared = {c for n in NODES if n.in_process for c in n.cores if inspect.isclass(_resolve(c))}
+    engine = Engine.for_desk(load_config(None))
+    assert list(engine.nodes) == [n.name for n in NODES if n.in_process]
     held_by_risk = {"agents.portfolio_risk.core.PortfolioRiskCore"}  # RiskDesk.portfolio_risk
-    assert held == declared - held_by_risk
-    assert type(loop.risk.portfolio_risk).__name__ == "PortfolioRiskCore"
+    # in process the venue prices a bar with the quotes node's quote, not a quoter of its own
+    from_peers = {"venue-paper": {"agents.quotes.core.SyntheticQuoter"}}
+    for node in (n for n in NODES if n.in_process):
+        proc = engine.nodes[node.name]
+        assert f"{type(proc).__module__}.{type(proc).__qualname__}" == node.processor
+        held = {
+            f"{type(v).__module__}.{type(v).__qualname__}"
+            for v in vars(proc).values()
+            if type(v).__module__.split(".")[0] in ("agents", "connectors")
+            and v not in engine.nodes.values()  # a peer it reads
+        }
+        declared = {c for c in node.cores if inspect.isclass(_resolve(c))}
+        declared -= held_by_risk | from_peers.get(node.name, set())
+        assert held == declared, node.name
+        for topic in node.engine_topics:
+            assert node.name in engine.readers[topic], (node.name, topic)
+    assert type(engine.nodes["risk"].risk.portfolio_risk).__name__ == "PortfolioRiskCore"
 
 
 def test_keys_come_from_the_catalog() -> None:

@@ -4,7 +4,7 @@ orders.events, fills and venue.reports out, exactly as a real venue connector.
 Bars without a recorded book get the same synthetic quote as ``market.quotes``
 (the quotes core, labelled ``optimistic_estimated``). Commands and bars arrive
 on different topics and are applied in arrival order, as a real venue sees
-them; the in-process desk loop is the event-time-exact reference.
+them; the in-process engine (``streams.engine``) is the event-time-exact reference.
 
 The accounts survive a worker restart and a broker restart. The venue's state is
 checkpointed to PostgreSQL write-behind (``streams.writebehind``): inputs are

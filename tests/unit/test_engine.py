@@ -8,10 +8,10 @@ from functools import cache
 
 import pytest
 
-from agents.desk_loop import DeskLoop, LoopOutput
 from connectors.feeds.files import read_files
 from streams.avro import registry
 from streams.config import DeskConfig, load_config
+from streams.engine import Engine, Output
 from streams.ids import event_id
 from tests.conftest import SHARED_DATA
 
@@ -34,8 +34,8 @@ def config(seed: int = 7) -> DeskConfig:
     return cfg.model_copy(update={"venues": venues})
 
 
-def run(seed: int = 7, wire: bool = False) -> tuple[DeskLoop, LoopOutput]:
-    loop = DeskLoop(config(seed), wire=wire)
+def run(seed: int = 7, wire: bool = False) -> tuple[Engine, Output]:
+    loop = Engine.for_desk(config(seed), wire=wire)
     return loop, loop.run(day())
 
 
@@ -43,12 +43,12 @@ def signed(fill: dict) -> Decimal:
     return fill["quantity"] if fill["side"] == "BUY" else -fill["quantity"]
 
 
-def assert_exact_ledger(loop: DeskLoop, out: LoopOutput) -> None:
+def assert_exact_ledger(loop: Engine, out: Output) -> None:
     """Σ signed fills = position per bot and symbol; cash + Σ qty × mark = equity, exactly."""
     fills: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for f in out.topic("fills"):
         fills[(f["bot_id"], f"{f['venue']}:{f['symbol']}")] += signed(f)
-    books = loop.portfolio.books
+    books = loop.nodes["portfolio"].portfolio.books
     held = {(b, k): p.quantity for b, book in books.items() for k, p in book.positions.items()}
     assert {k: v for k, v in fills.items() if v} == {k: v for k, v in held.items() if v}
     for snap in out.topic("portfolio.snapshots"):
@@ -105,7 +105,7 @@ def test_the_venue_report_agrees_with_the_books() -> None:
     balances = {b["asset"]: b["total"] for b in report["balances"]}
     cash: defaultdict[str, Decimal] = defaultdict(Decimal)
     base: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for book in loop.portfolio.books.values():
+    for book in loop.nodes["portfolio"].portfolio.books.values():
         if book.bot_id == "trend-fx":
             continue  # the sample venue is another account
         cash[book.quote_currency] += book.cash
@@ -150,9 +150,9 @@ def risk_command(kind: str, ts: int, **kw: object) -> dict:
 
 def test_kill_denies_everything_cancels_open_orders_and_only_a_confirmed_resume_lifts_it() -> None:
     bars = day()
-    loop = DeskLoop(config())
+    loop = Engine.for_desk(config())
     loop.run(bars[:1500])
-    mm = loop.venues.venues[("binanceus", "main")]
+    mm = loop.nodes["venue-paper"].venues.venues[("binanceus", "main")]
     assert any(o.is_open for o in mm.orders.values())  # the market maker has quotes resting
     kill_ts = bars[1499]["ts_event"]
     mark = len(loop.out.events)
@@ -167,10 +167,44 @@ def test_kill_denies_everything_cancels_open_orders_and_only_a_confirmed_resume_
     assert all(any(r.startswith("kill_switch") for r in d["reasons"]) for d in new)
     assert not [e for t, _k, e in loop.out.events[mark:] if t == "fills"]
     loop.on_risk_command(risk_command("RESUME", bars[2399]["ts_event"]))  # not confirmed
-    assert loop.risk.states.killed("mm-btc")
+    assert loop.nodes["risk"].risk.states.killed("mm-btc")
     loop.on_risk_command(risk_command("RESUME", bars[2399]["ts_event"] + 1, confirmed=True))
     mark = len(loop.out.events)
     loop.run(bars[2400:])
     resumed = [e for t, _k, e in loop.out.events[mark:] if t == "risk.decisions"]
     assert any(d["decision"] == "APPROVE" for d in resumed)
     assert_exact_ledger(loop, loop.out)
+
+
+class _Echo:
+    """A node that logs what it handles and answers ``a`` with one ``b``."""
+
+    def __init__(self, name: str, log: list[tuple[str, str, int]]) -> None:
+        self.name, self.log = name, log
+
+    def handle(self, topic: str, event: dict, ctx: object) -> None:
+        self.log.append((self.name, topic, event["n"]))
+        if topic == "a":
+            ctx.emit("b", {"n": event["n"] * 10, "bot_id": "x"})  # type: ignore[attr-defined]
+
+
+def test_the_engine_routes_depth_first_in_the_declared_order_never_back_to_the_sender(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "key_of", lambda topic, e: f"{topic}:{e['n']}")
+    log: list[tuple[str, str, int]] = []
+    first, second = _Echo("first", log), _Echo("second", log)
+    # both read a and b; for b, second goes first
+    engine = Engine([("first", first, ("a", "b")), ("second", second, ("a", "b"))],
+                    order={"b": ("second",)})  # fmt: skip
+    engine.feed("a", {"n": 1})
+    engine.feed("a", {"n": 2})
+    assert log == [
+        ("first", "a", 1), ("second", "b", 10),  # first's b, handled before second sees a
+        ("second", "a", 1), ("first", "b", 10),  # and second's b goes to first only
+        ("first", "a", 2), ("second", "b", 20), ("second", "a", 2), ("first", "b", 20),
+    ]  # fmt: skip
+    assert [(t, k) for t, k, _ in engine.out.events] == [("b", "b:10"), ("b", "b:10"),
+                                                        ("b", "b:20"), ("b", "b:20")]  # fmt: skip
