@@ -36,6 +36,10 @@ class Outcome:
         return [f.event() for f in self.findings]
 
 
+def _no_calendar(_symbol: str, _interval: str) -> str | None:
+    return None
+
+
 class DataQualityCore:
     """All streams' checks plus the cross-market groups.
 
@@ -48,7 +52,7 @@ class DataQualityCore:
     def __init__(
         self,
         cfg: DataQuality,
-        calendar_for: Callable[[str, str], str | None] = lambda _s, _i: None,
+        calendar_for: Callable[[str, str], str | None] | None = None,
         known: Callable[[str, str], bool] | None = None,
         profile: str | None = None,
     ) -> None:
@@ -56,7 +60,7 @@ class DataQualityCore:
         self.profile = profile
         if profile is not None:
             cfg.profile_for("", profile)  # an unknown name fails here, not on the first bar
-        self.calendar_for = calendar_for
+        self.calendar_for = calendar_for or _no_calendar
         self.known = known
         self.unknown_seen: set[str] = set()
         self.streams: dict[tuple[str, str, str], StreamChecker] = {}

@@ -61,10 +61,7 @@ class StrategyRunner:
     def __init__(self, config: DeskConfig) -> None:
         self.instances: dict[tuple[str, str, str], Strategy] = {}
         self.cash: dict[str, Decimal] = {}
-        dq = config.data_quality
-        self._guard = lambda: PriceGuard(
-            float(dq.max_price_ratio), dq.price_reference_bars, dq.absurd_confirm_bars
-        )
+        self._dq = config.data_quality
         self._prices: dict[tuple[str, str], PriceGuard] = {}
         self._skipped: list[tuple[str, str]] = []  # (dead-letter kind, "reason: detail")
         for bot in config.bots:
@@ -90,7 +87,13 @@ class StrategyRunner:
             return (
                 f"{UNREPRESENTABLE_VALUE}: {stream} {'; '.join(wide)}; not given to the strategies"
             )
-        guard = self._prices.setdefault((bar["venue"], bar["symbol"]), self._guard())
+        guard = self._prices.get((bar["venue"], bar["symbol"]))
+        if guard is None:
+            dq = self._dq
+            guard = PriceGuard(
+                float(dq.max_price_ratio), dq.price_reference_bars, dq.absurd_confirm_bars
+            )
+            self._prices[(bar["venue"], bar["symbol"])] = guard
         if PRICE_LEVEL in (bar.get("quality_flags") or ()):
             guard.reset()  # data quality confirmed a new level
         close = float(values["close"])  # type: ignore[arg-type]
