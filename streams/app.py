@@ -23,6 +23,7 @@ from streams.avro import registry
 from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
 from streams.incarnation import broker_incarnation
+from streams.kafka import event_time_s
 from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS
 from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
@@ -87,7 +88,7 @@ class DeskTopic(faust.Topic):
             offset=message.offset,
             key=message.key,
             raw=message.value,
-            timestamp=message.timestamp,
+            timestamp=event_time_s(message.timestamp, message.headers),
             error=exc.__cause__ or exc,
             kind="decode",
         )
@@ -268,7 +269,7 @@ class DeskApp:
             offset=m.offset,
             key=m.key,
             raw=m.value if isinstance(m.value, bytes) else None,
-            timestamp=m.timestamp,
+            timestamp=event_time_s(m.timestamp, m.headers),
             error=error,
             kind=kind,
         )

@@ -21,7 +21,7 @@ from agents.dq.summary import summarize
 from connectors.feeds.sample import demo_bars
 from streams.config import load_config
 from streams.errors import DeskError
-from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
+from streams.kafka import EventProducer, TopicReader, decode_all, event_time_headers, read_topic
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings
 from streams.topics import stream_key
@@ -56,7 +56,9 @@ def run_demo(
             producer.send("market.bars", stream_key(bar), bar)
             if n == len(bars) // 2:
                 for key, raw in BAD_MESSAGES:
-                    producer.send_raw("market.bars", key, raw, bar["ts_event"])
+                    producer.send_raw(
+                        "market.bars", key, raw, headers=event_time_headers(bar["ts_event"])
+                    )
             if n % 500 == 0 or n == len(bars):
                 on_progress("replay", n, len(bars))
         producer.flush()

@@ -21,6 +21,10 @@ from streams.errors import DeskError
 from streams.topics import physical_name, spec
 
 log = logging.getLogger("deskplane.kafka")
+# A record's event time rides in this header; the record's own timestamp is when it was
+# produced, so a real broker's time-based retention (which reads record timestamps)
+# keeps a replay of 2023 for the topic's retention from today, not for no time at all.
+EVENT_TIME_HEADER = "desk-ts-event"
 
 
 def _base(bootstrap: str, timeout_s: float) -> dict[str, Any]:
@@ -57,6 +61,11 @@ def consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consumer
     return Consumer(conf | extra)
 
 
+def event_time_headers(ts_ms: int) -> list[tuple[str, bytes]]:
+    """The headers that carry a record's event time (what a dead letter of it is dated)."""
+    return [(EVENT_TIME_HEADER, str(int(ts_ms)).encode())]
+
+
 class EventProducer:
     """Encodes events with the catalog's schema for the topic and produces them keyed."""
 
@@ -71,15 +80,22 @@ class EventProducer:
             self._errors.append(err.str())
 
     def send(self, topic: str, key: str, event: Mapping[str, Any]) -> None:
-        """Encode and produce; the message timestamp is the event time (replays stay exact)."""
+        """Encode and produce, the event time in a header (``EVENT_TIME_HEADER``)."""
         value = registry().encode(spec(topic).value_schema, event)
-        self.send_raw(topic, key.encode(), value, int(event["ts_event"]))
+        self.send_raw(topic, key.encode(), value, headers=event_time_headers(event["ts_event"]))
 
     def send_raw(
-        self, topic: str, key: bytes | None, value: bytes, timestamp_ms: int | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         name = physical_name(topic, self.prefix)
         kwargs: dict[str, Any] = {"timestamp": timestamp_ms} if timestamp_ms is not None else {}
+        if headers:
+            kwargs["headers"] = headers
         while True:
             try:
                 self._producer.produce(
@@ -185,6 +201,19 @@ def read_topic(
     """(key, value, partition, offset) of a whole topic, in partition/offset order."""
     with TopicReader(bootstrap, topic, prefix) as reader:
         return reader.read(until_count, idle_s, timeout_s)
+
+
+def event_time_s(timestamp: float | None, headers: Any) -> float | None:
+    """A consumed record's event time in seconds: its ``EVENT_TIME_HEADER`` if it has one,
+    else the record's timestamp (``headers``: a list of pairs or a mapping, as clients give)."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    for k, v in pairs:
+        if k == EVENT_TIME_HEADER:
+            try:
+                return int(v) / 1000.0
+            except (TypeError, ValueError):
+                break
+    return timestamp
 
 
 def decode_all(records: Iterable[tuple[bytes | None, bytes, int, int]]) -> list[dict[str, Any]]:

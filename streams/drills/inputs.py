@@ -13,7 +13,7 @@ from connectors.feeds.normalize import bar_event
 from streams.avro import registry
 from streams.drills.desk import DrillDesk, DrillResult, Window, later, measure, to_ms
 from streams.ids import event_id
-from streams.kafka import EventProducer, decode_all, read_topic
+from streams.kafka import EventProducer, decode_all, event_time_headers, read_topic
 from streams.runtime.proc import wait_until
 from streams.topics import CATALOG, stream_key
 
@@ -73,7 +73,8 @@ def drill_bad_values(desk: DrillDesk, files: list[str], w: Window) -> DrillResul
     producer = EventProducer(desk.stack.broker.bootstrap, desk.settings.topic_prefix)
     for b in bad.values():
         producer.send("market.bars", stream_key(b), b)
-    producer.send_raw("market.bars", b"binanceus:BTC/USD", b"\x00\x01 not avro at all", at)
+    producer.send_raw("market.bars", b"binanceus:BTC/USD", b"\x00\x01 not avro at all",
+                      headers=event_time_headers(at))  # fmt: skip
     producer.flush()
     nxt = Window(w.until, later(w.until, w), w.speed)
     desk.finish(desk.replay(files, nxt))

@@ -76,6 +76,8 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     assert any(k == "validation" and "empty venue" in e for k, e in by_kind)
     rejected = next(d for d in dead if d["error_kind"] == "validation")
     assert registry().decode(rejected["raw"])[1]["event_id"] == "bad-1"  # raw bytes kept
+    # dated by the event time the producer put in its header, not by when it was produced
+    assert rejected["ts_event"] == invalid["ts_event"]
     garbage = next(d for d in dead if "single-object" in d["error"])
     assert garbage["raw"] == b"\x00garbage that is not avro"
     assert garbage["topic"] == "market.bars" and garbage["offset"] >= 0

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from streams.kafka import TopicReader, admin
+from streams.kafka import EVENT_TIME_HEADER, EventProducer, TopicReader, admin, consumer
 
 pytestmark = pytest.mark.integration
 
@@ -39,3 +39,35 @@ def test_a_reader_does_not_stop_below_the_end_it_saw_when_it_opened(bootstrap: s
     last = {p: max(o for _k, _v, part, o in got if part == p) for p in floor if floor[p]}
     assert all(last[p] + 1 >= floor[p] for p in last)
     assert len(got) >= sum(floor.values())
+
+
+def test_a_replayed_record_is_timestamped_when_produced_its_event_time_in_a_header(
+    bootstrap: str,
+) -> None:
+    """A real broker deletes by record timestamp: a bar of 2023 stamped 2023 would be past
+    a 30-day retention the moment it landed."""
+    import time
+
+    from connectors.feeds.normalize import bar_event
+
+    prefix = f"ts{uuid.uuid4().hex[:6]}."
+    bar = bar_event(venue="itest", symbol="TS/A", interval="1m", open_time_ms=1_678_000_000_000,
+                    open=1, high=1, low=1, close=1, volume=1, source="test")  # fmt: skip
+    before = time.time() * 1000
+    producer = EventProducer(bootstrap, prefix)
+    producer.send("market.bars", "itest:TS/A", bar)
+    producer.flush()
+    c = consumer(bootstrap, group=f"{prefix}reader")
+    c.assign([TopicPartition(f"{prefix}market.bars", p, 0) for p in range(
+        len(c.list_topics(f"{prefix}market.bars", timeout=10).topics[f"{prefix}market.bars"]
+            .partitions))])  # fmt: skip
+    msg = None
+    for _ in range(100):
+        msg = c.poll(0.2)
+        if msg is not None and msg.error() is None:
+            break
+    c.close()
+    assert msg is not None and msg.error() is None
+    _kind, stamped = msg.timestamp()
+    assert before - 5_000 <= stamped <= time.time() * 1000 + 5_000
+    assert dict(msg.headers())[EVENT_TIME_HEADER] == str(bar["ts_event"]).encode()

@@ -43,3 +43,13 @@ def test_plan_creates_alters_and_leaves_partitions_alone() -> None:
     assert by_topic["p.deadletter"].action == "drift"
     assert by_topic["p.orders.intents"].action == "create"
     assert not by_topic["p.deadletter"].changes_anything
+
+
+def test_a_records_event_time_is_its_header_else_its_timestamp() -> None:
+    from streams.kafka import EVENT_TIME_HEADER, event_time_headers, event_time_s
+
+    assert event_time_s(1.5, event_time_headers(1_678_000_000_000)) == 1_678_000_000.0
+    assert event_time_s(1.5, {EVENT_TIME_HEADER: b"2000"}) == 2.0  # Faust gives a mapping
+    assert event_time_s(1.5, None) == 1.5
+    assert event_time_s(1.5, [("other", b"9")]) == 1.5
+    assert event_time_s(1.5, [(EVENT_TIME_HEADER, b"not a number")]) == 1.5
