@@ -27,6 +27,24 @@ AGENT_MODULES: tuple[str, ...] = (
 )
 
 
+# the trading nodes the fused core (``streams.core``, ``DESK_CORE=fused``) runs as one engine
+FUSED: tuple[str, ...] = (
+    "agents.dq.agent",
+    "agents.quotes.agent",
+    "agents.portfolio.agent",
+    "agents.strategies.agent",
+    "agents.risk.agent",
+    "connectors.venues.paper.agent",
+)
+
+
+def default_modules(core: str = "agents") -> tuple[str, ...]:
+    if core != "fused":
+        return AGENT_MODULES
+    return ("streams.core", *(m for m in AGENT_MODULES if m not in FUSED))
+
+
 def register_all(desk: Any, modules: Iterable[str] | None = None) -> None:
-    for name in AGENT_MODULES if modules is None else modules:
+    core = getattr(getattr(desk, "settings", None), "core", "agents")
+    for name in default_modules(core) if modules is None else modules:
         importlib.import_module(name).register(desk)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from streams.avro import registry
 from streams.config import DeskConfig
@@ -36,8 +36,10 @@ class Context(Protocol):
         """Send ``event`` to ``topic``; returns what the readers of the topic get."""
         ...
 
-    def reject(self, topic: str, event: Mapping[str, Any], reason: str) -> None:
-        """Containment: the event is kept aside with its reason (a dead letter)."""
+    def reject(
+        self, topic: str, event: Mapping[str, Any], reason: str, kind: str = "validation"
+    ) -> None:
+        """Containment: the event is kept aside with its reason (a dead letter of ``kind``)."""
         ...
 
     def invalid(self, event: Mapping[str, Any], reason: str) -> None:
@@ -51,14 +53,23 @@ class Processor(Protocol):
     def handle(self, topic: str, event: Mapping[str, Any], ctx: Context) -> None: ...
 
 
+class Rejected(NamedTuple):
+    """What containment kept aside: the event (of ``topic``), why, and who."""
+
+    topic: str
+    event: Mapping[str, Any]
+    reason: str
+    kind: str
+    node: str
+
+
 @dataclass
 class Output:
     """Every event the engine produced, as (topic, key, event), in production order."""
 
     events: list[Routed] = field(default_factory=list)
     invalid: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
-    # containment: (topic of the rejected event, the event, "reason: detail")
-    rejected: list[tuple[str, Mapping[str, Any], str]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)  # containment
 
     def topic(self, name: str) -> list[Event]:
         return [e for t, _k, e in self.events if t == name]
@@ -135,6 +146,34 @@ class Engine:
         """A kill/halt/reduce/resume/limit change from the operator."""
         self.feed("risk.commands", cmd, record=True)
 
+    # -- in the stream (``streams.core``) -------------------------------------------------
+
+    def inputs(self, config: DeskConfig) -> tuple[str, ...]:
+        """The topics the fused nodes take from outside: a feed's bars, the operator's risk
+        commands, and a real venue's order events and fills (when the config trades one)."""
+        from streams.topology import NODES, SOURCES
+
+        outside = {t for s in SOURCES for t in s.outputs}
+        if any(v.mode != "paper" for v in config.venues.values()):
+            outside |= {t for n in NODES if n.name == "venue-ccxt" for t in n.outputs}
+        return tuple(t for t in self.readers if t in outside)
+
+    def takes(self, topic: str, event: Mapping[str, Any]) -> bool:
+        """An input from a topic the engine also writes: not one of its own events."""
+        return not any(
+            owns(topic, event)
+            for p in self.nodes.values()
+            if (owns := getattr(p, "owns", None)) is not None
+        )
+
+    def carry_over(self, old: Mapping[str, Any]) -> None:
+        """Take the money over from processors built on another config (a restart after a
+        config change); what a node does not carry starts afresh."""
+        for name, proc in self.nodes.items():
+            carry = getattr(proc, "carry_from", None)
+            if carry is not None and name in old:
+                carry(old[name])
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _record(self, topic: str, event: Event) -> Event:
@@ -164,8 +203,10 @@ class _NodeContext:
     def emit(self, topic: str, event: Event) -> Event:
         return self.engine.emit(self.name, topic, event)
 
-    def reject(self, topic: str, event: Mapping[str, Any], reason: str) -> None:
-        self.engine.out.rejected.append((topic, event, reason))
+    def reject(
+        self, topic: str, event: Mapping[str, Any], reason: str, kind: str = "validation"
+    ) -> None:
+        self.engine.out.rejected.append(Rejected(topic, event, reason, kind, self.name))
 
     def invalid(self, event: Mapping[str, Any], reason: str) -> None:
         self.engine.out.invalid.append((event, reason))

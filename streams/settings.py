@@ -58,6 +58,11 @@ class DeskSettings(BaseSettings):
         description="Which life of the broker this is (desk up sets it for the embedded one, "
         "which forgets everything when it stops); unset = the cluster id of a durable broker.",
     )
+    core: Literal["agents", "fused"] = Field(
+        "agents",
+        description="How the trading nodes run in the worker: an agent each (arrival order), "
+        "or fused into one engine per desk (event-time exact, streams.core).",
+    )
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 = any free.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 = off.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

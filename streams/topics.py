@@ -39,7 +39,8 @@ class TopicSpec:
 # fmt: off
 CATALOG: tuple[TopicSpec, ...] = (
     #         name                   value schema         key              parts days  producer → consumers
-    TopicSpec("market.bars",         "Bar",               "venue:symbol",  6, 30,   doc="feeds → data quality"),
+    # one partition: a desk's bars are one stream in event-time order, as the feed wrote them
+    TopicSpec("market.bars",         "Bar",               "venue:symbol",  1, 30,   doc="feeds → data quality"),
     TopicSpec("market.quotes",       "Quote",             "venue:symbol",  6, 7,    doc="feeds → paper venue, risk"),
     TopicSpec("market.bars.clean",   "Bar",               "venue:symbol",  6, 30,   doc="data quality → strategies, venues, marks"),
     TopicSpec("dq.reports",          "DataQualityReport", "venue:symbol",  3, 90,   doc="data quality → risk, alerts, sinks"),

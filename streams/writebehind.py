@@ -182,9 +182,11 @@ class Checkpointer(_Writer, Generic[T]):
         *,
         transient: Callable[[BaseException], bool] = lambda exc: True,
         max_pending: int = 20_000,
+        min_interval_s: float = 0.0,
     ) -> None:
         super().__init__(name, max_pending)
         self.lock, self.capture, self.save, self.transient = lock, capture, save, transient
+        self.min_interval_s = min_interval_s  # a cadence: saves no closer than this
 
     async def applied(self, events: Sequence[Any]) -> None:
         """The agent applied these inputs (call it holding the agent's lock). It never
@@ -200,6 +202,8 @@ class Checkpointer(_Writer, Generic[T]):
                          transient=self.transient, on_retry=self._retried)  # fmt: skip
         _ack(events)
         self._written(len(events))
+        if self.min_interval_s:
+            await asyncio.sleep(self.min_interval_s)  # inputs meanwhile wait for the next one
 
 
 class RowBuffer(_Writer):

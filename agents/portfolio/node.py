@@ -23,3 +23,9 @@ class PortfolioNode:
                 bot_id, int(event["ts_event"]), event["ts_ingest"], event["event_id"]
             )
             ctx.emit("portfolio.snapshots", snap)
+
+    def carry_from(self, old: PortfolioNode) -> None:
+        """After a config change: every bot both configs have keeps its book."""
+        for bot_id, book in old.portfolio.books.items():
+            if bot_id in self.portfolio.books:
+                self.portfolio.books[bot_id] = book

@@ -27,3 +27,6 @@ class QuotesNode:
         elif quote is not None:
             quote = ctx.emit("market.quotes", quote)
         self.latest[stream_key(clean)] = quote
+
+    def carry_from(self, old: QuotesNode) -> None:
+        self.quoter.restore(old.quoter.to_state())

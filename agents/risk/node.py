@@ -44,3 +44,16 @@ class RiskNode:
     def _alerts(self, ctx: Any) -> None:
         for alert in self.risk.drain_alerts():
             ctx.emit("alerts", alert)
+
+    def carry_from(self, old: RiskNode) -> None:
+        """After a config change: risk's books, reserved orders, trading states (a kill
+        stays a kill), applied commands and portfolio-risk latches; the limits are new."""
+        self.risk.restore_checkpoint(old.risk.checkpoint(), ())
+        for bot_id, state in old.risk.states.bots.items():
+            if bot_id in self.risk.states.bots:
+                self.risk.states.bots[bot_id] = state
+        self.risk.applied_commands |= old.risk.applied_commands
+        new, was = self.risk.portfolio_risk, old.risk.portfolio_risk
+        if new is not None and was is not None:
+            new.books.update(was.books)
+            new.latch(limit for limit, status in was.status.items() if status == "breach")

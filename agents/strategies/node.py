@@ -24,5 +24,5 @@ class StrategiesNode:
             return
         for intent in self.runner.on_bar(event, self.latest.get):
             ctx.emit("orders.intents", intent)
-        for _kind, why in self.runner.drain_skipped():
-            ctx.reject("market.bars.clean", event, why)
+        for kind, why in self.runner.drain_skipped():
+            ctx.reject("market.bars.clean", event, why, kind)

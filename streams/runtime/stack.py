@@ -183,6 +183,8 @@ class Stack:
             DESK_APP_ID=self.settings.app_id,
             DESK_LOG_LEVEL=self.settings.log_level,
             DESK_METRICS_PORT=str(self.settings.metrics_port),
+            DESK_CORE=self.settings.core,
+            DESK_BROKER_FETCH_WAIT_MS=str(self.settings.broker_fetch_wait_ms),
             DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )
         if self.broker.incarnation is not None:  # an embedded broker: a new life each start

@@ -209,7 +209,7 @@ def test_the_engine_trades_the_same_with_bad_bars_interleaved() -> None:
     for topic in ("market.bars.clean", "market.quotes", "orders.intents"):
         assert out.topic(topic) == reference.topic(topic), topic
     assert reference.topic("orders.intents")  # the market maker really traded
-    assert {(b["event_id"], why.split(":")[0]) for _t, b, why in out.rejected} == set(
+    assert {(b["event_id"], why.split(":")[0]) for _t, b, why, _kind, _node in out.rejected} == set(
         expected.items()
     )
 

@@ -26,3 +26,13 @@ class PaperVenueNode:
             routed = self.venues.on_bar(event, self.quotes.latest.get(stream_key(event)))
         for out_topic, _key, ev in routed:
             ctx.emit(out_topic, ev)
+
+    def owns(self, topic: str, event: Mapping[str, Any]) -> bool:
+        """A paper account's order event, fill or report is this node's own."""
+        return topic in ("orders.events", "fills", "venue.reports") and self.venues.handles(
+            event.get("venue"), event.get("account")
+        )
+
+    def carry_from(self, old: PaperVenueNode) -> None:
+        """After a config change: the accounts (balances, open orders) as they were."""
+        self.venues.restore(old.venues.to_state())

@@ -1,0 +1,182 @@
+"""The desk core in the stream: the in-process engine fused into one Faust agent.
+
+The stateful nodes that trade — data quality, quotes, the paper venue, the
+portfolio, the strategies, risk — run here as one engine (``streams.engine``,
+built from ``streams.topology``), exactly as in a backtest: each input goes
+through the whole cascade before the next. Everything they emit is published,
+keyed by the catalog, for the sinks, reconciliation, parity, alerts and the
+audit, which stay agents of their own. This is operator chaining (Flink's word
+for it): co-partitioned nodes fused into one task, so a replay through the
+broker, at any speed, produces the very events of the in-process engine.
+
+``market.bars`` is one partition per desk, written in event-time order by the
+feed, so the core sees the bars in the order the engine would. Operator
+commands (``risk.commands``) are applied between bars, as they arrive.
+
+The state — every node's, with the input offsets it reflects and an outbox of
+the latest events — is checkpointed to PostgreSQL write-behind
+(``streams.writebehind``) on a cadence: an input is acknowledged to the broker
+only once a checkpoint holding it is saved. A restarted worker takes it back:
+on the same broker it skips what the state already holds; on a broker that
+started empty it keeps the state, drops the offsets and publishes the outbox
+again (consumers know events by id). A config that changed since the
+checkpoint keeps the money (accounts, books, risk's states and reservations)
+and starts the market-derived state (indicators, data-quality windows) afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import pickle
+import zlib
+from collections import deque
+from typing import Any
+
+from connectors.postgres.checkpoint import AgentCheckpoint
+from connectors.retry import until_done
+from streams.engine import Engine, Output
+from streams.incarnation import offsets_valid
+from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.writebehind import Checkpointer
+
+NAME = "desk-core"
+OUTBOX = 2000  # the latest events, published again after a broker restart
+CHECKPOINT_EVERY_S = 1.0  # at most one save a second: inputs are acked in batches
+log = logging.getLogger(__name__)
+
+
+def config_fingerprint(config: Any) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+class CoreShell:
+    """Consume, run the engine under one lock, publish, dead-letter, checkpoint, restore."""
+
+    def __init__(self, desk: Any, engine: Engine | None = None) -> None:
+        self.desk = desk
+        self.engine = engine or Engine.for_desk(desk.config)
+        self.fingerprint = config_fingerprint(desk.config)
+        self.lock = asyncio.Lock()
+        self.offsets: dict[str, int] = {}  # "topic/partition" -> the last input in the state
+        self.outbox: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=OUTBOX)
+        self.restored = False
+        settings = desk.settings
+        dsn = settings.postgres_dsn
+        self.checkpoint = (
+            None
+            if dsn is None
+            else AgentCheckpoint(dsn.get_secret_value(), f"{settings.topic_prefix}{NAME}")
+        )
+        self.saver: Checkpointer[Any] | None = None
+        if self.checkpoint is not None:
+            self.saver = Checkpointer(
+                f"{NAME}-checkpoint", self.lock, self._capture, self._save,
+                min_interval_s=CHECKPOINT_EVERY_S,
+            )  # fmt: skip
+            desk.writers.append(self.saver)
+
+    # -- the state -------------------------------------------------------------------------
+
+    def _capture(self) -> tuple[bytes, dict[str, int]]:
+        """Under the lock: the engine and the outbox as they are now (pickled: fast, exact)."""
+        blob = pickle.dumps((self.engine.nodes, list(self.outbox)), protocol=5)
+        return blob, dict(self.offsets)
+
+    def _save(self, captured: tuple[bytes, dict[str, int]]) -> None:
+        blob, offsets = captured
+        assert self.checkpoint is not None
+        state = {
+            "engine": base64.b64encode(zlib.compress(blob, 1)).decode(),
+            "config": self.fingerprint,
+            "incarnation": self.desk.incarnation,
+        }
+        self.checkpoint.save(state, offsets)
+
+    async def restore(self) -> None:
+        self.restored = True
+        if self.checkpoint is None:
+            return
+        saved = await until_done(f"{NAME} checkpoint load", self.checkpoint.load)
+        if saved is None:
+            return
+        nodes, outbox = pickle.loads(zlib.decompress(base64.b64decode(saved.state["engine"])))
+        if saved.state.get("config") == self.fingerprint:
+            self.engine.nodes.update(nodes)
+        else:
+            log.warning("%s: the desk config changed since the checkpoint: accounts, books and "
+                        "risk carried over, indicators start afresh", NAME)  # fmt: skip
+            self.engine.carry_over(nodes)
+        self.outbox.extend(outbox)
+        if offsets_valid(saved.incarnation, self.desk.incarnation):
+            self.offsets.update(saved.offsets)
+            return
+        log.warning("%s: new broker incarnation (%s, was %s): saved offsets dropped, %d events "
+                    "published again", NAME, self.desk.incarnation, saved.incarnation,
+                    len(self.outbox))  # fmt: skip
+        for topic, key, event in list(self.outbox):
+            await self.desk.topics[topic].send(key=key.encode(), value=event)
+
+    # -- one input -------------------------------------------------------------------------
+
+    async def apply(self, topic: str, event: Any) -> None:
+        if self.saver is not None:
+            await self.saver.room()  # the store is far behind: wait (not holding the lock)
+        async with self.lock:
+            if not self.restored:
+                await self.restore()
+            msg = event.message
+            where = f"{msg.topic}/{msg.partition}"
+            if self.offsets.get(where, -1) < msg.offset:  # else re-delivered: in the state
+                out = self.engine.out = Output()
+                try:
+                    if self.engine.takes(topic, event.value):
+                        self.engine.feed(topic, event.value)
+                except Exception as exc:  # a bug must not stop the desk: keep the input
+                    await self.desk.dead_letter_event(event, agent=NAME, error=exc,
+                                                      kind="processing")  # fmt: skip
+                await self._publish(out)
+                await self._dead_letters(event, out)
+                self.offsets[where] = msg.offset
+                self.desk.progressed(NAME, int(event.value.get("ts_event") or 0))
+            if self.saver is None:
+                event.ack()
+            else:
+                await self.saver.applied([event])
+
+    async def _publish(self, out: Output) -> None:
+        topics = self.desk.topics
+        for topic, key, ev in out.events:
+            await topics[topic].send(key=key.encode(), value=ev)
+            EVENTS_OUT.labels(NAME, topic).inc()
+            self.outbox.append((topic, key, ev))
+
+    async def _dead_letters(self, event: Any, out: Output) -> None:
+        for _bar, why in out.invalid:
+            await self.desk.dead_letter_event(event, agent="data-quality", error=why,
+                                              kind="validation")  # fmt: skip
+        by_node_kind: dict[tuple[str, str], list[str]] = {}
+        for r in out.rejected:
+            by_node_kind.setdefault((r.node, r.kind), []).append(r.reason)
+        for (node, kind), whys in by_node_kind.items():  # one letter per node and kind
+            await self.desk.dead_letter_event(event, agent=node, error="; ".join(whys), kind=kind)
+
+    def consumer(self, topic: str) -> Any:
+        async def consume(stream: Any) -> None:
+            async for event in stream.noack().events():
+                EVENTS_IN.labels(NAME, topic).inc()
+                await self.apply(topic, event)
+
+        return consume
+
+
+def register(desk: Any) -> None:
+    """One Faust agent per input of the fused nodes, all on one engine under one lock."""
+    shell = CoreShell(desk)
+    desk.core = shell
+    for topic in shell.engine.inputs(desk.config):
+        channel = desk.topics[topic] if topic == "market.bars" else desk.sink_topic(topic)
+        desk.app.agent(channel, name=f"{NAME}-{topic.replace('.', '-')}")(shell.consumer(topic))
+
