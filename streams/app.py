@@ -151,6 +151,7 @@ class DeskApp:
     decode_watchers: dict[str, list[Callable[[int, int], None]]] = field(default_factory=dict)
     # which life of the broker this is (``streams.incarnation``): offsets mean nothing across
     incarnation: str = ""
+    bootstrap: str = ""  # the broker's host:port list
     # write-behind writers (``streams.writebehind``): their backlog goes into the status
     writers: list[Any] = field(default_factory=list)
     # what each agent took last and what waits for it (stuck-consumer alerts)
@@ -311,6 +312,7 @@ def create_app(
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
     app.sensors.add(desk.inputs)
     desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)
+    desk.bootstrap = bootstrap
     # no log line, dead letter or alert error of this process shows a configured secret
     install_log_redaction(desk.config)
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
