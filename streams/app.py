@@ -308,7 +308,7 @@ def create_app(
     register_codecs()
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
-    faust_transport.install(app, settings.broker_fetch_wait_ms)
+    faust_transport.install(app, settings.fetch_wait_ms)
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
     app.sensors.add(desk.inputs)
     desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)

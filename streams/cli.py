@@ -107,7 +107,11 @@ def _health_table(parts: list[dict[str, Any]]) -> Table:
 
 
 @app.command()
-def up() -> None:
+def up(
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Faust workers sharing the partitions.")
+    ] = 1,
+) -> None:
     """Run the stack (broker, PostgreSQL, ClickHouse) and the agents in the foreground.
 
     Ctrl-C or SIGTERM stops everything cleanly. Parts with a URL/DSN in the
@@ -119,7 +123,7 @@ def up() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stack = Stack(settings)
+    stack = Stack(settings, workers=workers)
     try:
         with err.status("starting the desk...") as st:
             stack.start(progress=lambda part: st.update(f"starting {part}..."))

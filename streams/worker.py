@@ -18,7 +18,9 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
     run_dir = settings.data_path / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_path / "faust").mkdir(parents=True, exist_ok=True)
-    ready = run_dir / "worker.ready"
+    # the first worker keeps the plain names (desk status reads its agents.json)
+    suffix = "" if settings.worker_index == 0 else f"-{settings.worker_index}"
+    ready = run_dir / f"worker{suffix}.ready"
     install_log_redaction()  # before anything logs (the app adds its config's alert URLs)
     desk = create_app(settings, bootstrap)
 
@@ -27,7 +29,7 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
         # the supervisor (desk up) waits for this file: partitions assigned, tables recovered
         ready.write_text(str(os.getpid()))
 
-    status_path = run_dir / f"{settings.topic_prefix}agents.json"
+    status_path = run_dir / f"{settings.topic_prefix}agents{suffix}.json"
 
     @desk.app.timer(1.0)
     async def _write_status() -> None:
@@ -42,6 +44,6 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
         for w in desk.writers:
             await w.flush(timeout_s=5.0)
 
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port if settings.worker_index == 0 else 0)
     worker = faust.Worker(desk.app, loglevel=settings.log_level, redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()  # installs its own signal handlers; stops cleanly

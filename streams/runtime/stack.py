@@ -104,9 +104,12 @@ class Stack:
         *,
         with_agents: bool = True,
         supervise: bool | tuple[str, ...] = True,
+        workers: int = 1,
     ) -> None:
         """``supervise``: True (restart any part that dies), False (no supervisor), or the
-        parts to restart; the others are still watched and alerted on, never restarted."""
+        parts to restart; the others are still watched and alerted on, never restarted.
+        ``workers``: Faust workers sharing the partitions (one consumer group); the first
+        is the one supervised and reported, the others are started and stopped with it."""
         self.settings = settings
         self.run_dir = settings.data_path / "run"
         self.broker: EmbeddedBroker | ExternalBroker = (
@@ -122,6 +125,8 @@ class Stack:
         self.clickhouse = ClickHouse(settings.clickhouse_dsn)
         self.with_agents = with_agents
         self.worker: subprocess.Popen | None = None
+        self.workers = workers
+        self.extra_workers: list[subprocess.Popen] = []
         self._lock = DataDirLock(settings.data_path)
         self._http: ThreadingHTTPServer | None = None
         self._ch_lock = threading.Lock()
@@ -173,7 +178,13 @@ class Stack:
             raise
 
     def start_worker(self, timeout_s: float = 60.0) -> None:
-        ready = self.run_dir / "worker.ready"
+        self.worker = self._spawn_worker(0, timeout_s)
+        while len(self.extra_workers) < self.workers - 1:
+            self.extra_workers.append(self._spawn_worker(len(self.extra_workers) + 1, timeout_s))
+
+    def _spawn_worker(self, index: int, timeout_s: float) -> subprocess.Popen:
+        suffix = "" if index == 0 else f"-{index}"
+        ready = self.run_dir / f"worker{suffix}.ready"
         ready.unlink(missing_ok=True)
         env = dict(os.environ)
         env.update(
@@ -184,7 +195,8 @@ class Stack:
             DESK_LOG_LEVEL=self.settings.log_level,
             DESK_METRICS_PORT=str(self.settings.metrics_port),
             DESK_CORE=self.settings.core,
-            DESK_BROKER_FETCH_WAIT_MS=str(self.settings.broker_fetch_wait_ms),
+            DESK_WORKER_INDEX=str(index),
+            DESK_BROKER_FETCH_WAIT_MS=str(self.settings.fetch_wait_ms),
             DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )
         if self.broker.incarnation is not None:  # an embedded broker: a new life each start
@@ -195,12 +207,13 @@ class Stack:
             env["DESK_CLICKHOUSE_URL"] = self.clickhouse.dsn
         if self.settings.config_file is not None:
             env["DESK_CONFIG_FILE"] = str(self.settings.config_file)
-        self.worker = spawn(
-            [sys.executable, "-m", "streams.cli", "worker"], str(self.run_dir / "worker.log"), env
-        )
-        ok = wait_until(lambda: ready.exists() or self.worker.poll() is not None, timeout_s, 0.1)
-        if not ok or self.worker.poll() is not None:
-            raise DeskError(f"agents did not start; see {self.run_dir / 'worker.log'}")
+        log = self.run_dir / f"worker{suffix}.log"
+        worker = spawn([sys.executable, "-m", "streams.cli", "worker"], str(log), env)
+        ok = wait_until(lambda: ready.exists() or worker.poll() is not None, timeout_s, 0.1)
+        if not ok or worker.poll() is not None:
+            stop_process(worker, timeout_s=5)
+            raise DeskError(f"agents did not start; see {log}")
+        return worker
 
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice and after a partial start. The worker
@@ -215,6 +228,9 @@ class Stack:
         # the worker first: its graceful stop flushes the ClickHouse sinks through this
         # process's store endpoint, which must still answer (the embedded broker forgets
         # whatever was not written by then)
+        for extra in self.extra_workers:
+            stop_process(extra, timeout_s=30 if self.broker_alive() else 5)
+        self.extra_workers = []
         if self.worker is not None:
             stop_process(self.worker, timeout_s=30 if self.broker_alive() else 5)
             self.worker = None

@@ -5,11 +5,13 @@ through ``desk feed replay --speed x600`` into a running desk, then the on-call
 checks: ``desk reconcile`` and ``desk parity report`` must report nothing above
 INFO, and the market maker's post-only quotes must not be rejected for crossing.
 
-Each hop of the desk used to wait up to 1.5 s for its next fetch on the embedded
-broker (Faust's built-in fetch wait; Tansu does not wake a waiting fetch), so at
-``x600`` an order reached the paper venue 7-17 minutes of event time after its bar:
-parity warned on fill latency (690-1,020 s against 60-300 s expected) and 7-28% of
-the quotes were rejected post-only. ``DESK_BROKER_FETCH_WAIT_MS`` (50) fixed it.
+With an agent per node the desk is arrival-ordered: an order reached the paper
+venue 7-17 minutes of event time after its bar at ``x600`` (every hop waited up to
+Faust's 1.5 s fetch wait on the embedded broker, which does not wake a waiting
+fetch), so parity warned on fill latency (690-1,020 s against 60-300 s expected)
+and 7-28% of the quotes were rejected post-only. The fused core
+(``DESK_CORE=fused``: the trading nodes as one engine, ``streams.core``) runs the
+cascade of a bar in event time, whatever the pace.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def desk(
         data_dir=data_dir,
         topic_prefix=PREFIX,
         metrics_port=free_port(),
+        core="fused",
         clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB path per process
     )
     stack = Stack(settings, with_agents=True)
