@@ -323,5 +323,7 @@ def create_app(
             value_serializer=codec_name(spec.value_schema),
             partitions=spec.partitions,
         )
+    if agent_modules is None and settings.agent_modules:
+        agent_modules = [m.strip() for m in settings.agent_modules.split(",") if m.strip()]
     agents.register_all(desk, agent_modules)
     return desk

@@ -65,6 +65,11 @@ class DeskSettings(BaseSettings):
         description="How the trading nodes run in the worker: an agent each (arrival order), "
         "or fused into one engine per desk (event-time exact, streams.core).",
     )
+    agent_modules: str | None = Field(
+        None,
+        description="Comma-separated modules whose register(desk) the worker runs in place "
+        "of the desk's own (benchmarks: a pass-through agent alone).",
+    )
     worker_index: int = Field(
         0, ge=0, le=63, description="Which of the desk's workers this is (desk up --workers)."
     )

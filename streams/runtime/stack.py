@@ -196,6 +196,7 @@ class Stack:
             DESK_METRICS_PORT=str(self.settings.metrics_port),
             DESK_CORE=self.settings.core,
             DESK_WORKER_INDEX=str(index),
+            DESK_AGENT_MODULES=self.settings.agent_modules or "",
             DESK_BROKER_FETCH_WAIT_MS=str(self.settings.fetch_wait_ms),
             DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )

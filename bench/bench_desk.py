@@ -1,0 +1,106 @@
+"""The full desk in the stream against the worker's ceiling, on the same bars, in one run.
+
+    .venv/bin/python -m bench.bench_desk [--days 3] [--out bench/results/desk.json]
+
+Three runs on the embedded stack, each on a fresh desk, with the same recorded bars
+(the three Binance.US BTC files from 2023-03-02, both reference bots):
+
+* ``ceiling``: a pass-through agent alone (``bench.passthrough``): bars in, bars out;
+* ``desk``: the whole desk with the fused core (``DESK_CORE=fused``): data quality,
+  quotes, paper venue, portfolio, strategies, risk in one engine, every event they
+  make published, and the sinks, reconciliation, parity, audit and alerts beside;
+* ``engine``: the same bars through the in-process engine (no broker), for scale.
+
+Throughput is input bars per second from the first bar sent until the last one is
+out (clean) on the broker; the headline is ``desk ÷ ceiling`` (issue 14 wants ≥ 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import CRYPTO
+from connectors.feeds.files import read_files
+from connectors.feeds.replay import replay
+from streams.config import load_config
+from streams.engine import Engine
+from streams.kafka import EventProducer, TopicReader
+from streams.runtime.stack import Stack
+from streams.settings import load_settings
+
+DAY_MS = 86_400_000
+
+
+def bars_for(days: float) -> list[dict[str, Any]]:
+    bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
+    start = bars[0]["open_time"] + DAY_MS
+    return [b for b in bars if start <= b["open_time"] < start + days * DAY_MS]
+
+
+def through_broker(bars: list[dict[str, Any]], want_out: int, **settings: Any) -> float:
+    """Seconds from the first bar sent until ``want_out`` clean bars are on the broker."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = "bench."
+        stack = Stack(load_settings(data_dir=Path(tmp), topic_prefix=prefix, **settings),
+                      with_agents=True, supervise=False)  # fmt: skip
+        stack.start()
+        try:
+            reader = TopicReader(stack.broker.bootstrap, "market.bars.clean", prefix)
+            t0 = time.perf_counter()
+            replay(bars, [], EventProducer(stack.broker.bootstrap, prefix))
+            deadline = t0 + 1800
+            while len(reader.records) < want_out and time.perf_counter() < deadline:
+                reader.poll(0.2)
+            took = time.perf_counter() - t0
+            reader.close()
+            if len(reader.records) < want_out:
+                raise SystemExit(f"only {len(reader.records)} of {want_out} bars came out")
+            return took
+        finally:
+            stack.stop()
+
+
+def run(days: float) -> dict[str, Any]:
+    bars = bars_for(days)
+    t0 = time.perf_counter()
+    out = Engine.for_desk(load_config()).run(bars)
+    t_engine = time.perf_counter() - t0
+    clean = len(out.topic("market.bars.clean"))
+    t_ceiling = through_broker(bars, len(bars), agent_modules="bench.passthrough")
+    t_desk = through_broker(bars, clean, core="fused")
+    n = len(bars)
+    rate = {"ceiling": n / t_ceiling, "desk": n / t_desk, "engine": n / t_engine}
+    return {
+        "bench": "desk",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "bars": n,
+        "events_per_bar": round(len(out.events) / n, 2),
+        "seconds": {k: round(n / v, 2) for k, v in rate.items()},
+        "bars_per_s": {k: round(v) for k, v in rate.items()},
+        "desk_to_ceiling": round(rate["desk"] / rate["ceiling"], 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--days", type=float, default=3.0, help="days of bars (from 2023-03-02)")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args()
+    if not CRYPTO.exists():
+        raise SystemExit(f"{CRYPTO}: recorded data not found (it lives beside the checkout)")
+    text = json.dumps(run(args.days), indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
