@@ -128,3 +128,49 @@ def test_the_stream_equals_the_engine_at_asap_and_x600(desk, engine_out) -> None
     assert first_difference(engine_out, have) is None
     if stack.workers == 2:
         assert stack.extra_workers and stack.extra_workers[0].poll() is None
+
+
+def without_repeats(have: dict[tuple[str, str], list[bytes]]) -> dict[tuple[str, str], list[bytes]]:
+    """Each key's events with the re-sends of a restart dropped (the same event id again:
+    at-least-once, and the very same bytes, or the first difference shows it)."""
+    reg, out = registry(), {}
+    for key, values in have.items():
+        seen: dict[str, bytes] = {}
+        for v in values:
+            eid = reg.decode(v)[1]["event_id"]
+            assert seen.setdefault(eid, v) == v, f"{key}: {eid} re-sent with other content"
+        out[key] = list(seen.values())
+    return out
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("desk", [(1, "ogk.")], indirect=True, ids=["kill"])
+def test_a_worker_killed_mid_replay_resumes_exactly(desk) -> None:
+    """SIGKILL the worker while the core is half way through a day; the restarted worker
+    takes the checkpoint back and carries on: once the re-sent events are dropped (same
+    ids, same bytes), every topic is again the engine's run, key by key."""
+    stack, prefix = desk
+    day = FAST[: len(FAST) // 3]  # 03-09
+    want = by_key(Engine.for_desk(load_config()).run(day).events)
+    producer = EventProducer(stack.broker.bootstrap, prefix)
+    replay(day[: len(day) // 2], [], producer)
+    half = len(day) // 2 // 3  # clean bars out before the kill: about a third of the half
+    reader_deadline = time.monotonic() + 120
+    while time.monotonic() < reader_deadline:
+        if len(read_topic(stack.broker.bootstrap, "market.bars.clean", prefix, idle_s=0.3)) > half:
+            break
+        time.sleep(0.2)
+    assert stack.worker is not None
+    killed = stack.worker.pid
+    stack.worker.kill()  # no graceful stop: whatever was not checkpointed is re-delivered
+    deadline = time.monotonic() + 90  # the supervisor brings a new worker up
+    while time.monotonic() < deadline and not (
+        stack.worker_alive() and stack.worker is not None and stack.worker.pid != killed
+        and (stack.run_dir / "worker.ready").exists()
+    ):
+        time.sleep(0.5)
+    assert stack.worker is not None and stack.worker.pid != killed, "no new worker"
+    replay(day[len(day) // 2 :], [], producer)
+    have = without_repeats(on_the_broker(stack, prefix, want))
+    assert sum(len(v) for (t, _), v in want.items() if t == "fills") > 10
+    assert first_difference(want, have) is None
