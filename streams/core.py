@@ -37,10 +37,11 @@ from typing import Any
 
 from connectors.postgres.checkpoint import AgentCheckpoint
 from connectors.retry import until_done
-from streams.engine import Engine, Output
+from streams.engine import Engine, Output, load
 from streams.incarnation import offsets_valid
 from streams.kafka import EventProducer
 from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.topics import key_of
 from streams.writebehind import Checkpointer
 
 NAME = "desk-core"
@@ -75,6 +76,7 @@ class CoreShell:
             if dsn is None
             else AgentCheckpoint(dsn.get_secret_value(), f"{settings.topic_prefix}{NAME}")
         )
+        self.keepers: list[Any] = []  # built once the nodes are restored
         self.saver: Checkpointer[Any] | None = None
         if self.checkpoint is not None:
             self.saver = Checkpointer(
@@ -104,6 +106,26 @@ class CoreShell:
 
     async def restore(self) -> None:
         self.restored = True
+        await self._take_back()
+        from streams.topology import NODES
+
+        for node in NODES:
+            if node.keeper is not None and node.name in self.engine.nodes:
+                keeper = load(node.keeper)(self.desk, self.engine.nodes[node.name],
+                                           self._publish_one)  # fmt: skip
+                self.keepers.append(keeper)
+                await keeper.started(lambda fn, n=node.name: self._act(n, fn))
+
+    async def _act(self, name: str, fn: Any) -> None:
+        out = self.engine.out = Output()
+        self.engine.act(name, fn)
+        await self._publish(out)
+
+    def _publish_one(self, topic: str, event: dict[str, Any]) -> None:
+        self.producer.send(topic, key_of(topic, event), event)
+        EVENTS_OUT.labels(NAME, topic).inc()
+
+    async def _take_back(self) -> None:
         if self.checkpoint is None:
             return
         saved = await until_done(f"{NAME} checkpoint load", self.checkpoint.load)
@@ -141,6 +163,8 @@ class CoreShell:
                 try:
                     if self.engine.takes(topic, event.value):
                         self.engine.feed(topic, event.value)
+                    for keeper in self.keepers:
+                        keeper.after()
                 except Exception as exc:  # a bug must not stop the desk: keep the input
                     await self.desk.dead_letter_event(event, agent=NAME, error=exc,
                                                       kind="processing")  # fmt: skip

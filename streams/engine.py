@@ -166,6 +166,10 @@ class Engine:
             if (owns := getattr(p, "owns", None)) is not None
         )
 
+    def act(self, name: str, fn: Any) -> None:
+        """Run ``fn(ctx)`` as node ``name`` (what it emits is routed on, as from an input)."""
+        fn(self._ctx[name])
+
     def carry_over(self, old: Mapping[str, Any]) -> None:
         """Take the money over from processors built on another config (a restart after a
         config change); what a node does not carry starts afresh."""

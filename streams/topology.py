@@ -76,6 +76,9 @@ class Node:
     processor: str | None = None
     # topics only the in-process node reads, in place of a table it reads in the stream
     engine_inputs: tuple[str, ...] = ()
+    # in the fused core: the I/O beside the processor (durability, status), by dotted path,
+    # built with (desk, processor, publish)
+    keeper: str | None = None
     per_input: bool = False  # each input handled on its own (a sink): no state spans inputs
 
     @property
@@ -195,6 +198,7 @@ NODES: tuple[Node, ...] = (
             "connectors.journal.CommandJournal",
         ),
         processor="agents.risk.node.RiskNode",
+        keeper="agents.risk.keeper.RiskKeeper",
     ),
     Node(
         "recon",

@@ -17,6 +17,7 @@ class RiskNode:
     def __init__(self, config: DeskConfig, peers: Mapping[str, Any]) -> None:
         self.risk = RiskDesk(config)
         self.dq = peers["data-quality"]
+        self.applied: list[dict[str, Any]] = []  # commands applied since the keeper looked
 
     def handle(self, topic: str, event: Mapping[str, Any], ctx: Any) -> None:
         if topic == "orders.intents":
@@ -34,12 +35,22 @@ class RiskNode:
             actions, orders = self.risk.on_snapshot(event)
             for action_topic, ev in actions:
                 ctx.emit(action_topic, ev)
+                if action_topic == "risk.commands":  # applied by on_snapshot already
+                    self.applied.append(ev)
             for c in orders:
                 ctx.emit("orders.commands", c)
         elif topic == "risk.commands":
-            _applied, cancels = self.risk.command(event)
+            applied, cancels = self.risk.command(event)
+            if applied.refused is None:
+                self.applied.append(dict(event))
             for c in cancels:
                 ctx.emit("orders.commands", c)
+
+    def drain_applied(self) -> list[dict[str, Any]]:
+        """The commands applied since the last call (``agents.risk.keeper`` makes them
+        durable)."""
+        out, self.applied = self.applied, []
+        return out
 
     def _alerts(self, ctx: Any) -> None:
         for alert in self.risk.drain_alerts():

@@ -1,0 +1,132 @@
+"""Risk's durability in the fused core (``streams.core``): the commands it applies outlive
+the worker, the broker and a PostgreSQL outage.
+
+The engine's checkpoint holds risk's state, but it is saved behind the stream,
+and the embedded broker forgets its topics when it restarts. So, as in the
+per-node risk agent, every command risk applies (the operator's, and portfolio
+risk's breach) is appended at once to the fsynced command journal and written to
+PostgreSQL (``risk_commands`` + ``trading_state``) in the background; until that
+write lands risk's state is not durable and risk denies new exposure
+(``state_durable``), says so in ``desk status`` and raises a CRITICAL alert once.
+At start, journaled commands the restored state has not applied are applied
+through the engine (their cancels reach the paper venue) and published again for
+the audit trail and the sinks, which take each once by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from connectors.journal import CommandJournal, journal_path
+from connectors.postgres.risk_state import record_commands
+from streams.ids import event_id
+
+log = logging.getLogger(__name__)
+NAME = "risk"
+
+
+class RiskKeeper:
+    """The I/O beside the risk node: journal, PostgreSQL record, status file, alerts."""
+
+    def __init__(self, desk: Any, node: Any, publish: Callable[[str, dict[str, Any]], None]):
+        settings = desk.settings
+        self.node, self.cfg, self.publish = node, desk.config, publish
+        self.journal = CommandJournal(journal_path(settings.data_path, settings.topic_prefix))
+        dsn = settings.postgres_dsn
+        self.dsn = None if dsn is None else dsn.get_secret_value()
+        self.status = settings.data_path / "state" / f"{settings.topic_prefix}risk-status.json"
+        self.pending: list[dict[str, Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.status.unlink(missing_ok=True)  # a new worker: nothing restored yet
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def started(self, act: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
+        """After the core took its checkpoint back: fold in what only the journal has."""
+        risk = self.node.risk
+        missing = [c for c in self.journal.read() if c["event_id"] not in risk.applied_commands]
+        for cmd in missing:
+            await act(lambda ctx, c=cmd: self.node.handle("risk.commands", c, ctx))
+            self.publish("risk.commands", cmd)  # the audit trail and the sinks take it once
+        self.after()
+        if not self.pending:
+            self.write_status(None)
+
+    # -- after each input ----------------------------------------------------------------
+
+    def after(self) -> None:
+        for cmd in self.node.drain_applied():
+            self.make_durable(cmd)
+
+    def make_durable(self, cmd: dict[str, Any]) -> None:
+        """Journal the command at once (fsync); PostgreSQL in the background."""
+        try:
+            self.journal.append(cmd)
+        except OSError as exc:
+            log.error("risk: command %s not journaled: %s", cmd["event_id"], exc)
+        if self.dsn is None:
+            return
+        first = not self.pending
+        self.pending.append(dict(cmd))
+        if first:
+            self.write_status(f"command {cmd['command']} {cmd['scope']} not yet in PostgreSQL")
+            task = asyncio.ensure_future(self.flush())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def flush(self) -> None:
+        """Write the applied commands PostgreSQL lacks, retrying until it takes them."""
+        delay, alerted = 0.5, False
+        while self.pending:
+            batch = list(self.pending)
+            try:
+                await asyncio.wait_for(
+                    asyncio.to_thread(record_commands, self.dsn, self.cfg, batch),
+                    timeout=self.cfg.risk.restore_timeout_seconds,
+                )
+            except Exception as exc:  # store down or stalled: stay fail-closed, try again
+                log.warning("risk: commands not durable yet (%s); retry in %.1f s", exc, delay)
+                if not alerted:  # once per outage; the journal holds them meanwhile
+                    alerted = True
+                    self.alert(False, f"risk commands not in PostgreSQL: {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            del self.pending[: len(batch)]
+        self.write_status(None)
+        if alerted:
+            self.alert(True, "risk commands and trading states are in PostgreSQL")
+
+    # -- what others see -----------------------------------------------------------------
+
+    def write_status(self, reason: str | None) -> None:
+        self.node.risk.durable = reason is None
+        self.status.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.status.with_suffix(".tmp")
+        body = {"durable": reason is None, "reason": reason, "updated": int(time.time() * 1000)}
+        tmp.write_text(json.dumps(body))
+        os.replace(tmp, self.status)
+
+    def alert(self, ok: bool, why: str) -> None:
+        now = int(time.time() * 1000)
+        self.publish("alerts", {
+            "event_id": event_id("alert", NAME, "durable", ok, now),
+            "ts_event": self.node.risk.clock or now,
+            "ts_ingest": now,
+            "source": "agent.risk",
+            "correlation_id": None,
+            "severity": "INFO" if ok else "CRITICAL",
+            "dedup_key": "risk:durable",
+            "title": "Risk state durable again" if ok else "Risk state NOT durable: fail closed",
+            "message": why,
+            "bot_id": None,
+            "venue": None,
+            "symbol": None,
+            "evidence": {},
+        })  # fmt: skip
