@@ -31,6 +31,7 @@ import base64
 import hashlib
 import logging
 import pickle
+import time
 import zlib
 from collections import deque
 from typing import Any
@@ -194,6 +195,17 @@ class CoreShell:
         for (node, kind), whys in by_node_kind.items():  # one letter per node and kind
             await self.desk.dead_letter_event(event, agent=node, error="; ".join(whys), kind=kind)
 
+    def ticker(self, name: str) -> Any:
+        """A node's wall-clock tick (a live feed's silent streams), under the lock."""
+
+        async def tick() -> None:
+            async with self.lock:
+                if self.restored:
+                    proc = self.engine.nodes[name]
+                    await self._act(name, lambda ctx: proc.tick(int(time.time() * 1000), ctx))
+
+        return tick
+
     def consumer(self, topic: str) -> Any:
         async def consume(stream: Any) -> None:
             async for event in stream.noack().events():
@@ -210,4 +222,8 @@ def register(desk: Any) -> None:
     for topic in shell.engine.inputs(desk.config):
         channel = desk.topics[topic] if topic == "market.bars" else desk.sink_topic(topic)
         desk.app.agent(channel, name=f"{NAME}-{topic.replace('.', '-')}")(shell.consumer(topic))
+    for name, proc in shell.engine.nodes.items():
+        every = getattr(proc, "tick_seconds", None)
+        if every:
+            desk.app.timer(every, name=f"{NAME}-{name}-tick")(shell.ticker(name))
 

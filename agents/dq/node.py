@@ -12,6 +12,12 @@ from streams.config import DeskConfig
 class DataQualityNode:
     def __init__(self, config: DeskConfig, peers: Mapping[str, Any]) -> None:
         self.core = DataQualityCore.from_config(config)
+        # live feeds: a stream that went silent is found on the wall clock (streams.core)
+        self.tick_seconds = 5.0 if config.data_quality.stale_clock == "wall" else None
+
+    def tick(self, now_ms: int, ctx: Any) -> None:
+        for finding in self.core.tick(now_ms):
+            ctx.emit("dq.reports", finding.event())
 
     def handle(self, topic: str, bar: Mapping[str, Any], ctx: Any) -> None:
         try:
