@@ -228,7 +228,7 @@ NODES: tuple[Node, ...] = (
     ),
     Node(
         "venue-paper",
-        "connectors.venues.paper.agent",
+        "agents.paper_venue.agent",
         inputs=(
             Input("orders.commands", "venue-paper-commands"),
             Input("market.bars.clean", "venue-paper-market"),

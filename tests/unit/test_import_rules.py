@@ -76,7 +76,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("connectors/feeds/live_cli.py", "agents.dq.containment"),
         ("connectors/postgres/audit.py", "agents.audit.chain"),
         ("connectors/postgres/state.py", "agents.risk.state"),
-        ("connectors/venues/paper/agent.py", "agents.quotes.core"),
         # pure core -> connectors (the I/O layer)
         ("agents/dq/summary.py", "connectors.feeds.normalize"),
     }
