@@ -220,7 +220,7 @@ NODES: tuple[Node, ...] = (
         outputs=("parity.reports", "alerts"),
         cores=(
             "agents.parity.core.compare",
-            "connectors.venues.paper.desk.PaperDesk",
+            "agents.paper_venue.desk.PaperDesk",
             "agents.quotes.core.SyntheticQuoter",
         ),
         state=(State("shadow venue, open windows", "memory"),),
@@ -235,13 +235,13 @@ NODES: tuple[Node, ...] = (
         ),
         outputs=("orders.events", "fills", "venue.reports"),
         cores=(
-            "connectors.venues.paper.desk.PaperDesk",
+            "agents.paper_venue.desk.PaperDesk",
             "agents.quotes.core.SyntheticQuoter",
             "streams.topics.venue_topic",
         ),
         state=(State("paper_venue_state (accounts, offsets, outbox)", "checkpoint"),),
         adapters=("connectors.postgres.venue_state.VenueCheckpoint",),
-        processor="connectors.venues.paper.node.PaperVenueNode",
+        processor="agents.paper_venue.node.PaperVenueNode",
     ),
     Node(
         "venue-ccxt",

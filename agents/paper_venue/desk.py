@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors.venues.paper.core import PaperVenue
+from agents.paper_venue.core import PaperVenue
 from streams.config import DeskConfig
 from streams.topics import Routed, account_key, venue_topic
 
