@@ -8,9 +8,9 @@ from functools import cache
 
 import pytest
 
+from agents.paper_venue.desk import PaperDesk
 from agents.recon.core import Reconciler
 from connectors.feeds.files import read_files
-from connectors.venues.paper.desk import PaperDesk
 from streams.config import load_config
 from streams.engine import Engine
 from tests.conftest import SHARED_DATA
