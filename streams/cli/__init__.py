@@ -504,7 +504,3 @@ def main() -> None:
         line = escape(one_line(redact(str(exc))))
         err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    main()
