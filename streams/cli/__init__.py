@@ -20,18 +20,18 @@ from rich.table import Table
 
 from connectors.feeds.live_cli import data_app, register_live
 from connectors.feeds.replay_cli import register_replay
-from streams.audit_cli import register_audit
-from streams.cli_options import JsonOpt
-from streams.db_cli import register_db
+from streams.cli.audit import register_audit
+from streams.cli.db import register_db
+from streams.cli.dq import register_dq
+from streams.cli.ops import register_ops
+from streams.cli.options import JsonOpt
+from streams.cli.parity import register_parity
+from streams.cli.recon import register_recon
+from streams.cli.sql import register_sql
 from streams.display import console, desk_table, num, print_table, stream_label
-from streams.dq_cli import register_dq
 from streams.errors import DeskError, one_line
-from streams.ops_cli import register_ops
-from streams.parity_cli import register_parity
-from streams.recon_cli import register_recon
 from streams.redact import install_log_redaction, redact
 from streams.settings import DeskSettings, load_settings
-from streams.sql_cli import register_sql
 
 app = typer.Typer(
     help="deskplane: a streaming control plane for a small trading desk.",
@@ -431,7 +431,7 @@ def config_check(
 
 def _dq_table(summary: dict[str, Any]) -> Table:
     """Data quality per stream, worst first (``desk demo``; ``desk dq`` prints more)."""
-    from streams.dq_cli import stream_table
+    from streams.cli.dq import stream_table
 
     return stream_table(summary)
 

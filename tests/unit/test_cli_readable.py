@@ -57,7 +57,7 @@ def test_decimals_are_shown_short_and_never_in_exponent_form(value: Any, shown: 
 
 
 def test_dq_tables_tell_usdt_from_usdc_at_80_columns() -> None:
-    from streams.dq_cli import pair_table, stream_table
+    from streams.cli.dq import pair_table, stream_table
 
     row = {"bars_clean": 30240, "rows": 30240, "missing": 1234, "coverage": 0.9912,
            "gap_runs": 123, "longest_gap": {"bars": 45}, "zero_volume_runs": 12,
@@ -130,17 +130,18 @@ def _order(cid: str, status: str, qty: str, filled: str, price: str | None) -> d
 
 
 def test_orders_show_short_decimals_and_which_market(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams import kafka, ops_cli
+    from streams import kafka
+    from streams.cli import ops
 
     events = [
         _order("a-t", "ACCEPTED", "0.010000000000000000", "0E-18", "24123.500000000000000000"),
         _order("b-c", "PARTIALLY_FILLED", "1.500000000000000000", "0.5", "21000"),
     ]
     out = narrow()
-    monkeypatch.setattr(ops_cli, "_context", lambda: (None, "b", "", cli._print_json, out))
+    monkeypatch.setattr(ops, "_context", lambda: (None, "b", "", cli._print_json, out))
     monkeypatch.setattr(kafka, "read_topic", lambda *a, **k: [])
     monkeypatch.setattr(kafka, "decode_all", lambda _records: events)
-    ops_cli.orders(show_all=False, bot=None, limit=50, json_out=False)
+    ops.orders(show_all=False, bot=None, limit=50, json_out=False)
     text = out.export_text(clear=False)
     assert "E-" not in text and "000000" not in text
     assert "BTC/USDT@binanceus" in text and "BTC/USDC@binanceus" in text

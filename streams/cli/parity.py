@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli.options import JsonOpt
 from streams.display import desk_table
 
 parity_app = typer.Typer(help="Parity: the fill model against realized execution.",

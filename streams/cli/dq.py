@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from streams.cli_options import JsonOpt
+from streams.cli.options import JsonOpt
 from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
 

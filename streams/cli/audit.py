@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli.options import JsonOpt
 from streams.display import desk_table, print_table
 
 audit_app = typer.Typer(help="The audit trail: every risk command, kill, resume, gate result.",

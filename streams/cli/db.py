@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli.options import JsonOpt
 from streams.display import desk_table
 
 db_app = typer.Typer(

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli.options import JsonOpt
 from streams.display import desk_table, print_table
 
 RANK = {"fills": 0, "orders.events": 1, "venue.reports": 2}

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli.options import JsonOpt
 from streams.display import desk_table, num, print_table, stream_label
 from streams.errors import DeskError
 from streams.ids import event_id
