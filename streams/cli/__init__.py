@@ -18,15 +18,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from connectors.feeds.live_cli import data_app, register_live
-from connectors.feeds.replay_cli import register_replay
 from streams.cli.audit import register_audit
 from streams.cli.db import register_db
 from streams.cli.dq import register_dq
+from streams.cli.exchange import data_app, register_live
 from streams.cli.ops import register_ops
 from streams.cli.options import JsonOpt
 from streams.cli.parity import register_parity
 from streams.cli.recon import register_recon
+from streams.cli.replay import register_replay
 from streams.cli.sql import register_sql
 from streams.display import console, desk_table, num, print_table, stream_label
 from streams.errors import DeskError, one_line

@@ -96,7 +96,7 @@ def dq_check(
 ) -> None:
     from agents.dq.check import check_summary, run_core
     from connectors.feeds.files import FORMATS, ReadOptions, check_bars, parse_when, read_files
-    from connectors.feeds.replay_cli import expand
+    from streams.cli.replay import expand
 
     if fail_on not in ("CRITICAL", "WARNING", "never"):
         raise DeskError(f"--fail-on {fail_on!r}: use CRITICAL, WARNING or never")

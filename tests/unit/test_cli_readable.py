@@ -181,13 +181,13 @@ def test_sql_prints_the_row_count_under_the_table(monkeypatch: pytest.MonkeyPatc
 
 
 def test_replay_bars_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from connectors.feeds import replay_cli
+    from streams.cli import replay
 
     out = narrow()
-    monkeypatch.setattr(replay_cli, "out", out)
+    monkeypatch.setattr(replay, "out", out)
     stream = {"interval": "1m", "bars": 30240, "first": "2023-03-01T00:01:00Z",
               "last": "2023-03-22T00:00:00Z"}  # fmt: skip
-    replay_cli._print({
+    replay._print({
         "streams": [{"stream": USDT, **stream}, {"stream": USDC, **stream}],
         "overlapping_streams": [], "reject_samples": [], "rejects": 0, "resume": None,
         "seconds": {"read": 1.0, "publish": None}, "dry_run": True, "bars_per_second": 1,
@@ -221,9 +221,9 @@ def test_progress_lines_say_rate_and_eta_every_few_seconds() -> None:
 
 
 def test_a_replay_into_a_log_prints_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    from connectors.feeds import replay_cli
     from connectors.feeds.files import ReadResult
     from streams import kafka
+    from streams.cli import replay
 
     class Sink:
         def __init__(self, *_: Any) -> None:
@@ -236,13 +236,13 @@ def test_a_replay_into_a_log_prints_progress(monkeypatch: pytest.MonkeyPatch) ->
             pass
 
     err = narrow()
-    monkeypatch.setattr(replay_cli, "err", err)
+    monkeypatch.setattr(replay, "err", err)
     monkeypatch.setattr(kafka, "EventProducer", Sink)
     bars = [{"ts_event": 1678521600000 + i * 60000, "venue": "v", "symbol": "S"}
             for i in range(5)]  # fmt: skip
     result = ReadResult.__new__(ReadResult)
     object.__setattr__(result, "rejects", [])
-    replay_cli._publish(bars, result, ("broker", ""), None, quiet=False)
+    replay._publish(bars, result, ("broker", ""), None, quiet=False)
     assert lines(err)[-1].startswith("replay: 5/5 (100.0%), ")
 
 

@@ -63,6 +63,7 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("streams/cli/audit.py", "agents.audit.chain"),
         ("streams/cli/dq.py", "agents.dq.check"),
         ("streams/cli/dq.py", "agents.dq.summary"),
+        ("streams/cli/exchange.py", "agents.dq.containment"),
         ("streams/cli/ops.py", "agents.risk.exposure"),
         ("streams/cli/ops.py", "agents.risk.state"),
         ("streams/cli/parity.py", "agents.parity.core"),
@@ -73,7 +74,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("streams/demo.py", "agents.dq.summary"),
         ("streams/runtime/stack.py", "analytics.events"),
         # connectors -> agents
-        ("connectors/feeds/live_cli.py", "agents.dq.containment"),
         ("connectors/postgres/audit.py", "agents.audit.chain"),
         ("connectors/postgres/state.py", "agents.risk.state"),
         ("connectors/venues/paper/agent.py", "agents.quotes.core"),

@@ -263,5 +263,5 @@ def quote_dead_letter(quote: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def register_live(feed_app: typer.Typer) -> None:
-    """Add ``live`` to the ``desk feed`` sub-app (cli.py owns that app)."""
+    """Add ``live`` to the ``desk feed`` sub-app (``streams.cli`` owns that app)."""
     feed_app.command("live")(feed_live)
