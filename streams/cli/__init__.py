@@ -10,7 +10,6 @@ import json
 import signal
 import sys
 import threading
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from streams.cli import context
 from streams.cli.audit import register_audit
 from streams.cli.db import register_db
 from streams.cli.dq import register_dq
@@ -28,10 +28,9 @@ from streams.cli.parity import register_parity
 from streams.cli.recon import register_recon
 from streams.cli.replay import register_replay
 from streams.cli.sql import register_sql
-from streams.display import console, desk_table, num, print_table, stream_label
+from streams.display import desk_table, print_table, stream_label
 from streams.errors import DeskError, one_line
 from streams.redact import install_log_redaction, redact
-from streams.settings import DeskSettings, load_settings
 
 app = typer.Typer(
     help="deskplane: a streaming control plane for a small trading desk.",
@@ -53,46 +52,6 @@ register_live(feed_app)
 app.add_typer(data_app, name="data")
 app.add_typer(dq_app, name="dq")
 register_dq(dq_app)  # dq check, dq report
-
-out = console()
-err = console(stderr=True)
-
-
-def _settings() -> DeskSettings:
-    return load_settings()
-
-
-def _checked_settings() -> DeskSettings:
-    """Settings plus a full validation of the desk config: a bad value stops us at start."""
-    from streams.config import load_config
-
-    settings = _settings()
-    load_config(settings.config_file)
-    return settings
-
-
-def _json_default(value: Any) -> str:
-    """Decimals as short as they are (``0``, not ``0E-18``); anything else as ``str``."""
-    return num(value) if isinstance(value, Decimal) else str(value)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def _bootstrap(settings: DeskSettings) -> str:
-    """The broker to talk to: the configured cluster, else the running embedded one."""
-    from streams.runtime.stack import pid_alive, read_state
-
-    if settings.broker_url:
-        return settings.broker_url
-    state = read_state(settings)
-    if state and pid_alive(int(state["pid"])):
-        return str(state["broker"])
-    raise DeskError(
-        f"no broker: nothing runs on {settings.data_path} (start it: desk up) "
-        "and DESK_BROKER_URL is not set"
-    )
 
 
 def _health_table(parts: list[dict[str, Any]]) -> Table:
@@ -119,16 +78,16 @@ def up(
     """
     from streams.runtime.stack import Stack
 
-    settings = _checked_settings()
+    settings = context.checked_settings()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stack = Stack(settings, workers=workers)
     try:
-        with err.status("starting the desk...") as st:
+        with context.err.status("starting the desk...") as st:
             stack.start(progress=lambda part: st.update(f"starting {part}..."))
-        out.print(_health_table([p.to_json() for p in stack.health()]))
-        out.print(f"desk up on {settings.data_path} - Ctrl-C to stop")
+        context.out.print(_health_table([p.to_json() for p in stack.health()]))
+        context.out.print(f"desk up on {settings.data_path} - Ctrl-C to stop")
         while not stop.wait(1.0):
             if stack.worker is not None and stack.worker.poll() is not None:
                 raise DeskError(
@@ -136,9 +95,9 @@ def up(
                     f"see {stack.run_dir / 'worker.log'}"
                 )
     finally:
-        with err.status("stopping..."):
+        with context.err.status("stopping..."):
             stack.stop()
-        err.print("desk stopped")
+        context.err.print("desk stopped")
 
 
 @app.command()
@@ -151,15 +110,15 @@ def status(json_out: JsonOpt = False) -> None:
     """
     from streams.runtime.stack import status as stack_status
 
-    report = stack_status(_settings())
+    report = stack_status(context.settings())
     if json_out:
-        _print_json(report)
+        context.print_json(report)
     else:
         state = f"running (pid {report['pid']})" if report["running"] else "not running"
-        out.print(f"desk: {state}")
+        context.out.print(f"desk: {state}")
         if report.get("error"):
-            out.print(f"[red]{report['error']}[/]")
-        out.print(_health_table(report["parts"]))
+            context.out.print(f"[red]{report['error']}[/]")
+        context.out.print(_health_table(report["parts"]))
     raise typer.Exit(0 if report["healthy"] else 1)
 
 
@@ -172,7 +131,7 @@ def worker() -> None:
     """
     from streams.worker import run_worker
 
-    settings = _checked_settings()
+    settings = context.checked_settings()
     if not settings.broker_url:
         raise DeskError("desk worker needs DESK_BROKER_URL (desk up sets it)")
     run_worker(settings, settings.broker_url)
@@ -192,15 +151,15 @@ def demo(
     from streams.demo import run_demo
     from streams.progress import progress_bar
 
-    settings = _checked_settings()
+    settings = context.checked_settings()
     if settings.data_dir == Path(".desk"):  # keep the demo away from a real desk's data
         settings = settings.model_copy(update={"data_dir": Path(".desk/demo")})
-    with progress_bar(err, disable=json_out) as progress:
+    with progress_bar(context.err, disable=json_out) as progress:
         tasks: dict[str, Any] = {}
 
         def on_stage(msg: str) -> None:
             if not json_out:
-                err.print(f"- {msg}")
+                context.err.print(f"- {msg}")
 
         def on_progress(name: str, done: int, total: int) -> None:
             if name not in tasks:
@@ -209,7 +168,7 @@ def demo(
 
         report = run_demo(settings, limit, on_stage, on_progress)
     if json_out:
-        _print_json(report)
+        context.print_json(report)
         return
     t = desk_table(
         "stream",
@@ -221,7 +180,7 @@ def demo(
     )
     for s in report["streams"]:
         t.add_row(stream_label(s["stream"]), str(s["bars_in"]), str(s["bars_clean"]))
-    out.print(t)
+    context.out.print(t)
     d = desk_table(
         "topic",
         "partition",
@@ -234,9 +193,9 @@ def demo(
     )
     for x in report["dead_letters"]:
         d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
-    print_table(out, d, len(report["dead_letters"]), "dead letter")
-    out.print(_dq_table(report["data_quality"]))
-    out.print(
+    print_table(context.out, d, len(report["dead_letters"]), "dead letter")
+    context.out.print(_dq_table(report["data_quality"]))
+    context.out.print(
         f"{report['bars_in']} bars in, {report['bars_clean']} clean out, "
         f"{len(report['dead_letters'])} dead letters; stack up in "
         f"{report['seconds']['stack_start']} s, replay+processing "
@@ -299,15 +258,15 @@ def topics_apply(json_out: JsonOpt = False) -> None:
     """
     from streams.admin import apply_topics
 
-    settings = _settings()
-    changes = apply_topics(_bootstrap(settings), settings.topic_prefix)
+    settings = context.settings()
+    changes = apply_topics(context.bootstrap(settings), settings.topic_prefix)
     rows = _topic_rows(changes)
     changed = sum(1 for c in changes if c.changes_anything)
     if json_out:
-        _print_json({"changed": changed, "topics": rows})
+        context.print_json({"changed": changed, "topics": rows})
         return
-    out.print(_topic_table(rows, "topics apply"))
-    out.print(
+    context.out.print(_topic_table(rows, "topics apply"))
+    context.out.print(
         "nothing to change: every topic is up to date"
         if changed == 0
         else f"{changed} topic(s) created or altered"
@@ -324,14 +283,14 @@ def topics_list(json_out: JsonOpt = False) -> None:
     """
     from streams.admin import list_topics
 
-    settings = _settings()
-    rows = _topic_rows(list_topics(_bootstrap(settings), settings.topic_prefix))
+    settings = context.settings()
+    rows = _topic_rows(list_topics(context.bootstrap(settings), settings.topic_prefix))
     for r in rows:
         r["action"] = {"create": "missing", "alter": "drifted"}.get(r["action"], r["action"])
     if json_out:
-        _print_json({"topics": rows})
+        context.print_json({"topics": rows})
     else:
-        out.print(_topic_table(rows, "topic catalog"))
+        context.out.print(_topic_table(rows, "topic catalog"))
 
 
 # -- schemas / config -----------------------------------------------------------------------
@@ -359,7 +318,7 @@ def schemas_list(json_out: JsonOpt = False) -> None:
             }
         )
     if json_out:
-        _print_json(rows)
+        context.print_json(rows)
         return
     t = desk_table(
         "type",
@@ -370,7 +329,7 @@ def schemas_list(json_out: JsonOpt = False) -> None:
     )
     for r in rows:
         t.add_row(r["type"], r["fingerprint"], str(r["versions"]))
-    print_table(out, t, len(rows), "type")
+    print_table(context.out, t, len(rows), "type")
 
 
 @schemas_app.command("freeze")
@@ -384,8 +343,10 @@ def schemas_freeze(
 
     added = freeze(SchemaRegistry(avro_dir()), fixtures)
     for a in added:
-        out.print(f"added {a}")
-    out.print("every schema version is frozen" if not added else f"{len(added)} file(s) added")
+        context.out.print(f"added {a}")
+    context.out.print(
+        "every schema version is frozen" if not added else f"{len(added)} file(s) added"
+    )
 
 
 @config_app.command("check")
@@ -405,7 +366,7 @@ def config_check(
     """
     from streams.config import DEFAULT_CONFIG, load_config, load_config_data
 
-    settings = _settings()
+    settings = context.settings()
     path = path or settings.config_file or DEFAULT_CONFIG
     cfg = load_config(path)
     chain = [str(p) for p in load_config_data(path)[1][1:]]
@@ -420,10 +381,10 @@ def config_check(
         "alert_routes": [r.name for r in cfg.alert_routes],
     }
     if json_out:
-        _print_json(summary)
+        context.print_json(summary)
     else:
         over = f" (extends {' < '.join(chain)})" if chain else ""
-        out.print(
+        context.out.print(
             f"config ok: {path}{over}: desk {cfg.desk.name!r}, {len(cfg.universe)} instruments, "
             f"{len(cfg.bots)} bots ({', '.join(summary['bots'])})"
         )
@@ -468,21 +429,21 @@ def drill(
 
     if name not in DRILLS:
         raise DeskError(f"no drill {name!r}; one of: {', '.join(DRILLS)}")
-    settings = _checked_settings()
+    settings = context.checked_settings()
     directory = settings.data_path / "drills" / name
     shutil.rmtree(directory, ignore_errors=True)
-    with err.status(f"drill {name}: starting a desk, replaying, breaking it..."):
+    with context.err.status(f"drill {name}: starting a desk, replaying, breaking it..."):
         window = Window(since, until, speed)
         result = run_drill(name, directory, data=data or DEFAULT_DATA, window=window)
     if json_out:
-        out.print_json(json.dumps(result.to_json(), default=str))
+        context.out.print_json(json.dumps(result.to_json(), default=str))
     else:
         verdict = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
-        out.print(f"drill {name}: {verdict}")
+        context.out.print(f"drill {name}: {verdict}")
         for k, v in result.figures.items():
-            out.print(f"  {k}: {v}", highlight=False)
+            context.out.print(f"  {k}: {v}", highlight=False)
         for f in result.failures:
-            out.print(f"  [red]failed[/]: {f}", highlight=False)
+            context.out.print(f"  [red]failed[/]: {f}", highlight=False)
     if not result.passed:
         raise typer.Exit(1)
 
@@ -502,5 +463,5 @@ def main() -> None:
         app()
     except DeskError as exc:
         line = escape(one_line(redact(str(exc))))
-        err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+        context.err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from streams.cli import context
 from streams.cli.options import JsonOpt
 from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
@@ -167,7 +168,6 @@ def dq_report(
           # needs: desk up
     """
     from agents.dq.summary import parse_bound, summarize
-    from streams.cli import _bootstrap, _settings
     from streams.config import DEFAULT_CONFIG, load_config
     from streams.kafka import decode_all, read_topic
 
@@ -176,9 +176,9 @@ def dq_report(
         hi = parse_bound(until, "--until") if until else None
     except ValueError as exc:
         raise DeskError(str(exc)) from None
-    settings = _settings()
+    settings = context.settings()
     cfg = load_config(settings.config_file or DEFAULT_CONFIG)
-    bootstrap, prefix = _bootstrap(settings), settings.topic_prefix
+    bootstrap, prefix = context.bootstrap(settings), settings.topic_prefix
     with err.status("reading dq.reports and market.bars.clean", spinner="dots"):
         reports = decode_all(read_topic(bootstrap, "dq.reports", prefix, idle_s=1.0))
         bars = decode_all(read_topic(bootstrap, "market.bars.clean", prefix, idle_s=1.0))

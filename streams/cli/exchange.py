@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
+from streams.cli import context
 from streams.display import console
 from streams.errors import DeskError
 
@@ -188,7 +189,6 @@ def feed_live(
     from connectors.feeds.backoff import Retrier
     from connectors.feeds.ccxt_feed import BARS_TOPIC, QUOTES_TOPIC, LiveFeed
     from connectors.feeds.ohlcv_out import iso_utc
-    from streams.cli import _bootstrap
     from streams.config import load_config
     from streams.kafka import EventProducer
     from streams.settings import load_settings
@@ -197,7 +197,7 @@ def feed_live(
     hooks = _hooks(ctx)
     settings = load_settings()
     gate = QuoteGate.from_config(load_config(settings.config_file))
-    producer = EventProducer(_bootstrap(settings), settings.topic_prefix)
+    producer = EventProducer(context.bootstrap(settings), settings.topic_prefix)
     stop = threading.Event()
     ex = hooks["exchange_factory"](exchange)
     feed = LiveFeed(

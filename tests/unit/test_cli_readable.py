@@ -14,6 +14,7 @@ from rich.progress import Progress
 from typer.testing import CliRunner
 
 from streams import cli
+from streams.cli import context
 from streams.display import desk_table, num, print_table, stream_label
 from streams.progress import LineProgress, progress_bar
 
@@ -138,7 +139,7 @@ def test_orders_show_short_decimals_and_which_market(monkeypatch: pytest.MonkeyP
         _order("b-c", "PARTIALLY_FILLED", "1.500000000000000000", "0.5", "21000"),
     ]
     out = narrow()
-    monkeypatch.setattr(ops, "_context", lambda: (None, "b", "", cli._print_json, out))
+    monkeypatch.setattr(ops, "_context", lambda: (None, "b", "", context.print_json, out))
     monkeypatch.setattr(kafka, "read_topic", lambda *a, **k: [])
     monkeypatch.setattr(kafka, "decode_all", lambda _records: events)
     ops.orders(show_all=False, bot=None, limit=50, json_out=False)
@@ -152,7 +153,7 @@ def test_orders_show_short_decimals_and_which_market(monkeypatch: pytest.MonkeyP
 
 
 def test_json_output_has_no_exponent_decimals(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._print_json({"filled": Decimal("0E-18"), "qty": Decimal("1.500000000000000000")})
+    context.print_json({"filled": Decimal("0E-18"), "qty": Decimal("1.500000000000000000")})
     assert capsys.readouterr().out.split() == ["{", '"filled":', '"0",', '"qty":', '"1.5"', "}"]
 
 
@@ -171,8 +172,8 @@ def test_sql_prints_the_row_count_under_the_table(monkeypatch: pytest.MonkeyPatc
 
     out, err = narrow(), narrow()
     monkeypatch.setattr(access, "analytics_store", store)
-    monkeypatch.setattr(cli, "out", out)
-    monkeypatch.setattr(cli, "err", err)
+    monkeypatch.setattr(context, "out", out)
+    monkeypatch.setattr(context, "err", err)
     result = CliRunner().invoke(cli.app, ["sql", "SELECT stream, qty FROM x"])
     assert result.exit_code == 0, result.output
     text = [line for line in lines(out) if line.strip()]
@@ -251,8 +252,8 @@ def test_reconcile_runs_one_pass_without_once(monkeypatch: pytest.MonkeyPatch) -
     from streams.settings import load_settings
 
     monkeypatch.delenv("DESK_CONFIG_FILE", raising=False)
-    monkeypatch.setattr(cli, "_checked_settings", load_settings)
-    monkeypatch.setattr(cli, "_bootstrap", lambda _s: "broker")
+    monkeypatch.setattr(context, "checked_settings", load_settings)
+    monkeypatch.setattr(context, "bootstrap", lambda _s: "broker")
     monkeypatch.setattr(kafka, "read_topic", lambda *a, **k: [])
     monkeypatch.setattr(kafka, "decode_all", lambda _records: [])
     for args in (["reconcile"], ["reconcile", "--once"], ["reconcile", "--json"]):
