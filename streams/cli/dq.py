@@ -21,6 +21,7 @@ from streams.cli.options import JsonOpt
 from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
 
+dq_app = typer.Typer(help="Data quality of the market data.", no_args_is_help=True)
 out = console()
 err = console(stderr=True)
 COLOUR = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
@@ -46,10 +47,11 @@ Examples:
 """
 
 
-def register_dq(dq_app: typer.Typer) -> None:
-    """Add ``check`` and ``report`` to the ``desk dq`` group."""
+def register_dq(app: typer.Typer) -> None:
+    """Add the ``desk dq`` group: ``check`` and ``report``."""
     dq_app.command("check", help=CHECK_HELP)(dq_check)
     dq_app.command("report")(dq_report)
+    app.add_typer(dq_app, name="dq")
 
 
 def _print_json(data: Any) -> None:
