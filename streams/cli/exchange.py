@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import console
 from streams.errors import DeskError
 
@@ -30,7 +31,6 @@ data_app = typer.Typer(
 )
 err = console(stderr=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ExchangeOpt = Annotated[
     str, typer.Option(help="ccxt exchange id, e.g. binanceus, kraken, coinbase.")
 ]
