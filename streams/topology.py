@@ -346,7 +346,7 @@ SOURCES: tuple[Source, ...] = (
         ("connectors.feeds.replay", "connectors.feeds.ccxt_feed"),
         ("market.bars", "market.quotes"),
     ),
-    Source("operator", ("streams.ops_cli",), ("risk.commands",)),
+    Source("operator", ("streams.cli.ops",), ("risk.commands",)),
 )
 
 

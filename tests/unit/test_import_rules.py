@@ -60,20 +60,20 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
         # streams -> agents / analytics: the CLIs and the app factory reach into concerns
         ("streams/app.py", "agents"),  # register_all: goes with the generic agent shell
-        ("streams/audit_cli.py", "agents.audit.chain"),
+        ("streams/cli/audit.py", "agents.audit.chain"),
+        ("streams/cli/dq.py", "agents.dq.check"),
+        ("streams/cli/dq.py", "agents.dq.summary"),
+        ("streams/cli/exchange.py", "agents.dq.containment"),
+        ("streams/cli/ops.py", "agents.risk.exposure"),
+        ("streams/cli/ops.py", "agents.risk.state"),
+        ("streams/cli/parity.py", "agents.parity.core"),
+        ("streams/cli/recon.py", "agents.recon.desk"),
+        ("streams/cli/sql.py", "analytics.triage"),
         ("streams/config.py", "analytics.events"),
         ("streams/demo.py", "agents.dq.core"),
         ("streams/demo.py", "agents.dq.summary"),
-        ("streams/dq_cli.py", "agents.dq.check"),
-        ("streams/dq_cli.py", "agents.dq.summary"),
-        ("streams/ops_cli.py", "agents.risk.exposure"),
-        ("streams/ops_cli.py", "agents.risk.state"),
-        ("streams/parity_cli.py", "agents.parity.core"),
-        ("streams/recon_cli.py", "agents.recon.desk"),
         ("streams/runtime/stack.py", "analytics.events"),
-        ("streams/sql_cli.py", "analytics.triage"),
         # connectors -> agents
-        ("connectors/feeds/live_cli.py", "agents.dq.containment"),
         ("connectors/postgres/audit.py", "agents.audit.chain"),
         ("connectors/postgres/state.py", "agents.risk.state"),
         # pure core -> connectors (the I/O layer)
