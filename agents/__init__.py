@@ -17,7 +17,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "agents.risk.agent",
     "agents.recon.agent",
     "agents.parity.agent",
-    "connectors.venues.paper.agent",
+    "agents.paper_venue.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",
     "connectors.clickhouse.agent",
@@ -34,7 +34,7 @@ FUSED: tuple[str, ...] = (
     "agents.portfolio.agent",
     "agents.strategies.agent",
     "agents.risk.agent",
-    "connectors.venues.paper.agent",
+    "agents.paper_venue.agent",
 )
 
 

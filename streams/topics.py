@@ -76,6 +76,23 @@ def stream_key(event: Mapping[str, Any]) -> str:
     return f"{event['venue']}:{event['symbol']}"
 
 
+Routed = tuple[str, str, dict[str, Any]]  # topic, key, event: what a venue sends
+
+
+def venue_topic(event: Mapping[str, Any]) -> str:
+    """The topic of a venue's event (paper or exchange), by its shape."""
+    if "trade_id" in event:
+        return "fills"
+    if "balances" in event:
+        return "venue.reports"
+    return "orders.events"
+
+
+def account_key(event: Mapping[str, Any]) -> str:
+    """The ``venue:account`` key of a venue's events: one account's events stay ordered."""
+    return f"{event['venue']}:{event['account']}"
+
+
 # a catalog key's parts -> the event fields they are read from
 KEY_FIELDS: Mapping[str, str] = {"bot": "bot_id"}
 

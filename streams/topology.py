@@ -224,7 +224,7 @@ NODES: tuple[Node, ...] = (
         outputs=("parity.reports", "alerts"),
         cores=(
             "agents.parity.core.compare",
-            "connectors.venues.paper.desk.PaperDesk",
+            "agents.paper_venue.desk.PaperDesk",
             "agents.quotes.core.SyntheticQuoter",
         ),
         state=(State("shadow venue, open windows", "memory"),),
@@ -232,23 +232,27 @@ NODES: tuple[Node, ...] = (
     ),
     Node(
         "venue-paper",
-        "connectors.venues.paper.agent",
+        "agents.paper_venue.agent",
         inputs=(
             Input("orders.commands", "venue-paper-commands"),
             Input("market.bars.clean", "venue-paper-market"),
         ),
         outputs=("orders.events", "fills", "venue.reports"),
-        cores=("connectors.venues.paper.desk.PaperDesk", "agents.quotes.core.SyntheticQuoter"),
+        cores=(
+            "agents.paper_venue.desk.PaperDesk",
+            "agents.quotes.core.SyntheticQuoter",
+            "streams.topics.venue_topic",
+        ),
         state=(State("paper_venue_state (accounts, offsets, outbox)", "checkpoint"),),
         adapters=("connectors.postgres.venue_state.VenueCheckpoint",),
-        processor="connectors.venues.paper.node.PaperVenueNode",
+        processor="agents.paper_venue.node.PaperVenueNode",
     ),
     Node(
         "venue-ccxt",
         "connectors.venues.ccxt_agent",
         inputs=(Input("orders.commands", "venue-ccxt-commands"),),
         outputs=("orders.events", "fills", "venue.reports"),
-        cores=("connectors.venues.paper.desk.route",),
+        cores=("streams.topics.venue_topic",),
         state=(State("executions seen", "memory"),),
         adapters=("connectors.venues.ccxt_desk.CcxtDesk",),
         timers=("ccxt_poll",),
@@ -346,7 +350,7 @@ SOURCES: tuple[Source, ...] = (
         ("connectors.feeds.replay", "connectors.feeds.ccxt_feed"),
         ("market.bars", "market.quotes"),
     ),
-    Source("operator", ("streams.ops_cli",), ("risk.commands",)),
+    Source("operator", ("streams.cli.ops",), ("risk.commands",)),
 )
 
 

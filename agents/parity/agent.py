@@ -16,9 +16,9 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
+from agents.paper_venue.desk import PaperDesk
 from agents.parity.core import SOURCE, Marks, Stats, compare, shadow_config, stats, window_of
 from agents.quotes.core import SyntheticQuoter
-from connectors.venues.paper.desk import PaperDesk
 from streams.ids import event_id
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from agents.paper_venue.desk import PaperDesk
 from agents.quotes.core import SyntheticQuoter
-from connectors.venues.paper.desk import PaperDesk
 from streams.config import DeskConfig, Parity, VenueConfig
 from streams.ids import event_id
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from agents.paper_venue.desk import PaperDesk
 from agents.recon.core import SOURCE, Reconciler
-from connectors.venues.paper.desk import PaperDesk
 from streams.config import DeskConfig
 from streams.ids import event_id
 

@@ -19,7 +19,7 @@ earlier replay of a later part, a bar the sink set aside); it is replayed in
 full (ids keep it exact) and reported, never skipped past silently.
 
 Everything here is pure (bars and the store's rows in, a plan out) so it is
-tested without a desk; ``replay_cli`` asks the store.
+tested without a desk; ``desk feed replay`` (``streams.cli.replay``) asks the store.
 """
 
 from __future__ import annotations

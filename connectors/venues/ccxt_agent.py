@@ -15,8 +15,8 @@ from typing import Any
 
 from connectors.feeds.backoff import FeedError
 from connectors.venues.ccxt_desk import CcxtDesk
-from connectors.venues.paper.desk import Routed
 from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.topics import Routed
 
 NAME = "venue-ccxt"
 POLL_SECONDS = 10.0

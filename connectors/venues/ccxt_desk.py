@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.venues.ccxt_venue import ANY_BOT, CcxtVenue, make_venue
-from connectors.venues.paper.desk import Routed, account_key, route
 from streams.config import DeskConfig
+from streams.topics import Routed, account_key, venue_topic
 
 Factory = Callable[[str, str, bool, list[str]], CcxtVenue]  # exchange, account, sandbox, symbols
 
@@ -61,11 +61,11 @@ class CcxtDesk:
             e["bot_id"] = owner or ANY_BOT
             if e.get("venue_order_id") and e["bot_id"] != ANY_BOT:
                 self._order_bot[e["venue_order_id"]] = e["bot_id"]
-            if route(e) == "fills":
+            if venue_topic(e) == "fills":
                 if e["trade_id"] in self._seen:
                     continue  # already published (a poll overlaps the last one)
                 self._seen.add(e["trade_id"])
-            out.append((route(e), account_key(e), e))
+            out.append((venue_topic(e), account_key(e), e))
         return out
 
     def on_command(self, cmd: Mapping[str, Any]) -> list[Routed]:

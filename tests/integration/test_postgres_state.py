@@ -22,10 +22,10 @@ from connectors.postgres.books import BookCheckpoint
 from connectors.postgres.migrate import MIGRATIONS, applied, migrate
 from connectors.postgres.sink import PostgresSink
 from connectors.postgres.state import TOPICS
+from streams.cli.ops import risk_command
 from streams.config import load_config
 from streams.engine import Engine
 from streams.errors import DeskError
-from streams.ops_cli import risk_command
 from tests.conftest import SHARED_DATA, run_desk
 
 CRYPTO = SHARED_DATA / "crypto_1m"

@@ -32,9 +32,9 @@ from connectors.feeds.ccxt_feed import (
     fetch_history,
     make_exchange,
 )
-from connectors.feeds.live_cli import data_app
 from connectors.feeds.ohlcv_out import COLUMNS
 from streams.avro import registry
+from streams.cli.exchange import data_app
 from streams.errors import DeskError
 from streams.ids import event_id
 from streams.topics import spec, stream_key

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from typer.testing import CliRunner
 
 from streams import cli
+from streams.cli import context
 from streams.display import desk_table, num, print_table, stream_label
 from streams.progress import LineProgress, progress_bar
 
@@ -57,7 +58,7 @@ def test_decimals_are_shown_short_and_never_in_exponent_form(value: Any, shown: 
 
 
 def test_dq_tables_tell_usdt_from_usdc_at_80_columns() -> None:
-    from streams.dq_cli import pair_table, stream_table
+    from streams.cli.dq import pair_table, stream_table
 
     row = {"bars_clean": 30240, "rows": 30240, "missing": 1234, "coverage": 0.9912,
            "gap_runs": 123, "longest_gap": {"bars": 45}, "zero_volume_runs": 12,
@@ -130,17 +131,18 @@ def _order(cid: str, status: str, qty: str, filled: str, price: str | None) -> d
 
 
 def test_orders_show_short_decimals_and_which_market(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams import kafka, ops_cli
+    from streams import kafka
+    from streams.cli import ops
 
     events = [
         _order("a-t", "ACCEPTED", "0.010000000000000000", "0E-18", "24123.500000000000000000"),
         _order("b-c", "PARTIALLY_FILLED", "1.500000000000000000", "0.5", "21000"),
     ]
     out = narrow()
-    monkeypatch.setattr(ops_cli, "_context", lambda: (None, "b", "", cli._print_json, out))
+    monkeypatch.setattr(ops, "_context", lambda: (None, "b", "", context.print_json, out))
     monkeypatch.setattr(kafka, "read_topic", lambda *a, **k: [])
     monkeypatch.setattr(kafka, "decode_all", lambda _records: events)
-    ops_cli.orders(show_all=False, bot=None, limit=50, json_out=False)
+    ops.orders(show_all=False, bot=None, limit=50, json_out=False)
     text = out.export_text(clear=False)
     assert "E-" not in text and "000000" not in text
     assert "BTC/USDT@binanceus" in text and "BTC/USDC@binanceus" in text
@@ -151,7 +153,7 @@ def test_orders_show_short_decimals_and_which_market(monkeypatch: pytest.MonkeyP
 
 
 def test_json_output_has_no_exponent_decimals(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._print_json({"filled": Decimal("0E-18"), "qty": Decimal("1.500000000000000000")})
+    context.print_json({"filled": Decimal("0E-18"), "qty": Decimal("1.500000000000000000")})
     assert capsys.readouterr().out.split() == ["{", '"filled":', '"0",', '"qty":', '"1.5"', "}"]
 
 
@@ -170,8 +172,8 @@ def test_sql_prints_the_row_count_under_the_table(monkeypatch: pytest.MonkeyPatc
 
     out, err = narrow(), narrow()
     monkeypatch.setattr(access, "analytics_store", store)
-    monkeypatch.setattr(cli, "out", out)
-    monkeypatch.setattr(cli, "err", err)
+    monkeypatch.setattr(context, "out", out)
+    monkeypatch.setattr(context, "err", err)
     result = CliRunner().invoke(cli.app, ["sql", "SELECT stream, qty FROM x"])
     assert result.exit_code == 0, result.output
     text = [line for line in lines(out) if line.strip()]
@@ -180,13 +182,13 @@ def test_sql_prints_the_row_count_under_the_table(monkeypatch: pytest.MonkeyPatc
 
 
 def test_replay_bars_table_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from connectors.feeds import replay_cli
+    from streams.cli import replay
 
     out = narrow()
-    monkeypatch.setattr(replay_cli, "out", out)
+    monkeypatch.setattr(replay, "out", out)
     stream = {"interval": "1m", "bars": 30240, "first": "2023-03-01T00:01:00Z",
               "last": "2023-03-22T00:00:00Z"}  # fmt: skip
-    replay_cli._print({
+    replay._print({
         "streams": [{"stream": USDT, **stream}, {"stream": USDC, **stream}],
         "overlapping_streams": [], "reject_samples": [], "rejects": 0, "resume": None,
         "seconds": {"read": 1.0, "publish": None}, "dry_run": True, "bars_per_second": 1,
@@ -220,9 +222,9 @@ def test_progress_lines_say_rate_and_eta_every_few_seconds() -> None:
 
 
 def test_a_replay_into_a_log_prints_progress(monkeypatch: pytest.MonkeyPatch) -> None:
-    from connectors.feeds import replay_cli
     from connectors.feeds.files import ReadResult
     from streams import kafka
+    from streams.cli import replay
 
     class Sink:
         def __init__(self, *_: Any) -> None:
@@ -235,13 +237,13 @@ def test_a_replay_into_a_log_prints_progress(monkeypatch: pytest.MonkeyPatch) ->
             pass
 
     err = narrow()
-    monkeypatch.setattr(replay_cli, "err", err)
+    monkeypatch.setattr(replay, "err", err)
     monkeypatch.setattr(kafka, "EventProducer", Sink)
     bars = [{"ts_event": 1678521600000 + i * 60000, "venue": "v", "symbol": "S"}
             for i in range(5)]  # fmt: skip
     result = ReadResult.__new__(ReadResult)
     object.__setattr__(result, "rejects", [])
-    replay_cli._publish(bars, result, ("broker", ""), None, quiet=False)
+    replay._publish(bars, result, ("broker", ""), None, quiet=False)
     assert lines(err)[-1].startswith("replay: 5/5 (100.0%), ")
 
 
@@ -250,8 +252,8 @@ def test_reconcile_runs_one_pass_without_once(monkeypatch: pytest.MonkeyPatch) -
     from streams.settings import load_settings
 
     monkeypatch.delenv("DESK_CONFIG_FILE", raising=False)
-    monkeypatch.setattr(cli, "_checked_settings", load_settings)
-    monkeypatch.setattr(cli, "_bootstrap", lambda _s: "broker")
+    monkeypatch.setattr(context, "checked_settings", load_settings)
+    monkeypatch.setattr(context, "bootstrap", lambda _s: "broker")
     monkeypatch.setattr(kafka, "read_topic", lambda *a, **k: [])
     monkeypatch.setattr(kafka, "decode_all", lambda _records: [])
     for args in (["reconcile"], ["reconcile", "--once"], ["reconcile", "--json"]):

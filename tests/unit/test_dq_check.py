@@ -236,7 +236,7 @@ def test_dq_report_prints_the_same_summary_as_check(monkeypatch: pytest.MonkeyPa
     cfg = load_config()
     run = run_core(read_files([_path(q) for q in ("USD", "USDC")]).bars, cfg)
     topics = {"dq.reports": run.reports, "market.bars.clean": run.clean}
-    monkeypatch.setattr("streams.cli._bootstrap", lambda _s: "broker")
+    monkeypatch.setattr("streams.cli.context.bootstrap", lambda _s: "broker")
     monkeypatch.setattr("streams.kafka.read_topic", lambda _b, topic, *_a, **_k: topics[topic])
     monkeypatch.setattr("streams.kafka.decode_all", lambda events: list(events))
     res = CliRunner().invoke(app, ["dq", "report", "--since", "12d", "--json"])

@@ -324,8 +324,8 @@ def test_universe_and_extra_streams() -> None:
 
 def test_a_recorded_quote_the_gate_rejects_becomes_a_dead_letter() -> None:
     """``desk feed live`` publishes recorded quotes itself: a rejected one goes to deadletter."""
-    from connectors.feeds.live_cli import quote_dead_letter
     from streams.avro import registry
+    from streams.cli.exchange import quote_dead_letter
 
     cfg = load_config()
     quote = SyntheticQuoter(cfg.market_data).quote(real(n=1)[0]) | {"bid": math.nan}

@@ -12,7 +12,7 @@ def test_every_drill_is_named_in_the_cli_help_and_its_bad_bars_are_each_rejected
     where the stream is, is rejected by the data-quality core for the reason the drill
     expects, and every good bar around them stays clean (offline, real bars)."""
     from agents.dq.stream import InvalidBar
-    from streams.cli import DRILL_NAMES
+    from streams.cli.stack import DRILL_NAMES
     from streams.drills import DRILLS
     from streams.drills.inputs import BAD_REASONS, bad_bars
     from tests.unit.test_dq_containment import real

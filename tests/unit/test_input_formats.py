@@ -245,7 +245,7 @@ def test_streams_are_checked_against_the_running_desks_config(
     import os
 
     from connectors.feeds.files import read_files
-    from connectors.feeds.replay_cli import check_universe
+    from streams.cli.replay import check_universe
 
     path = tmp_path / "kraken_BTCUSD_1m_x.csv"
     path.write_text(f"{COLUMNS}\n1677628800,1,2,0.5,1.5,3\n")

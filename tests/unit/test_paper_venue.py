@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
+from agents.paper_venue.core import SYNTHETIC_BIAS, PaperVenue
 from connectors.feeds.files import read_bars
-from connectors.venues.paper import PaperVenue
-from connectors.venues.paper.core import SYNTHETIC_BIAS
 from streams.avro import registry
 from streams.config import FeeProfile
 from streams.ids import event_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streams.ops_cli import reserved_exposure, risk_conditions
+from streams.cli.ops import reserved_exposure, risk_conditions
 
 
 def order(cid: str, side: str, qty: str, ts: int) -> dict:

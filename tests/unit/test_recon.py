@@ -8,9 +8,9 @@ from functools import cache
 
 import pytest
 
+from agents.paper_venue.desk import PaperDesk
 from agents.recon.core import Reconciler
 from connectors.feeds.files import read_files
-from connectors.venues.paper.desk import PaperDesk
 from streams.config import load_config
 from streams.engine import Engine
 from tests.conftest import SHARED_DATA
@@ -118,7 +118,7 @@ RANK = {"fills": 0, "orders.events": 1, "venue.reports": 2}
 
 def event_time_order(events: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """The order ``desk reconcile --once`` reads the topics in: by event time, then
-    fills, order events, reports (streams/recon_cli.py)."""
+    fills, order events, reports (streams/cli/recon.py)."""
     keyed = sorted(enumerate(events), key=lambda x: (int(x[1][1]["ts_event"]), RANK[x[1][0]], x[0]))
     return [e for _i, e in keyed]
 

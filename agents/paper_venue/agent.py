@@ -30,10 +30,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from agents.paper_venue.desk import PaperDesk, Routed
 from agents.quotes.core import SyntheticQuoter
 from connectors.postgres.venue_state import VenueCheckpoint
 from connectors.retry import until_done
-from connectors.venues.paper.desk import PaperDesk, Routed
 from streams.avro import registry
 from streams.incarnation import offsets_valid
 from streams.metrics import EVENTS_IN, EVENTS_OUT

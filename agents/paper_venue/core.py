@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from agents.quotes.core import BIAS as SYNTHETIC_BIAS
 from streams.config import FeeProfile
 from streams.decimals import tidy
 from streams.ids import event_id
@@ -49,8 +50,6 @@ QTY_Q = Decimal("1e-8")
 FEE_Q = Decimal("1e-12")
 BPS = Decimal(10_000)
 DAY_MS = 86_400_000
-# same label as agents.quotes (not imported: a connector must not depend on agents)
-SYNTHETIC_BIAS = "optimistic_estimated"
 ANY_BOT = "*"
 ZERO = Decimal(0)
 

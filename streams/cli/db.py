@@ -6,7 +6,8 @@ from typing import Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import desk_table
 
 db_app = typer.Typer(
@@ -26,16 +27,21 @@ def migrate(json_out: JsonOpt = False) -> None:
     """
     from connectors.postgres.migrate import applied
     from connectors.postgres.migrate import migrate as migrate_postgres
-    from streams import cli
     from streams.config import load_config
     from streams.runtime.access import analytics_store, postgres_dsn
 
-    settings = cli._settings()
+    settings = context.settings()
     retention = load_config(settings.config_file).analytics.table_retention()
-    with cli.err.status("migrating PostgreSQL...", spinner="dots"), postgres_dsn(settings) as dsn:
+    with (
+        context.err.status("migrating PostgreSQL...", spinner="dots"),
+        postgres_dsn(settings) as dsn,
+    ):
         ran = migrate_postgres(dsn)
         now = applied(dsn)
-    with cli.err.status("migrating ClickHouse...", spinner="dots"), analytics_store(settings) as st:
+    with (
+        context.err.status("migrating ClickHouse...", spinner="dots"),
+        analytics_store(settings) as st,
+    ):
         ch = st.migrate(retention)
     report: dict[str, Any] = {
         "postgres": {
@@ -45,7 +51,7 @@ def migrate(json_out: JsonOpt = False) -> None:
         "clickhouse": ch.to_json(),
     }
     if json_out:
-        cli._print_json(report)
+        context.print_json(report)
         return
     table = desk_table(
         "store",
@@ -64,7 +70,7 @@ def migrate(json_out: JsonOpt = False) -> None:
             str(r["schema_version"]),
             kept or ("forever" if store_name == "clickhouse" else ""),
         )
-    cli.out.print(table)
+    context.out.print(table)
 
 
 def register_db(app: typer.Typer) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from streams.cli import context
 from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
 from streams.progress import progress_bar
@@ -176,14 +177,13 @@ def desk_config(explicit: Path | None = None) -> tuple[DeskConfig, Path]:
     (its containment agent is what would refuse the bars); else ``DESK_CONFIG_FILE``;
     else the packaged one.
     """
-    from streams.cli import _settings  # late: streams.cli imports this module
     from streams.config import DEFAULT_CONFIG, load_config
 
     path = explicit
     if path is None:
         from streams.runtime.stack import pid_alive, read_state
 
-        settings = _settings()
+        settings = context.settings()
         state = read_state(settings)
         if state and state.get("config_file") and pid_alive(int(state["pid"])):
             path = Path(state["config_file"])
@@ -330,11 +330,10 @@ def expand(files: list[Path]) -> list[Path]:
 
 
 def _target() -> tuple[str, str]:
-    from streams.cli import _bootstrap  # late: streams.cli imports this module
     from streams.settings import load_settings
 
     settings = load_settings()
-    return _bootstrap(settings), settings.topic_prefix
+    return context.bootstrap(settings), settings.topic_prefix
 
 
 def _stored(streams: dict[Stream, tuple[int, int]]) -> dict[Stream, Stored]:
@@ -345,11 +344,10 @@ def _stored(streams: dict[Stream, tuple[int, int]]) -> dict[Stream, Stored]:
     resume that cannot ask must not fall back to sending everything.
     """
     from connectors.feeds.resume import TABLE, parse_stored, stored_sql
-    from streams.cli import _settings  # late: streams.cli imports this module
     from streams.runtime.access import analytics_store
 
     try:
-        with analytics_store(_settings()) as store:
+        with analytics_store(context.settings()) as store:
             rows = store.query(stored_sql(streams)).rows
         return parse_stored(rows)
     except (DeskError, OSError, ValueError, KeyError) as exc:

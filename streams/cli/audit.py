@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import desk_table, print_table
 
 audit_app = typer.Typer(help="The audit trail: every risk command, kill, resume, gate result.",
@@ -28,11 +29,10 @@ def verify_cmd(json_out: JsonOpt = False) -> None:
     """
     from agents.audit.chain import verify
     from connectors.postgres.audit import AuditLog
-    from streams import cli
     from streams.runtime.access import postgres_dsn
 
-    status = cli.err.status("verifying the audit chain...", spinner="dots")
-    with status, postgres_dsn(cli._settings()) as dsn:
+    status = context.err.status("verifying the audit chain...", spinner="dots")
+    with status, postgres_dsn(context.settings()) as dsn:
         checked, broken = verify(AuditLog(dsn).entries())
     report: dict[str, Any] = {
         "ok": broken is None,
@@ -40,11 +40,11 @@ def verify_cmd(json_out: JsonOpt = False) -> None:
         "first_break": None if broken is None else broken.to_json(),
     }
     if json_out:
-        cli._print_json(report)
+        context.print_json(report)
     elif broken is None:
-        cli.out.print(f"[green]audit chain intact[/]: {checked} entries")
+        context.out.print(f"[green]audit chain intact[/]: {checked} entries")
     else:
-        cli.out.print(f"[red]audit chain broken at entry {broken.seq}[/]: {broken.reason}")
+        context.out.print(f"[red]audit chain broken at entry {broken.seq}[/]: {broken.reason}")
     if broken is not None:
         raise typer.Exit(1)
 
@@ -66,13 +66,12 @@ def show_cmd(
     from collections import deque
 
     from connectors.postgres.audit import AuditLog
-    from streams import cli
     from streams.runtime.access import postgres_dsn
 
-    with postgres_dsn(cli._settings()) as dsn:
+    with postgres_dsn(context.settings()) as dsn:
         entries = list(deque(AuditLog(dsn).entries(kind), maxlen=last))
     if json_out:
-        cli._print_json({"entries": [e.to_json() for e in entries]})
+        context.print_json({"entries": [e.to_json() for e in entries]})
         return
     table = desk_table(
         "seq",
@@ -91,7 +90,7 @@ def show_cmd(
         at = dt.datetime.fromtimestamp(e.ts_event / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(e.seq), at, e.kind, e.actor, e.subject,
                       str(e.body.get("reason", "")), e.hash[:12])  # fmt: skip
-    print_table(cli.out, table, len(entries), "entry", "entries")
+    print_table(context.out, table, len(entries), "entry", "entries")
 
 
 def register_audit(app: typer.Typer) -> None:

@@ -16,10 +16,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from streams.cli_options import JsonOpt
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import console, desk_table, stream_label
 from streams.errors import DeskError
 
+dq_app = typer.Typer(help="Data quality of the market data.", no_args_is_help=True)
 out = console()
 err = console(stderr=True)
 COLOUR = {"CRITICAL": "red", "WARNING": "yellow", "INFO": "cyan", "OK": "green"}
@@ -45,10 +47,11 @@ Examples:
 """
 
 
-def register_dq(dq_app: typer.Typer) -> None:
-    """Add ``check`` and ``report`` to the ``desk dq`` group."""
+def register_dq(app: typer.Typer) -> None:
+    """Add the ``desk dq`` group: ``check`` and ``report``."""
     dq_app.command("check", help=CHECK_HELP)(dq_check)
     dq_app.command("report")(dq_report)
+    app.add_typer(dq_app, name="dq")
 
 
 def _print_json(data: Any) -> None:
@@ -96,7 +99,7 @@ def dq_check(
 ) -> None:
     from agents.dq.check import check_summary, run_core
     from connectors.feeds.files import FORMATS, ReadOptions, check_bars, parse_when, read_files
-    from connectors.feeds.replay_cli import expand
+    from streams.cli.replay import expand
 
     if fail_on not in ("CRITICAL", "WARNING", "never"):
         raise DeskError(f"--fail-on {fail_on!r}: use CRITICAL, WARNING or never")
@@ -167,7 +170,6 @@ def dq_report(
           # needs: desk up
     """
     from agents.dq.summary import parse_bound, summarize
-    from streams.cli import _bootstrap, _settings
     from streams.config import DEFAULT_CONFIG, load_config
     from streams.kafka import decode_all, read_topic
 
@@ -176,9 +178,9 @@ def dq_report(
         hi = parse_bound(until, "--until") if until else None
     except ValueError as exc:
         raise DeskError(str(exc)) from None
-    settings = _settings()
+    settings = context.settings()
     cfg = load_config(settings.config_file or DEFAULT_CONFIG)
-    bootstrap, prefix = _bootstrap(settings), settings.topic_prefix
+    bootstrap, prefix = context.bootstrap(settings), settings.topic_prefix
     with err.status("reading dq.reports and market.bars.clean", spinner="dots"):
         reports = decode_all(read_topic(bootstrap, "dq.reports", prefix, idle_s=1.0))
         bars = decode_all(read_topic(bootstrap, "market.bars.clean", prefix, idle_s=1.0))

@@ -13,7 +13,8 @@ from typing import Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import desk_table
 
 parity_app = typer.Typer(help="Parity: the fill model against realized execution.",
@@ -37,14 +38,13 @@ def report(
       $ desk parity report --json  # needs: desk up
     """
     from agents.parity.core import parity_reports
-    from streams import cli
     from streams.config import load_config
     from streams.kafka import decode_all, read_topic
 
-    settings = cli._checked_settings()
-    bootstrap, prefix = cli._bootstrap(settings), settings.topic_prefix
+    settings = context.checked_settings()
+    bootstrap, prefix = context.bootstrap(settings), settings.topic_prefix
     topics = ("orders.commands", "orders.events", "fills", "market.bars.clean")
-    with cli.err.status("reading the topics and running the shadow model...", spinner="dots"):
+    with context.err.status("reading the topics and running the shadow model...", spinner="dots"):
         data = {t: decode_all(read_topic(bootstrap, t, prefix, idle_s=1.0)) for t in topics}
         config = load_config(settings.config_file)
         got = parity_reports(config, *(data[t] for t in topics))
@@ -56,7 +56,7 @@ def report(
         "warnings": sum(r["status"] == "WARNING" for r in got),
     }
     if json_out:
-        cli._print_json(result)
+        context.print_json(result)
     else:
         table = desk_table(
             "bot",
@@ -80,7 +80,7 @@ def report(
                               at.strftime("%Y-%m-%d %H:%M") if i == 0 else "",
                               r["status"] if i == 0 else "", m["name"], _fmt(m["expected"]),
                               _fmt(m["realized"]), f"{m['threshold']:g}{warn}")  # fmt: skip
-        cli.out.print(table)
+        context.out.print(table)
     if result["warnings"]:
         raise typer.Exit(1)
 

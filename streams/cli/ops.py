@@ -20,7 +20,8 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import desk_table, num, print_table, stream_label
 from streams.errors import DeskError
 from streams.ids import event_id
@@ -53,10 +54,9 @@ def risk_command(
 
 
 def _context() -> tuple[Any, str, str, Callable[[Any], None], Any]:
-    from streams import cli
-
-    settings = cli._settings()
-    return settings, cli._bootstrap(settings), settings.topic_prefix, cli._print_json, cli.out
+    settings = context.settings()
+    bootstrap = context.bootstrap(settings)
+    return settings, bootstrap, settings.topic_prefix, context.print_json, context.out
 
 
 def _send_command(

@@ -14,23 +14,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors.venues.paper.core import PaperVenue
+from agents.paper_venue.core import PaperVenue
 from streams.config import DeskConfig
-
-Routed = tuple[str, str, dict[str, Any]]  # topic, key, event
-
-
-def route(event: Mapping[str, Any]) -> str:
-    """The topic of a venue event, by its shape."""
-    if "trade_id" in event:
-        return "fills"
-    if "balances" in event:
-        return "venue.reports"
-    return "orders.events"
-
-
-def account_key(event: Mapping[str, Any]) -> str:
-    return f"{event['venue']}:{event['account']}"
+from streams.topics import Routed, account_key, venue_topic
 
 
 class PaperDesk:
@@ -88,7 +74,7 @@ class PaperDesk:
         pv = self.venues.get((cmd.get("venue"), cmd.get("account")))  # type: ignore[arg-type]
         if pv is None:
             return []  # not a paper account: a live/sandbox connector serves it
-        return [(route(e), account_key(e), e) for e in pv.on_command(cmd)]
+        return [(venue_topic(e), account_key(e), e) for e in pv.on_command(cmd)]
 
     def on_bar(self, bar: Mapping[str, Any], quote: Mapping[str, Any] | None) -> list[Routed]:
         out: list[Routed] = []
@@ -101,7 +87,7 @@ class PaperDesk:
             if period > self._reported.setdefault((venue, account), period):
                 self._reported[(venue, account)] = period
                 events.append(pv.report(ts, correlation_id=bar["event_id"]))
-            out += [(route(e), account_key(e), e) for e in events]
+            out += [(venue_topic(e), account_key(e), e) for e in events]
         return out
 
     def clock(self) -> int:
@@ -112,14 +98,14 @@ class PaperDesk:
         """Close every order the store holds open that no paper account works (see
         ``PaperVenue.lost``)."""
         return [
-            (route(e), account_key(e), e)
+            (venue_topic(e), account_key(e), e)
             for pv in self.venues.values()
             for e in pv.lost(stored_open, reason)
         ]
 
     def cancel_all(self, ts: int | None = None, reason: str = "kill switch") -> list[Routed]:
         return [
-            (route(e), account_key(e), e)
+            (venue_topic(e), account_key(e), e)
             for pv in self.venues.values()
             for e in pv.cancel_all(ts=ts, reason=reason)
         ]

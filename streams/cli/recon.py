@@ -18,7 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.cli_options import JsonOpt
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import desk_table, print_table
 
 RANK = {"fills": 0, "orders.events": 1, "venue.reports": 2}
@@ -45,15 +46,14 @@ def reconcile(
       $ desk reconcile --json  # needs: desk up
     """
     from agents.recon.desk import reconciler
-    from streams import cli
     from streams.config import load_config
     from streams.kafka import decode_all, read_topic
 
     del once  # one pass is the only mode
-    settings = cli._checked_settings()
-    bootstrap, prefix = cli._bootstrap(settings), settings.topic_prefix
+    settings = context.checked_settings()
+    bootstrap, prefix = context.bootstrap(settings), settings.topic_prefix
     events: list[tuple[int, int, str, dict[str, Any]]] = []
-    with cli.err.status("reading the topics...", spinner="dots"):
+    with context.err.status("reading the topics...", spinner="dots"):
         for topic, rank in RANK.items():
             for e in decode_all(read_topic(bootstrap, topic, prefix, idle_s=1.0)):
                 events.append((int(e["ts_event"]), rank, topic, e))
@@ -93,7 +93,7 @@ def reconcile(
         "warning": by_sev.get("WARNING", 0),
     }
     if json_out:
-        cli._print_json(result)
+        context.print_json(result)
     else:
         n_reports, n_fills = sum(reports.values()), result["fills"]
         title = f"reconciliation: {n_reports} venue report(s), {n_fills} fill(s)"
@@ -103,9 +103,9 @@ def reconcile(
             table.add_row(f["severity"], f"{f['venue']}:{f['account']}", f["bot_id"] or "",
                           f["finding"], f["message"])  # fmt: skip
         if findings:
-            print_table(cli.out, table, len(findings), "finding")
+            print_table(context.out, table, len(findings), "finding")
         else:
-            cli.out.print("[green]reconciled: no finding[/]")
+            context.out.print("[green]reconciled: no finding[/]")
     if result["critical"]:
         raise typer.Exit(1)
 

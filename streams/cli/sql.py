@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from streams.cli import context
 from streams.display import desk_table, num, print_table
 from streams.errors import DeskError
 
@@ -78,14 +79,13 @@ def sql(
       $ desk sql --query worst-slippage --show
     """
     from analytics.triage import find, load_all
-    from streams import cli
     from streams.runtime.access import analytics_store
 
     fmt = Format.json if json_out else fmt
     if list_queries:
         queries = load_all()
         if fmt is Format.json:
-            cli._print_json([
+            context.print_json([
                 {"name": q.name, "title": q.title, "why": q.why,
                  "params": [{"name": p.name, "type": p.type, "default": p.default}
                             for p in q.params]}
@@ -101,7 +101,7 @@ def sql(
         )
         for q in queries.values():
             table.add_row(q.name, q.title, ", ".join(f"{p.name} ({p.type})" for p in q.params))
-        print_table(cli.out, table, len(queries), "query", "queries")
+        print_table(context.out, table, len(queries), "query", "queries")
         return
     if (statement is None) == (query is None):
         raise DeskError("give one SQL statement or --query NAME (desk sql --list shows them)")
@@ -120,12 +120,12 @@ def sql(
     if show:
         sys.stdout.write(text + "\n")
         return
-    settings = cli._settings()
-    status = cli.err.status("querying the analytics store...", spinner="dots")
+    settings = context.settings()
+    status = context.err.status("querying the analytics store...", spinner="dots")
     with status, analytics_store(settings) as store:
         result = store.query(text)
     if fmt is Format.json:
-        cli._print_json(result.to_json())
+        context.print_json(result.to_json())
     elif fmt is Format.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(result.columns)
@@ -137,7 +137,7 @@ def sql(
             table.add_column(col, justify="right" if numeric else "left", overflow="fold")
         for row in result.rows:
             table.add_row(*[_cell(v) for v in row])
-        print_table(cli.out, table, len(result.rows))
+        print_table(context.out, table, len(result.rows))
 
 
 def register_sql(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.venues.paper.desk import PaperDesk
+from agents.paper_venue.desk import PaperDesk
 from streams.config import DeskConfig
 from streams.topics import stream_key
 

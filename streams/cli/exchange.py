@@ -21,6 +21,8 @@ from typing import Annotated, Any
 
 import typer
 
+from streams.cli import context
+from streams.cli.options import JsonOpt
 from streams.display import console
 from streams.errors import DeskError
 
@@ -29,7 +31,6 @@ data_app = typer.Typer(
 )
 err = console(stderr=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ExchangeOpt = Annotated[
     str, typer.Option(help="ccxt exchange id, e.g. binanceus, kraken, coinbase.")
 ]
@@ -188,7 +189,6 @@ def feed_live(
     from connectors.feeds.backoff import Retrier
     from connectors.feeds.ccxt_feed import BARS_TOPIC, QUOTES_TOPIC, LiveFeed
     from connectors.feeds.ohlcv_out import iso_utc
-    from streams.cli import _bootstrap
     from streams.config import load_config
     from streams.kafka import EventProducer
     from streams.settings import load_settings
@@ -197,7 +197,7 @@ def feed_live(
     hooks = _hooks(ctx)
     settings = load_settings()
     gate = QuoteGate.from_config(load_config(settings.config_file))
-    producer = EventProducer(_bootstrap(settings), settings.topic_prefix)
+    producer = EventProducer(context.bootstrap(settings), settings.topic_prefix)
     stop = threading.Event()
     ex = hooks["exchange_factory"](exchange)
     feed = LiveFeed(
@@ -263,5 +263,5 @@ def quote_dead_letter(quote: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def register_live(feed_app: typer.Typer) -> None:
-    """Add ``live`` to the ``desk feed`` sub-app (cli.py owns that app)."""
+    """Add ``live`` to the ``desk feed`` sub-app (``streams.cli`` owns that app)."""
     feed_app.command("live")(feed_live)

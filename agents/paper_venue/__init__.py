@@ -1,0 +1,1 @@
+"""Paper venue: a deterministic, conservative simulated exchange, one per paper account."""

@@ -1,0 +1,223 @@
+"""``desk up``, ``status``, ``worker``, ``demo`` and ``drill``: running a desk and checking it.
+
+``up`` runs the whole stack in the foreground (embedded wherever no URL is set),
+``worker`` only the agents, ``status`` asks every part; ``demo`` and ``drill`` start
+a desk of their own on real bars, to show it and to break it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from streams.cli import context
+from streams.cli.dq import stream_table
+from streams.cli.options import JsonOpt
+from streams.display import desk_table, print_table, stream_label
+from streams.errors import DeskError
+
+
+def _health_table(parts: list[dict[str, Any]]) -> Table:
+    t = desk_table("part", "mode", "health", "detail", "endpoint", keys=("part",))
+    for p in parts:
+        mark = "[green]healthy[/]" if p["healthy"] else "[red]down[/]"
+        t.add_row(p["part"], p["mode"], mark, p["detail"], p.get("endpoint") or "")
+    return t
+
+
+# -- up / status / worker -------------------------------------------------------------------
+
+
+def up(
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Faust workers sharing the partitions.")
+    ] = 1,
+) -> None:
+    """Run the stack (broker, PostgreSQL, ClickHouse) and the agents in the foreground.
+
+    Ctrl-C or SIGTERM stops everything cleanly. Parts with a URL/DSN in the
+    settings are used as they are (only health-checked), the rest are embedded.
+    """
+    from streams.runtime.stack import Stack
+
+    settings = context.checked_settings()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = Stack(settings, workers=workers)
+    try:
+        with context.err.status("starting the desk...") as st:
+            stack.start(progress=lambda part: st.update(f"starting {part}..."))
+        context.out.print(_health_table([p.to_json() for p in stack.health()]))
+        context.out.print(f"desk up on {settings.data_path} - Ctrl-C to stop")
+        while not stop.wait(1.0):
+            if stack.worker is not None and stack.worker.poll() is not None:
+                raise DeskError(
+                    f"agents worker exited with {stack.worker.returncode}; "
+                    f"see {stack.run_dir / 'worker.log'}"
+                )
+    finally:
+        with context.err.status("stopping..."):
+            stack.stop()
+        context.err.print("desk stopped")
+
+
+def status(json_out: JsonOpt = False) -> None:
+    """Health of each part (broker, PostgreSQL, ClickHouse, agents). Exit 1 if any is down.
+
+    Examples:
+
+      $ desk status --json  # exit 1 when no desk runs
+    """
+    from streams.runtime.stack import status as stack_status
+
+    report = stack_status(context.settings())
+    if json_out:
+        context.print_json(report)
+    else:
+        state = f"running (pid {report['pid']})" if report["running"] else "not running"
+        context.out.print(f"desk: {state}")
+        if report.get("error"):
+            context.out.print(f"[red]{report['error']}[/]")
+        context.out.print(_health_table(report["parts"]))
+    raise typer.Exit(0 if report["healthy"] else 1)
+
+
+def worker() -> None:
+    """Run only the agents (Faust worker) against DESK_BROKER_URL.
+
+    `desk up` starts one for you; in production run one per container and scale
+    out with more partitions and more workers.
+    """
+    from streams.worker import run_worker
+
+    settings = context.checked_settings()
+    if not settings.broker_url:
+        raise DeskError("desk worker needs DESK_BROKER_URL (desk up sets it)")
+    run_worker(settings, settings.broker_url)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def demo(
+    json_out: JsonOpt = False,
+    limit: Annotated[
+        int | None, typer.Option(help="Bars per sample (default: all).", min=1)
+    ] = None,
+) -> None:
+    """Replay real bundled bars through the embedded desk and report (offline, no setup)."""
+    from streams.demo import run_demo
+    from streams.progress import progress_bar
+
+    settings = context.checked_settings()
+    if settings.data_dir == Path(".desk"):  # keep the demo away from a real desk's data
+        settings = settings.model_copy(update={"data_dir": Path(".desk/demo")})
+    with progress_bar(context.err, disable=json_out) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_stage(msg: str) -> None:
+            if not json_out:
+                context.err.print(f"- {msg}")
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
+
+        report = run_demo(settings, limit, on_stage, on_progress)
+    if json_out:
+        context.print_json(report)
+        return
+    t = desk_table(
+        "stream",
+        "bars in",
+        "clean out",
+        title="bars through the agents",
+        keys=("stream",),
+        numbers=("bars in", "clean out"),
+    )
+    for s in report["streams"]:
+        t.add_row(stream_label(s["stream"]), str(s["bars_in"]), str(s["bars_clean"]))
+    context.out.print(t)
+    d = desk_table(
+        "topic",
+        "partition",
+        "offset",
+        "kind",
+        "error",
+        title="dead letters",
+        keys=("topic",),
+        numbers=("partition", "offset"),
+    )
+    for x in report["dead_letters"]:
+        d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
+    print_table(context.out, d, len(report["dead_letters"]), "dead letter")
+    context.out.print(stream_table(report["data_quality"]))  # desk dq prints more
+    context.out.print(
+        f"{report['bars_in']} bars in, {report['bars_clean']} clean out, "
+        f"{len(report['dead_letters'])} dead letters; stack up in "
+        f"{report['seconds']['stack_start']} s, replay+processing "
+        f"{report['seconds']['replay_and_process']} s ({report['bars_per_second']} bars/s)"
+    )
+
+
+# -- drills ---------------------------------------------------------------------------------
+
+
+DRILL_NAMES = (
+    "worker-crash | restart | postgres-stall | broker-kill | clickhouse-outage | bad-values"
+    " | secrets"
+)
+
+
+def drill(
+    name: Annotated[str, typer.Argument(help=DRILL_NAMES)],
+    json_out: JsonOpt = False,
+    data: Annotated[
+        Path | None, typer.Option(help="The crypto_1m bars (default: ../shared/data).")
+    ] = None,
+    since: Annotated[str, typer.Option(help="Window start (UTC).")] = "2023-03-02T00:00",
+    until: Annotated[str, typer.Option(help="Window end (UTC).")] = "2023-03-02T03:00",
+    speed: Annotated[str, typer.Option(help="Replay speed.")] = "x300",
+) -> None:
+    """Break a fresh desk the way production does and measure it (docs/reliability.md).
+
+    Starts a whole embedded desk under DESK_DATA_DIR/drills/NAME, replays real bars,
+    breaks it mid-replay, and reports bars published vs stored, lost, duplicated,
+    orders left PENDING, fills and time to recover. Exit 1 if a promise did not hold.
+    """
+    import shutil
+
+    from streams.drills import DEFAULT_DATA, DRILLS, Window, run_drill
+
+    if name not in DRILLS:
+        raise DeskError(f"no drill {name!r}; one of: {', '.join(DRILLS)}")
+    settings = context.checked_settings()
+    directory = settings.data_path / "drills" / name
+    shutil.rmtree(directory, ignore_errors=True)
+    with context.err.status(f"drill {name}: starting a desk, replaying, breaking it..."):
+        window = Window(since, until, speed)
+        result = run_drill(name, directory, data=data or DEFAULT_DATA, window=window)
+    if json_out:
+        context.out.print_json(json.dumps(result.to_json(), default=str))
+    else:
+        verdict = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
+        context.out.print(f"drill {name}: {verdict}")
+        for k, v in result.figures.items():
+            context.out.print(f"  {k}: {v}", highlight=False)
+        for f in result.failures:
+            context.out.print(f"  [red]failed[/]: {f}", highlight=False)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def register_stack(app: typer.Typer) -> None:
+    for command in (up, status, worker, demo, drill):
+        app.command()(command)
