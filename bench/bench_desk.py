@@ -18,14 +18,13 @@ out (clean) on the broker; the headline is ``desk รท ceiling`` (issue 14 wants โ
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import CRYPTO
+from bench import CRYPTO, recorded_main
 from connectors.feeds.files import read_files
 from connectors.feeds.replay import replay
 from streams.config import load_config
@@ -89,17 +88,10 @@ def run(days: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--days", type=float, default=3.0, help="days of bars (from 2023-03-02)")
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    args = ap.parse_args()
-    if not CRYPTO.exists():
-        raise SystemExit(f"{CRYPTO}: recorded data not found (it lives beside the checkout)")
-    text = json.dumps(run(args.days), indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    def options(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--days", type=float, default=3.0, help="days of bars (from 2023-03-02)")
+
+    recorded_main(__doc__ or "", lambda args: run(args.days), options=options)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ ratio of the medians.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import platform
 import statistics
 import tempfile
@@ -24,6 +22,7 @@ from typing import Any
 
 import aiokafka
 
+from bench import recorded_main
 from streams.runtime.broker import EmbeddedBroker
 
 WAITS_MS = (1500, 50)
@@ -85,14 +84,7 @@ def run() -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    args = ap.parse_args()
-    text = json.dumps(run(), indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    recorded_main(__doc__ or "", run, needs_data=False)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from streams.kafka import event_time_s
 from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS
 from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
-from streams.topics import CATALOG, physical_name
+from streams.topics import catalog_for, physical_name
 
 log = logging.getLogger("deskplane.app")
 
@@ -316,7 +316,7 @@ def create_app(
     # no log line, dead letter or alert error of this process shows a configured secret
     install_log_redaction(desk.config)
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
-    for spec in CATALOG:
+    for spec in catalog_for(settings.core):
         desk.topics[spec.name] = app.topic(
             physical_name(spec.name, settings.topic_prefix),
             key_serializer="raw",

@@ -44,6 +44,7 @@ from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
 from streams.runtime.proc import pid_alive, spawn, stop_process, wait_until
 from streams.runtime.supervisor import PARTS, Supervisor
 from streams.settings import DeskSettings, redact_url
+from streams.topics import catalog_for
 
 Progress = Callable[[str], None]
 log = logging.getLogger("deskplane.stack")
@@ -164,7 +165,11 @@ class Stack:
                 load_config(self.settings.config_file).analytics.table_retention()
             )
             progress("topics")
-            apply_topics(self.broker.bootstrap, self.settings.topic_prefix)
+            apply_topics(
+                self.broker.bootstrap,
+                self.settings.topic_prefix,
+                catalog_for(self.settings.core),
+            )
             self._serve_health()  # before the agents: the sink reaches chDB through it
             if self.with_agents:
                 progress("agents")
@@ -178,11 +183,15 @@ class Stack:
             raise
 
     def start_worker(self, timeout_s: float = 60.0) -> None:
-        self.worker = self._spawn_worker(0, timeout_s)
+        # the first is ``self.worker`` from the moment it runs: the supervisor must not take a
+        # worker that is starting for one that died
+        self._spawn_worker(0, timeout_s, lambda w: setattr(self, "worker", w))
         while len(self.extra_workers) < self.workers - 1:
-            self.extra_workers.append(self._spawn_worker(len(self.extra_workers) + 1, timeout_s))
+            self._spawn_worker(len(self.extra_workers) + 1, timeout_s, self.extra_workers.append)
 
-    def _spawn_worker(self, index: int, timeout_s: float) -> subprocess.Popen:
+    def _spawn_worker(
+        self, index: int, timeout_s: float, started: Callable[[subprocess.Popen], None]
+    ) -> None:
         suffix = "" if index == 0 else f"-{index}"
         ready = self.run_dir / f"worker{suffix}.ready"
         ready.unlink(missing_ok=True)
@@ -210,11 +219,10 @@ class Stack:
             env["DESK_CONFIG_FILE"] = str(self.settings.config_file)
         log = self.run_dir / f"worker{suffix}.log"
         worker = spawn([sys.executable, "-m", "streams.cli", "worker"], str(log), env)
+        started(worker)
         ok = wait_until(lambda: ready.exists() or worker.poll() is not None, timeout_s, 0.1)
         if not ok or worker.poll() is not None:
-            stop_process(worker, timeout_s=5)
             raise DeskError(f"agents did not start; see {log}")
-        return worker
 
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice and after a partial start. The worker
@@ -289,7 +297,11 @@ class Stack:
                 self.worker = None
             self.broker.stop()
             self.broker.start()
-            apply_topics(self.broker.bootstrap, self.settings.topic_prefix)
+            apply_topics(
+                self.broker.bootstrap,
+                self.settings.topic_prefix,
+                catalog_for(self.settings.core),
+            )
             self._write_state()
             if self.with_agents:
                 self.start_worker()
