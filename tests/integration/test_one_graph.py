@@ -71,7 +71,9 @@ def on_the_broker(stack: Stack, prefix: str, want: dict) -> dict[tuple[str, str]
     clean = sum(len(v) for (t, _k), v in want.items() if t == "market.bars.clean")
     deadline, last, calm = time.monotonic() + 300, -1, 0.0
     while time.monotonic() < deadline:
-        n = len(read_topic(stack.broker.bootstrap, "market.bars.clean", prefix, idle_s=0.5))
+        # distinct bars: after a restart the re-sent ones must not count as progress
+        n = len({v for _k, v, _p, _o in read_topic(stack.broker.bootstrap, "market.bars.clean",
+                                                   prefix, idle_s=0.5)})  # fmt: skip
         if n >= clean:
             break
         calm = calm if n == last else time.monotonic()
