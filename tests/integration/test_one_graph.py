@@ -109,6 +109,9 @@ def desk(
         topic_prefix=prefix,
         core="fused",
         clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB path per process
+        # the trading graph alone: the sinks would add three days of fills to the session's
+        # shared ClickHouse, which the order-path test's day query counts
+        agent_modules="streams.core",
     )
     stack = Stack(settings, with_agents=True, workers=workers)
     stack.start()
