@@ -23,10 +23,9 @@ from typing import Any, NamedTuple, Protocol
 
 from streams.avro import registry
 from streams.config import DeskConfig
-from streams.topics import key_of, spec
+from streams.topics import Routed, key_of, spec
 
 Event = dict[str, Any]
-Routed = tuple[str, str, Event]  # topic, key, event
 
 
 class Context(Protocol):
