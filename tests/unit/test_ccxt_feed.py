@@ -266,8 +266,11 @@ def test_requests_are_spaced_by_the_exchange_rate_limit() -> None:
     gaps = [b - a for a, b in pairwise(times)]
     # ccxt spaces requests by rateLimit (50 ms) x its weight for the endpoint being called:
     # klines 0.4 (Binance weight 2 of 6000/min) = 20 ms, depth?limit=5 1 = 50 ms
+    # ccxt's throttle is a token bucket: a request the machine delayed leaves its successor
+    # the tokens it waited for, so one gap may be short; the span of all of them may not
     floors = [0.020, 0.050, 0.020, 0.050]
-    assert all(g >= 0.9 * f for g, f in zip(gaps, floors, strict=True)), gaps
+    assert sum(gaps) >= 0.9 * sum(floors), gaps
+    assert sorted(gaps)[len(gaps) // 2] >= 0.9 * 0.020, gaps  # most are spaced, not burst
 
 
 # -- quotes and the loop --------------------------------------------------------------------
