@@ -88,18 +88,21 @@ class CoreShell:
 
     # -- the state -------------------------------------------------------------------------
 
-    def _capture(self) -> tuple[bytes, dict[str, int]]:
-        """Under the lock: the engine and the outbox as they are now (pickled: fast, exact)."""
+    def _capture(self) -> tuple[bytes, dict[str, Any], dict[str, int]]:
+        """Under the lock: the engine and the outbox as they are now (pickled: fast, exact),
+        and what the nodes show of their state to people and drills (JSON: books)."""
         blob = pickle.dumps((self.engine.nodes, list(self.outbox)), protocol=5)
-        return blob, dict(self.offsets)
+        views = {n: p.view() for n, p in self.engine.nodes.items() if hasattr(p, "view")}
+        return blob, views, dict(self.offsets)
 
-    def _save(self, captured: tuple[bytes, dict[str, int]]) -> None:
+    def _save(self, captured: tuple[bytes, dict[str, Any], dict[str, int]]) -> None:
         """Every event the saved inputs produced is on the broker before they are acked."""
-        blob, offsets = captured
+        blob, views, offsets = captured
         assert self.checkpoint is not None
         self.producer.flush()
         state = {
             "engine": base64.b64encode(zlib.compress(blob, 1)).decode(),
+            "views": views,
             "config": self.fingerprint,
             "incarnation": self.desk.incarnation,
         }
@@ -165,7 +168,7 @@ class CoreShell:
                     if self.engine.takes(topic, event.value):
                         self.engine.feed(topic, event.value)
                     for keeper in self.keepers:
-                        keeper.after()
+                        keeper.after(out.events)
                 except Exception as exc:  # a bug must not stop the desk: keep the input
                     await self.desk.dead_letter_event(event, agent=NAME, error=exc,
                                                       kind="processing")  # fmt: skip
@@ -226,4 +229,3 @@ def register(desk: Any) -> None:
         every = getattr(proc, "tick_seconds", None)
         if every:
             desk.app.timer(every, name=f"{NAME}-{name}-tick")(shell.ticker(name))
-

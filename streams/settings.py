@@ -61,7 +61,7 @@ class DeskSettings(BaseSettings):
         "which forgets everything when it stops); unset = the cluster id of a durable broker.",
     )
     core: Literal["agents", "fused"] = Field(
-        "agents",
+        "fused",
         description="How the trading nodes run in the worker: an agent each (arrival order), "
         "or fused into one engine per desk (event-time exact, streams.core).",
     )

@@ -24,6 +24,10 @@ class PortfolioNode:
             )
             ctx.emit("portfolio.snapshots", snap)
 
+    def view(self) -> dict[str, Any]:
+        """The books as the desk's checkpoint shows them (``desk`` drills read them)."""
+        return {"books": {b: book.to_state() for b, book in sorted(self.portfolio.books.items())}}
+
     def carry_from(self, old: PortfolioNode) -> None:
         """After a config change: every bot both configs have keeps its book."""
         for bot_id, book in old.portfolio.books.items():

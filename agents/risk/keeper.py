@@ -10,7 +10,10 @@ write lands risk's state is not durable and risk denies new exposure
 (``state_durable``), says so in ``desk status`` and raises a CRITICAL alert once.
 At start, journaled commands the restored state has not applied are applied
 through the engine (their cancels reach the paper venue) and published again for
-the audit trail and the sinks, which take each once by event id.
+the audit trail and the sinks, which take each once by event id; the limits in
+force go to the audit trail, and the breaches portfolio risk already acted on are
+latched from it (a restart does not halt the desk a second time). An unreadable
+risk command fails risk closed. Its metrics are set from what the engine emitted.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agents.portfolio_risk.agent import latched_limits, limits_item
 from connectors.journal import CommandJournal, journal_path
 from connectors.postgres.risk_state import record_commands
 from streams.ids import event_id
+from streams.metrics import RISK_CONDITIONS, RISK_DECISIONS, RISK_DURABLE, RISK_RESERVED
 
 log = logging.getLogger(__name__)
 NAME = "risk"
@@ -44,25 +49,64 @@ class RiskKeeper:
         self.pending: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.status.unlink(missing_ok=True)  # a new worker: nothing restored yet
+        risk = node.risk
+        desk.decode_watchers.setdefault("risk.commands", []).append(
+            lambda part, offset: risk.unreadable_command(f"risk.commands[{part}]@{offset}")
+        )
 
     # -- start ---------------------------------------------------------------------------
 
     async def started(self, act: Callable[[Callable[[Any], None]], Awaitable[None]]) -> None:
         """After the core took its checkpoint back: fold in what only the journal has."""
         risk = self.node.risk
+        await self.seed_portfolio_risk()
         missing = [c for c in self.journal.read() if c["event_id"] not in risk.applied_commands]
         for cmd in missing:
             await act(lambda ctx, c=cmd: self.node.handle("risk.commands", c, ctx))
             self.publish("risk.commands", cmd)  # the audit trail and the sinks take it once
-        self.after()
+        self.after([])
         if not self.pending:
             self.write_status(None)
 
+    async def seed_portfolio_risk(self) -> None:
+        """The limits in force into the audit trail; the breaches acted on since the last
+        confirmed desk-wide RESUME latched from it."""
+        core = self.node.risk.portfolio_risk
+        if core is None or self.dsn is None:
+            return
+        from connectors.postgres.audit import AuditLog
+
+        audit = AuditLog(self.dsn)
+        item = limits_item(self.cfg.portfolio_risk, int(time.time() * 1000))
+        try:
+            await asyncio.wait_for(asyncio.to_thread(audit.append, [item]), timeout=5)
+            entries = await asyncio.wait_for(
+                asyncio.to_thread(lambda: latched_limits(audit.entries("risk_command."))),
+                timeout=5,
+            )
+            core.latch(entries)
+        except Exception as exc:  # the breach latches are then re-derived from the books
+            log.warning("risk: portfolio-risk latches not read (%s)", exc)
+
     # -- after each input ----------------------------------------------------------------
 
-    def after(self) -> None:
+    def after(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """What the engine emitted for one input: the commands risk applied made durable,
+        its metrics."""
         for cmd in self.node.drain_applied():
             self.make_durable(cmd)
+        bots = set()
+        for topic, _key, ev in events:
+            if topic == "risk.decisions":
+                RISK_DECISIONS.labels(ev["bot_id"], ev["decision"]).inc()
+                bots.add(ev["bot_id"])
+            # (in the engine only risk sends alerts)
+            elif topic == "alerts" and ev["bot_id"] and ev["severity"] != "INFO":
+                RISK_CONDITIONS.labels(ev["bot_id"], ev["dedup_key"].split(":")[1]).inc()
+        for bot_id in bots:
+            orders = self.node.risk.exposure.orders.values()
+            reserved = sum((w.open_qty * (w.price or 0) for w in orders if w.bot_id == bot_id), 0)
+            RISK_RESERVED.labels(bot_id).set(float(reserved))
 
     def make_durable(self, cmd: dict[str, Any]) -> None:
         """Journal the command at once (fsync); PostgreSQL in the background."""
@@ -107,6 +151,7 @@ class RiskKeeper:
 
     def write_status(self, reason: str | None) -> None:
         self.node.risk.durable = reason is None
+        RISK_DURABLE.set(1 if reason is None else 0)
         self.status.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.status.with_suffix(".tmp")
         body = {"durable": reason is None, "reason": reason, "updated": int(time.time() * 1000)}

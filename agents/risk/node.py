@@ -46,6 +46,11 @@ class RiskNode:
             for c in cancels:
                 ctx.emit("orders.commands", c)
 
+    def view(self) -> dict[str, Any]:
+        """Risk's own books as the desk's checkpoint shows them (the drills' ledger)."""
+        books = self.risk.books.books
+        return {"books": {b: book.to_state() for b, book in sorted(books.items())}}
+
     def drain_applied(self) -> list[dict[str, Any]]:
         """The commands applied since the last call (``agents.risk.keeper`` makes them
         durable)."""

@@ -164,11 +164,13 @@ def ledger_breaks(desk: DrillDesk) -> list[str]:
     ):
         fills[(bot, venue, symbol)] = Decimal(qty)
         spent[bot] = spent.get(bot, Decimal(0)) + Decimal(notional) + Decimal(fee)
-    books = {b: st for b, st in desk.pg("SELECT bot_id, state FROM portfolio_books")}
-    name = f"{desk.settings.topic_prefix}risk"
-    risk = desk.pg(f"SELECT state FROM agent_checkpoints WHERE name = '{name}'")
-    holders = {"portfolio": books} | ({"risk": risk[0][0]["books"]} if risk else {})
-    breaks = []
+    # the fused core's checkpoint shows both nodes' books (``views``)
+    name = f"{desk.settings.topic_prefix}desk-core"
+    core = desk.pg(f"SELECT state FROM agent_checkpoints WHERE name = '{name}'")
+    views = core[0][0].get("views", {}) if core else {}
+    holders = {who: views[node]["books"] for who, node in
+               (("portfolio", "portfolio"), ("risk", "risk")) if node in views}  # fmt: skip
+    breaks = [] if holders else [f"no books in the {name} checkpoint"]
     for who, held in holders.items():
         for bot, st in held.items():
             pos = {(p["venue"], p["symbol"]): Decimal(p["quantity"])
