@@ -9,15 +9,13 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
+# ``streams.core`` runs the trading nodes (data quality, quotes, paper venue, portfolio,
+# strategies, risk: ``streams.topology``'s in-process nodes) as one engine; the others are
+# agents of their own, beside it
 AGENT_MODULES: tuple[str, ...] = (
-    "agents.dq.agent",
-    "agents.quotes.agent",
-    "agents.portfolio.agent",
-    "agents.strategies.agent",
-    "agents.risk.agent",
+    "streams.core",
     "agents.recon.agent",
     "agents.parity.agent",
-    "agents.paper_venue.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",
     "connectors.clickhouse.agent",
@@ -27,24 +25,6 @@ AGENT_MODULES: tuple[str, ...] = (
 )
 
 
-# the trading nodes the fused core (``streams.core``, ``DESK_CORE=fused``) runs as one engine
-FUSED: tuple[str, ...] = (
-    "agents.dq.agent",
-    "agents.quotes.agent",
-    "agents.portfolio.agent",
-    "agents.strategies.agent",
-    "agents.risk.agent",
-    "agents.paper_venue.agent",
-)
-
-
-def default_modules(core: str = "agents") -> tuple[str, ...]:
-    if core != "fused":
-        return AGENT_MODULES
-    return ("streams.core", *(m for m in AGENT_MODULES if m not in FUSED))
-
-
 def register_all(desk: Any, modules: Iterable[str] | None = None) -> None:
-    core = getattr(getattr(desk, "settings", None), "core", "agents")
-    for name in default_modules(core) if modules is None else modules:
+    for name in AGENT_MODULES if modules is None else modules:
         importlib.import_module(name).register(desk)

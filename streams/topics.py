@@ -9,7 +9,7 @@ the plan (AdminClient I/O) lives in ``streams.admin``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 DAY_MS = 86_400_000
@@ -39,7 +39,7 @@ class TopicSpec:
 # fmt: off
 CATALOG: tuple[TopicSpec, ...] = (
     #         name                   value schema         key              parts days  producer → consumers
-    TopicSpec("market.bars",         "Bar",               "venue:symbol",  6, 30,   doc="feeds → data quality"),
+    TopicSpec("market.bars",         "Bar",               "venue:symbol",  1, 30,   doc="feeds → the desk core, in event-time order"),
     TopicSpec("market.quotes",       "Quote",             "venue:symbol",  6, 7,    doc="feeds → paper venue, risk"),
     TopicSpec("market.bars.clean",   "Bar",               "venue:symbol",  6, 30,   doc="data quality → strategies, venues, marks"),
     TopicSpec("dq.reports",          "DataQualityReport", "venue:symbol",  3, 90,   doc="data quality → risk, alerts, sinks"),
@@ -61,22 +61,6 @@ CATALOG: tuple[TopicSpec, ...] = (
 # fmt: on
 
 BY_NAME: Mapping[str, TopicSpec] = {t.name: t for t in CATALOG}
-
-
-# The fused core (``DESK_CORE=fused``, ``streams.core``) takes a desk's bars as one stream in
-# event-time order, as the feed wrote them: one partition. (With an agent per node the data-
-# quality agent's table writes follow its input's partitions: six keep them in parallel.)
-FUSED_PARTITIONS: Mapping[str, int] = {"market.bars": 1}
-
-
-def catalog_for(core: str = "agents") -> tuple[TopicSpec, ...]:
-    """The catalog as a desk of this core lays it out on the broker."""
-    if core != "fused":
-        return CATALOG
-    return tuple(
-        replace(t, partitions=FUSED_PARTITIONS[t.name]) if t.name in FUSED_PARTITIONS else t
-        for t in CATALOG
-    )
 
 
 def spec(name: str) -> TopicSpec:

@@ -1,15 +1,18 @@
 """The desk's processing graph, declared once: every node, its inputs, keys, state, outputs.
 
-The in-process engine (``streams.engine``) reads it: each in-process node's
-processor, the topics it reads and, per topic, which node handles an event first.
-The Faust wiring is still written by hand in each ``register()``; this declaration
-describes it and ``tests/unit/test_topology.py`` keeps the two equal (issue 14).
-Cores and processors are named by dotted path, not imported: ``streams/`` must not
-import ``agents/``.
+The engine (``streams.engine``) reads it: each in-process node's processor, the
+topics it reads and, per topic, which node handles an event first. The same
+engine runs a backtest, the tests, the demo and, fused into the worker
+(``streams.core``), the running desk: the trading nodes have no Faust agents of
+their own, the core subscribes to what reaches them from outside the graph. The
+other nodes (reconciliation, parity, a real venue, the sinks, audit, alerts) are
+agents wired by their ``register()``; ``tests/unit/test_topology.py`` keeps the
+declaration and the Faust wiring equal. Cores and processors are named by dotted
+path, not imported: ``streams/`` must not import ``agents/``.
 
 A node's input partition keys come from the topic catalog, so the declaration
-shows where a node's inputs are *not* co-partitioned (today: most stateful nodes;
-their cores are shared under one ``asyncio.Lock`` in one worker).
+shows where an agent's inputs are *not* co-partitioned (its state is shared under
+one ``asyncio.Lock`` in one worker).
 
 Regenerate the section of ``docs/architecture.md`` with
 ``python -m streams.topology --write docs/architecture.md``.
@@ -33,10 +36,11 @@ DEADLETTER = "deadletter"
 
 @dataclass(frozen=True)
 class Input:
-    """One subscription: the topic and the Faust agent (today one agent per input) reading it."""
+    """One input: the topic and the Faust agent reading it (none for a node of the fused
+    core: the engine routes it, ``streams.core`` subscribes to what comes from outside)."""
 
     topic: str
-    agent: str
+    agent: str | None = None
 
     @property
     def key(self) -> str:
@@ -64,7 +68,7 @@ class Node:
     """One processing node: a core (or a store adapter) behind one or more Faust agents."""
 
     name: str
-    module: str  # where its Faust agents are registered (``register(desk)``)
+    module: str  # where its Faust agents are registered (``register(desk)``); the core's
     inputs: tuple[Input, ...]
     outputs: tuple[str, ...]
     cores: tuple[str, ...]  # dotted paths of the pure cores it calls
@@ -93,7 +97,7 @@ class Node:
 
     @property
     def agents(self) -> tuple[str, ...]:
-        return tuple(i.agent for i in self.inputs)
+        return tuple(i.agent for i in self.inputs if i.agent is not None)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -102,9 +106,10 @@ class Node:
 
     @property
     def co_partitioned(self) -> bool:
-        """All inputs that meet in one core share one key, so a partition could be one
-        independent core instance (issue 14, point 3). A per-input node needs nothing."""
-        return self.per_input or len(self.keys) <= 1
+        """All inputs that meet in one agent's state share one key, so a partition could be
+        one independent instance. A per-input node needs nothing; a node of the fused core
+        is one engine per desk (its outside inputs: one partition each)."""
+        return self.per_input or self.in_process or len(self.keys) <= 1
 
 
 def _per_topic(prefix: str, topics: Iterable[str]) -> tuple[Input, ...]:
@@ -126,60 +131,57 @@ PG_SINK_TOPICS = (  # connectors.postgres.state.TOPICS
 )
 AUDITED_TOPICS = ("risk.commands", "gate.results")  # agents.audit.entries.AUDITED_TOPICS
 PG = "PostgreSQL set (DESK_POSTGRES_DSN, or the embedded one)"
+CORE = "streams.core"  # the fused core: the in-process nodes, one engine, one checkpoint
+CORE_STATE = State("agent_checkpoints: <prefix>desk-core", "checkpoint")
 
 # In ``agents.register_all`` order.
 NODES: tuple[Node, ...] = (
     Node(
         "data-quality",
-        "agents.dq.agent",
-        inputs=(Input("market.bars", "data-quality"),),
+        CORE,
+        inputs=(Input("market.bars"),),
         outputs=("market.bars.clean", "dq.reports"),
         cores=("agents.dq.core.DataQualityCore",),
-        state=(*_tables("dq-freshness"), State("per-stream checkers", "memory")),
-        timers=("stale_clock",),  # only with data_quality.stale_clock: wall
+        state=(State("per-stream checkers, freshness", "memory"), CORE_STATE),
+        timers=("tick",),  # only with data_quality.stale_clock: wall (silent live streams)
         processor="agents.dq.node.DataQualityNode",
     ),
     Node(
         "quotes-synthetic",
-        "agents.quotes.agent",
-        inputs=(Input("market.bars.clean", "quotes-synthetic"),),
+        CORE,
+        inputs=(Input("market.bars.clean"),),
         outputs=("market.quotes",),
         cores=("agents.quotes.core.SyntheticQuoter", "agents.dq.containment.QuoteGate"),
-        state=(State("ATR per stream", "memory"),),
+        state=(State("ATR per stream", "memory"), CORE_STATE),
         processor="agents.quotes.node.QuotesNode",
     ),
     Node(
         "portfolio",
-        "agents.portfolio.agent",
-        inputs=(Input("fills", "portfolio-fills"), Input("market.bars.clean", "portfolio-marks")),
+        CORE,
+        inputs=(Input("fills"), Input("market.bars.clean")),
         outputs=("portfolio.snapshots",),
         cores=("agents.portfolio.core.Portfolio",),
-        state=(
-            *_tables("portfolio-books", "portfolio-latest", "portfolio-fills"),
-            State("portfolio_books, portfolio_applied_fills", "checkpoint"),
-        ),
-        adapters=("connectors.postgres.books.BookCheckpoint",),
+        state=(State("books", "memory"), CORE_STATE),
         processor="agents.portfolio.node.PortfolioNode",
     ),
     Node(
         "strategies",
-        "agents.strategies.agent",
-        inputs=(Input("market.bars.clean", "strategies"),),
+        CORE,
+        inputs=(Input("market.bars.clean"), Input("portfolio.snapshots")),
         outputs=("orders.intents",),
         cores=("agents.strategies.runner.StrategyRunner",),
-        state=(*_tables("portfolio-latest", access="read"), State("strategy state", "memory")),
+        state=(State("strategy state, bot views", "memory"), CORE_STATE),
         processor="agents.strategies.node.StrategiesNode",
-        engine_inputs=("portfolio.snapshots",),  # the portfolio-latest table
     ),
     Node(
         "risk",
-        "agents.risk.agent",
+        CORE,
         inputs=(
-            Input("orders.intents", "risk-pretrade"),
-            Input("risk.commands", "risk-commands"),
-            Input("fills", "risk-fills"),
-            Input("orders.events", "risk-orders-events"),
-            Input("portfolio.snapshots", "risk-portfolio"),
+            Input("orders.intents"),
+            Input("risk.commands"),
+            Input("fills"),
+            Input("orders.events"),
+            Input("portfolio.snapshots"),
         ),
         outputs=("risk.decisions", "orders.commands", "alerts", "risk.commands"),
         cores=(
@@ -187,14 +189,13 @@ NODES: tuple[Node, ...] = (
             "agents.portfolio_risk.core.PortfolioRiskCore",
         ),
         state=(
-            *_tables("risk-trading-state"),
-            *_tables("portfolio-latest", "dq-freshness", access="read"),
-            State("agent_checkpoints: <prefix>risk", "checkpoint"),
+            State("books, reservations, trading states", "memory"),
+            CORE_STATE,
             State("command journal", "journal"),
         ),
         adapters=(
-            "connectors.postgres.checkpoint.AgentCheckpoint",
-            "connectors.postgres.risk_state.load_risk_state",
+            "connectors.postgres.risk_state.record_commands",
+            "connectors.postgres.audit.AuditLog",
             "connectors.journal.CommandJournal",
         ),
         processor="agents.risk.node.RiskNode",
@@ -232,19 +233,15 @@ NODES: tuple[Node, ...] = (
     ),
     Node(
         "venue-paper",
-        "agents.paper_venue.agent",
-        inputs=(
-            Input("orders.commands", "venue-paper-commands"),
-            Input("market.bars.clean", "venue-paper-market"),
-        ),
+        CORE,
+        inputs=(Input("orders.commands"), Input("market.bars.clean")),
         outputs=("orders.events", "fills", "venue.reports"),
         cores=(
             "agents.paper_venue.desk.PaperDesk",
             "agents.quotes.core.SyntheticQuoter",
             "streams.topics.venue_topic",
         ),
-        state=(State("paper_venue_state (accounts, offsets, outbox)", "checkpoint"),),
-        adapters=("connectors.postgres.venue_state.VenueCheckpoint",),
+        state=(State("accounts, open orders, fill model", "memory"), CORE_STATE),
         processor="agents.paper_venue.node.PaperVenueNode",
     ),
     Node(
@@ -354,9 +351,15 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
+def core_agent(topic: str) -> str:
+    """The fused core's Faust agent for a topic reaching its nodes from outside the graph
+    (``streams.engine.Engine.inputs``: a feed's bars, risk commands, a real venue's fills)."""
+    return f"desk-core-{topic.replace('.', '-')}"
+
+
 def agents_by_name() -> dict[str, tuple[Node, Input]]:
     """Faust agent name -> its node and the input it reads."""
-    return {i.agent: (n, i) for n in NODES for i in n.inputs}
+    return {i.agent: (n, i) for n in NODES for i in n.inputs if i.agent is not None}
 
 
 def producers(topic: str) -> tuple[str, ...]:
@@ -391,8 +394,9 @@ def render_markdown() -> str:
         "",
         "Declared in `streams/topology.py` and checked against the Faust wiring by",
         "`tests/unit/test_topology.py`. Keys come from the topic catalog; a node whose",
-        "inputs have more than one key is not co-partitioned (its core is shared under a",
-        "lock in one worker). Every node may also send to `deadletter`.",
+        "inputs have more than one key is not co-partitioned (its state is shared under a",
+        "lock in one worker). ◆ nodes run as one engine (`streams.core`), which subscribes",
+        "to what reaches them from outside. Every node may also send to `deadletter`.",
         "",
         "| node | inputs (key) | state | outputs | core | wired when |",
         "|---|---|---|---|---|---|",
@@ -411,8 +415,8 @@ def render_markdown() -> str:
         )
     lines += [
         "",
-        "⚠ inputs on more than one partition key · ◆ also run in process by",
-        "`streams.engine.Engine` (backtest, tests, demo).",
+        "⚠ inputs on more than one partition key · ◆ the fused core: `streams.engine.Engine`",
+        "in the worker (`streams.core`), and the same engine in process (backtest, tests, demo).",
         "",
         "```mermaid",
         "flowchart LR",

@@ -32,6 +32,14 @@ class DataQualityNode:
         if outcome.clean is not None:
             ctx.emit("market.bars.clean", outcome.clean)
 
+    def view(self) -> dict[str, Any]:
+        """Per stream and interval, the freshness risk fails closed on (as the checkpoint
+        shows it: ``desk`` drills and tests read it)."""
+        out: dict[str, dict[str, Any]] = {}
+        for venue, symbol, _interval in self.core.streams:
+            out[f"{venue}:{symbol}"] = self.freshness(venue, symbol)
+        return {"freshness": out}
+
     def freshness(self, venue: str, symbol: str) -> dict[str, dict[str, Any]]:
         """Per interval: the freshness state the DQ agent keeps in ``dq-freshness``."""
         states = {}

@@ -16,7 +16,7 @@ from rich.table import Table
 from streams.cli import context
 from streams.cli.options import JsonOpt
 from streams.display import desk_table, print_table
-from streams.topics import catalog_for
+from streams.topics import CATALOG
 
 topics_app = typer.Typer(help="The topic catalog on the broker.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The Avro event catalog (schemas/avro).", no_args_is_help=True)
@@ -80,7 +80,7 @@ def topics_apply(json_out: JsonOpt = False) -> None:
 
     settings = context.settings()
     changes = apply_topics(
-        context.bootstrap(settings), settings.topic_prefix, catalog_for(settings.core)
+        context.bootstrap(settings), settings.topic_prefix, CATALOG
     )
     rows = _topic_rows(changes)
     changed = sum(1 for c in changes if c.changes_anything)

@@ -44,7 +44,7 @@ from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
 from streams.runtime.proc import pid_alive, spawn, stop_process, wait_until
 from streams.runtime.supervisor import PARTS, Supervisor
 from streams.settings import DeskSettings, redact_url
-from streams.topics import catalog_for
+from streams.topics import CATALOG
 
 Progress = Callable[[str], None]
 log = logging.getLogger("deskplane.stack")
@@ -168,7 +168,7 @@ class Stack:
             apply_topics(
                 self.broker.bootstrap,
                 self.settings.topic_prefix,
-                catalog_for(self.settings.core),
+                CATALOG,
             )
             self._serve_health()  # before the agents: the sink reaches chDB through it
             if self.with_agents:
@@ -203,10 +203,9 @@ class Stack:
             DESK_APP_ID=self.settings.app_id,
             DESK_LOG_LEVEL=self.settings.log_level,
             DESK_METRICS_PORT=str(self.settings.metrics_port),
-            DESK_CORE=self.settings.core,
             DESK_WORKER_INDEX=str(index),
             DESK_AGENT_MODULES=self.settings.agent_modules or "",
-            DESK_BROKER_FETCH_WAIT_MS=str(self.settings.fetch_wait_ms),
+            DESK_BROKER_FETCH_WAIT_MS=str(self.settings.broker_fetch_wait_ms),
             DESK_POSTGRES_DSN=self.postgres.dsn,  # a secret: passed in the environment only
         )
         if self.broker.incarnation is not None:  # an embedded broker: a new life each start
@@ -300,7 +299,7 @@ class Stack:
             apply_topics(
                 self.broker.bootstrap,
                 self.settings.topic_prefix,
-                catalog_for(self.settings.core),
+                CATALOG,
             )
             self._write_state()
             if self.with_agents:

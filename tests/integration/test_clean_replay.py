@@ -45,7 +45,6 @@ def desk(
         data_dir=data_dir,
         topic_prefix=PREFIX,
         metrics_port=free_port(),
-        core="fused",
         clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB path per process
     )
     stack = Stack(settings, with_agents=True)

@@ -13,6 +13,7 @@ import json
 import time
 from collections import Counter, defaultdict
 
+import psycopg
 import pytest
 
 from agents.dq.core import DataQualityCore
@@ -105,17 +106,21 @@ def test_depeg_window_through_the_running_agent(stack, stack_settings) -> None:
     flagged = sum("zero_volume" in b["quality_flags"] for b in clean if b["symbol"] == "BTC/USDC")
     assert flagged == 12_971  # every zero-volume minute of the recorded file
 
-    # risk's fail-closed input: the freshness table (read from its changelog) knows the state
-    # (a long changelog: read until the last state is in, not until a lull)
-    changelog = f"{prefix}{stack_settings.app_id}-dq-freshness-changelog"
+    # risk's fail-closed input: the data-quality node's freshness, as the core's checkpoint
+    # shows it (saved on a cadence: read until the last state is in)
+    def freshness() -> dict:
+        with psycopg.connect(stack.postgres.dsn) as conn:
+            row = conn.execute("SELECT state FROM agent_checkpoints WHERE name = %s",
+                               (f"{prefix}desk-core",)).fetchone()  # fmt: skip
+        return row[0]["views"]["data-quality"]["freshness"] if row else {}
+
     latest: dict = {}
-    with TopicReader(bootstrap, changelog) as reader:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            reader.poll(0.5)
-            latest = {json.loads(k): json.loads(v) for k, v, _p, _o in reader.records}
-            if latest.get("binanceus:BTC/USDC", {}).get("1m", {}).get("bars") == 30_240:
-                break
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        latest = freshness()
+        if latest.get("binanceus:BTC/USDC", {}).get("1m", {}).get("bars") == 30_240:
+            break
+        time.sleep(1)
     usdc = latest["binanceus:BTC/USDC"]["1m"]
     assert usdc["bars"] == 30_240 and usdc["stale"] is False
     assert usdc["last_bar_close"] == bars[-1]["ts_event"]

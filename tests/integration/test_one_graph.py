@@ -118,7 +118,6 @@ def desk(
     settings = load_settings(
         data_dir=tmp_path_factory.mktemp("onegraph"),
         topic_prefix=prefix,
-        core="fused",
         clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB path per process
         # the trading graph alone: the sinks would add three days of fills to the session's
         # shared ClickHouse, which the order-path test's day query counts

@@ -203,7 +203,7 @@ def test_the_allow_list_only_holds_arrows_that_still_exist() -> None:
 
 def test_the_rules_catch_what_they_should() -> None:
     """The walker itself: relative imports resolve, and each rule fires on its arrow."""
-    assert "agents.dq.core" in _imports(REPO / "agents" / "dq" / "agent.py")
+    assert "agents.dq.core" in _imports(REPO / "agents" / "dq" / "node.py")
     assert "agents.dq.core" in _pure_modules()
     assert "agents.paper_venue.desk" in _pure_modules()  # a declared core
     assert "agents.risk.exposure" in _pure_modules()  # its docstring says so

@@ -2,9 +2,10 @@
 
 The Faust app is built offline (agents are registered, never started; a configured
 broker incarnation means no broker is asked) with a config under which every node
-registers; each Faust agent must be a declared input of a declared node, and each
-declared input a real agent. Outputs are checked statically in the node's sources.
-A node wired without a declaration fails here.
+registers; each Faust agent must be a declared input of a declared node (the fused
+core's: one per topic reaching its nodes from outside), and each declared input a
+real agent. Outputs are checked statically in the node's sources. A node wired
+without a declaration fails here.
 """
 
 from __future__ import annotations
@@ -64,9 +65,18 @@ def _agents(desk: Any) -> dict[str, tuple[str, ...]]:
     }
 
 
+def _declared(desk: Any) -> dict[str, tuple[str, ...]]:
+    """Declared agent -> its topic: the agent nodes' inputs, and the fused core's."""
+    agents = {i.agent: (i.topic,) for n in NODES for i in n.inputs if i.agent is not None}
+    outside = desk.core.engine.inputs(desk.config)
+    core_inputs = {i.topic for n in NODES if n.in_process for i in n.inputs}
+    assert set(outside) <= core_inputs and "market.bars" in outside
+    return agents | {topology.core_agent(t): (t,) for t in outside}
+
+
 def test_every_faust_agent_is_declared_and_every_declared_input_is_wired(desk: Any) -> None:
     real = _agents(desk)
-    declared = {i.agent: (i.topic,) for n in NODES for i in n.inputs}
+    declared = _declared(desk)
     undeclared = sorted(set(real) - set(declared))
     assert not undeclared, f"wired but not in streams/topology.py: {undeclared}"
     missing = sorted(set(declared) - set(real))
@@ -78,8 +88,9 @@ def test_every_faust_agent_is_declared_and_every_declared_input_is_wired(desk: A
 def test_agents_are_registered_by_the_module_the_node_names(desk: Any) -> None:
     by_agent = topology.agents_by_name()
     for agent in desk.app.agents.values():
-        node, _input = by_agent[agent.name]
-        assert agent.fun.__module__ == node.module, agent.name
+        module = by_agent[agent.name][0].module if agent.name in by_agent else topology.CORE
+        assert agent.fun.__module__ == module, agent.name
+    assert {n.module for n in NODES if n.in_process} == {topology.CORE}
 
 
 def test_tables_are_the_declared_ones(desk: Any) -> None:
@@ -148,7 +159,7 @@ def test_every_declared_output_is_sent_by_the_node() -> None:
     cores route venue events, follow-ups and breach commands by topic name)."""
     for n in NODES:
         named = _topic_literals(n.module)
-        for path in (*n.cores, *n.adapters):
+        for path in (*n.cores, *n.adapters, *filter(None, (n.processor, n.keeper))):
             named |= _topic_literals(_module_of(path))
         missing = set(n.outputs) - named
         assert not missing, f"{n.name}: declared outputs {sorted(missing)} not sent by it"
@@ -159,9 +170,8 @@ def test_every_topic_a_wiring_module_names_is_declared() -> None:
     (a new ``desk.topics["x"].send`` without a declaration fails here)."""
     modules: dict[str, set[str]] = {}
     for n in NODES:
-        modules.setdefault(n.module, {DEADLETTER}).update(
-            {*n.outputs, *(i.topic for i in n.inputs)}
-        )
+        for m in (n.module, *(_module_of(p) for p in (n.processor, n.keeper) if p)):
+            modules.setdefault(m, {DEADLETTER}).update({*n.outputs, *(i.topic for i in n.inputs)})
     for module, declared in modules.items():
         extra = _topic_literals(module) - declared
         assert not extra, f"{module} names {sorted(extra)}, not declared for its nodes"
@@ -205,7 +215,8 @@ def test_the_engine_runs_every_in_process_node_with_its_declared_cores() -> None
 def test_keys_come_from_the_catalog() -> None:
     risk = topology.BY_NAME["risk"]
     assert risk.keys == ("bot:symbol", "scope", "venue:account", "bot")
-    assert not risk.co_partitioned  # what issue 14 point 3 changes
+    assert risk.co_partitioned  # one engine per desk: nothing is split across partitions
+    assert not topology.BY_NAME["parity"].co_partitioned  # an agent: one lock, one worker
     assert topology.BY_NAME["recon"].co_partitioned
     assert topology.BY_NAME["sink-clickhouse"].co_partitioned  # per input: nothing spans
 
