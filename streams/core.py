@@ -173,6 +173,10 @@ class CoreShell:
                                                       kind="processing")  # fmt: skip
                 await self._publish(out)
                 await self._dead_letters(event, out)
+                for (node, t), n in out.taken.items():
+                    EVENTS_IN.labels(node, t).inc(n)
+                for (node, t), n in out.emitted.items():
+                    EVENTS_OUT.labels(node, t).inc(n)
                 self.offsets[where] = msg.offset
                 self.desk.progressed(NAME, int(event.value.get("ts_event") or 0))
             if self.saver is None:  # nothing to save: acked once its events are sent
@@ -184,7 +188,6 @@ class CoreShell:
     async def _publish(self, out: Output) -> None:
         for topic, key, ev in out.events:
             self.producer.send(topic, key, ev)
-            EVENTS_OUT.labels(NAME, topic).inc()
             self.outbox.append((topic, key, ev))
 
     async def _dead_letters(self, event: Any, out: Output) -> None:
@@ -211,7 +214,6 @@ class CoreShell:
     def consumer(self, topic: str) -> Any:
         async def consume(stream: Any) -> None:
             async for event in stream.noack().events():
-                EVENTS_IN.labels(NAME, topic).inc()
                 await self.apply(topic, event)
 
         return consume

@@ -17,6 +17,7 @@ by dotted path and imported here at run time (``streams`` never imports ``agents
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -69,6 +70,9 @@ class Output:
     events: list[Routed] = field(default_factory=list)
     invalid: list[tuple[Mapping[str, Any], str]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)  # containment
+    # per (node, topic): the events it took and the ones it emitted (the worker's metrics)
+    taken: Counter[tuple[str, str]] = field(default_factory=Counter)
+    emitted: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def topic(self, name: str) -> list[Event]:
         return [e for t, _k, e in self.events if t == name]
@@ -189,9 +193,11 @@ class Engine:
     def _route(self, topic: str, event: Mapping[str, Any], source: str | None) -> None:
         for name in self.readers.get(topic, ()):
             if name != source:
+                self.out.taken[(name, topic)] += 1
                 self.nodes[name].handle(topic, event, self._ctx[name])
 
     def emit(self, source: str, topic: str, event: Event) -> Event:
+        self.out.emitted[(source, topic)] += 1
         seen = self._record(topic, event)
         self._route(topic, seen, source)
         return seen

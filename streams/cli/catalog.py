@@ -79,9 +79,7 @@ def topics_apply(json_out: JsonOpt = False) -> None:
     from streams.admin import apply_topics
 
     settings = context.settings()
-    changes = apply_topics(
-        context.bootstrap(settings), settings.topic_prefix, CATALOG
-    )
+    changes = apply_topics(context.bootstrap(settings), settings.topic_prefix, CATALOG)
     rows = _topic_rows(changes)
     changed = sum(1 for c in changes if c.changes_anything)
     if json_out:
