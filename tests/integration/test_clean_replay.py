@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agents import default_modules
 from streams.runtime.proc import free_port
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
@@ -47,6 +48,11 @@ def desk(
         metrics_port=free_port(),
         core="fused",
         clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB path per process
+        # no ClickHouse sink: this day's fills in the session's shared store would move the
+        # order-path test's position-drift timeline (the desk's position sums every fill)
+        agent_modules=",".join(
+            m for m in default_modules("fused") if m != "connectors.clickhouse.agent"
+        ),
     )
     stack = Stack(settings, with_agents=True)
     stack.start()
