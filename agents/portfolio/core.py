@@ -166,13 +166,6 @@ class BotBook:
         return book
 
 
-def newest_state(*states: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """Of several saved states of one book (a changelog table, a Postgres checkpoint),
-    the one that has produced the most snapshots; ``None`` if none was saved."""
-    saved = [s for s in states if s is not None]
-    return max(saved, key=lambda s: int(s.get("seq", 0)), default=None)
-
-
 class Portfolio:
     """All bots' books; fills and clean bars (marks) in, snapshots out."""
 

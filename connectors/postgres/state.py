@@ -319,17 +319,3 @@ class OperationalState:
                     )
                 )
         return out
-
-
-def saved_trading_states(dsn: str) -> dict[str, dict[str, Any]]:
-    """Bot id -> the trading state Postgres last recorded, in ``BotState.as_dict`` form."""
-    import psycopg
-
-    with psycopg.connect(dsn, connect_timeout=5) as conn:
-        rows = conn.execute(
-            "SELECT bot_id, state, killed, limit_overrides, since, last_command FROM trading_state"
-        ).fetchall()
-    return {
-        bot: {"state": st, "killed": k, "limits": lim, "since": since, "last_command": last}
-        for bot, st, k, lim, since, last in rows
-    }

@@ -15,10 +15,8 @@ from functools import cache
 import psycopg
 import pytest
 
-from agents.portfolio.core import BotBook, Portfolio, newest_state
 from connectors.feeds.files import read_files
 from connectors.migrations import Migration
-from connectors.postgres.books import BookCheckpoint
 from connectors.postgres.migrate import MIGRATIONS, applied, migrate
 from connectors.postgres.sink import PostgresSink
 from connectors.postgres.state import TOPICS
@@ -219,33 +217,3 @@ def test_a_value_postgres_refuses_is_set_aside_and_the_rest_of_the_batch_lands(
     with psycopg.connect(pg_dsn) as conn:
         ids = {r[0] for r in conn.execute("SELECT event_id FROM fills")}
     assert ids == {items[0][1]["event_id"], items[2][1]["event_id"]}
-
-
-def test_the_portfolio_checkpoint_restores_the_newest_book_and_knows_applied_fills(
-    pg_dsn: str,
-) -> None:
-    cfg = load_config()
-    core = Portfolio.from_config(cfg)
-    fill = {
-        "event_id": "f-1", "bot_id": "trend-btc", "venue": "binanceus", "symbol": "BTC/USD",
-        "side": "BUY", "quantity": Decimal("0.5"), "price": Decimal("20000"),
-        "fee": Decimal("10"), "fee_currency": "USD", "ts_event": 1_678_406_400_000,
-    }  # fmt: skip
-    core.on_fill(fill)
-    core.snapshot("trend-btc", fill["ts_event"])
-    stale = core.books["trend-btc"].to_state()  # what a short changelog might bring back
-    core.on_bar({"venue": "binanceus", "symbol": "BTC/USD", "close": 21000.0,
-                 "ts_event": fill["ts_event"] + DAY_MS})  # fmt: skip
-    core.snapshot("trend-btc", fill["ts_event"] + DAY_MS)
-    checkpoint = BookCheckpoint(pg_dsn)
-    checkpoint.save(core.books["trend-btc"].to_state(), "f-1")
-    assert checkpoint.applied("f-1") and not checkpoint.applied("f-2")
-    checkpoint.save(stale)  # an older book never overwrites a newer one
-    saved = BookCheckpoint(pg_dsn).load()["trend-btc"]
-    newest = newest_state(stale, saved, None)
-    assert newest == saved and newest["seq"] == 2
-    book = BotBook.from_state(newest)
-    assert book.to_state() == core.books["trend-btc"].to_state()
-    assert book.day == "2023-03-11" and book.equity() == Decimal("100490")
-    assert newest_state(None, None) is None
-    checkpoint.close()
