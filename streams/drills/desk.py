@@ -136,14 +136,22 @@ class DrillDesk:
     def fills(self) -> int:
         return int(self.pg("SELECT count(*) FROM fills")[0][0])
 
-    def settle(self, want_bars: int, limit_s: float = 180) -> float:
-        """Wait until ClickHouse holds every published bar and PostgreSQL has no PENDING order
-        older than a few seconds; returns the seconds it took."""
+    def settle(self, want_bars: int, limit_s: float = 180, quiet_s: float = 3.0) -> float:
+        """Wait until ClickHouse holds every published bar and PostgreSQL has no PENDING
+        order, its orders unchanged for ``quiet_s`` (the last bars' orders reach the sink a
+        moment after the bars reach ClickHouse: a PENDING count of 0 before they land is not
+        a settled desk); returns the seconds it took."""
         t0 = time.monotonic()
+        seen: dict[str, Any] = {"orders": None, "since": t0}
 
         def settled() -> bool:
             _n, ids = self.stored_bars()
-            return ids >= want_bars and self.orders_by_status().get("PENDING", 0) == 0
+            orders = self.orders_by_status()
+            now = time.monotonic()
+            if orders != seen["orders"]:
+                seen["orders"], seen["since"] = orders, now
+            calm = now - seen["since"] >= quiet_s
+            return ids >= want_bars and orders.get("PENDING", 0) == 0 and calm
 
         wait_until(settled, limit_s, 1.0)
         return round(time.monotonic() - t0, 1)
