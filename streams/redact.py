@@ -247,7 +247,7 @@ def scrub(record: logging.LogRecord) -> logging.LogRecord:
         message = f"{record.msg} {record.args}"
     clean = redact(message)
     if clean != message or record.args:
-        record.msg, record.args = clean, None
+        record.msg, record.args = clean, ()  # a tuple: mode's formatter wraps None as (None,)
     if record.exc_text:
         record.exc_text = redact(record.exc_text)
     elif record.exc_info:

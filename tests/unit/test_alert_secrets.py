@@ -354,3 +354,17 @@ def test_a_stalled_delivery_log_never_holds_an_alert_back(tmp_path: Path) -> Non
     assert took < LOOKUP_TIMEOUT_S + 1.5 and rows.lookups == 1 and during == 0
     assert flushed and [(r[0], r[2], r[4]) for r in rows.rows] == [
         (first["event_id"], "file", "sent"), ("other", "file", "sent")]  # fmt: skip
+
+
+def test_a_scrubbed_record_formats_through_the_workers_log_formatter() -> None:
+    """The worker logs through mode's formatter, which wraps non-tuple args: a scrubbed
+    record (its message already formatted) must not become ``msg % (None,)``, a logging
+    error in place of every Faust line that had arguments."""
+    from mode.utils.logging import ExtensionFormatter
+
+    from streams.redact import scrub
+
+    record = logging.LogRecord("faust", logging.INFO, __file__, 1, "Creating topic %r",
+                               ("desk.orders",), None)  # fmt: skip
+    scrub(record)
+    assert ExtensionFormatter(fmt="%(message)s").format(record) == "Creating topic 'desk.orders'"
