@@ -91,6 +91,12 @@ class DeskSettings(BaseSettings):
         return self.data_dir.expanduser().resolve()
 
     @property
+    def risk_status_file(self) -> Path:
+        """Where risk says whether its trading state is durable (its keeper writes it,
+        ``desk status`` reads it)."""
+        return self.data_path / "state" / f"{self.topic_prefix}risk-status.json"
+
+    @property
     def embedded_broker(self) -> bool:
         return self.broker_url is None
 

@@ -1,19 +1,18 @@
 """Risk's durability in the fused core (``streams.core``): the commands it applies outlive
 the worker, the broker and a PostgreSQL outage.
 
-The engine's checkpoint holds risk's state, but it is saved behind the stream,
-and the embedded broker forgets its topics when it restarts. So, as in the
-per-node risk agent, every command risk applies (the operator's, and portfolio
-risk's breach) is appended at once to the fsynced command journal and written to
-PostgreSQL (``risk_commands`` + ``trading_state``) in the background; until that
-write lands risk's state is not durable and risk denies new exposure
-(``state_durable``), says so in ``desk status`` and raises a CRITICAL alert once.
-At start, journaled commands the restored state has not applied are applied
-through the engine (their cancels reach the paper venue) and published again for
-the audit trail and the sinks, which take each once by event id; the limits in
-force go to the audit trail, and the breaches portfolio risk already acted on are
-latched from it (a restart does not halt the desk a second time). An unreadable
-risk command fails risk closed. Its metrics are set from what the engine emitted.
+The engine's checkpoint holds risk's state, but it is saved behind the stream, and the
+embedded broker forgets its topics when it restarts. So every command risk applies (the
+operator's, and portfolio risk's breach) is appended at once to the fsynced command
+journal and written to PostgreSQL (``risk_commands`` + ``trading_state``) in the
+background; until that write lands risk's state is not durable and risk denies new
+exposure (``state_durable``), says so in ``desk status`` and raises a CRITICAL alert
+once. At start, journaled commands the restored state has not applied are applied
+through the engine (their cancels reach the paper venue) and published again for the
+audit trail and the sinks, which take each once by event id; the limits in force go to
+the audit trail, and the breaches portfolio risk already acted on are latched from it (a
+restart does not halt the desk a second time). An unreadable risk command fails risk
+closed. Its metrics are set from what the engine emitted.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class RiskKeeper:
         self.journal = CommandJournal(journal_path(settings.data_path, settings.topic_prefix))
         dsn = settings.postgres_dsn
         self.dsn = None if dsn is None else dsn.get_secret_value()
-        self.status = settings.data_path / "state" / f"{settings.topic_prefix}risk-status.json"
+        self.status = settings.risk_status_file
         self.pending: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.status.unlink(missing_ok=True)  # a new worker: nothing restored yet

@@ -474,9 +474,9 @@ class Stack:
 
 
 def risk_health(settings: DeskSettings) -> PartHealth:
-    """Whether risk's trading state is durable (the risk agent writes it; not durable: risk
-    denies new exposure until it is)."""
-    path = settings.data_path / "state" / f"{settings.topic_prefix}risk-status.json"
+    """Whether risk's trading state is durable (risk's keeper in the desk core writes it;
+    not durable: risk denies new exposure until it is)."""
+    path = settings.risk_status_file
     try:
         body = json.loads(path.read_text())
     except (OSError, ValueError):
