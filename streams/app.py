@@ -24,7 +24,7 @@ from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
 from streams.incarnation import broker_incarnation
 from streams.kafka import event_time_s
-from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS
+from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS, child
 from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
 from streams.topics import CATALOG, physical_name
@@ -163,7 +163,7 @@ class DeskApp:
         """An agent processed an input of this event time (for status, stuck detection)."""
         _, _, n = self.progress.get(agent, (0, 0.0, 0))
         self.progress[agent] = (ts_event, time.time(), n + 1)
-        AGENT_PROGRESS.labels(agent).set(ts_event)
+        child(AGENT_PROGRESS, agent).set(ts_event)
 
     def status(self) -> dict[str, Any]:
         """Every agent's progress and every writer's backlog, as ``desk status`` shows them."""

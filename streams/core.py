@@ -41,7 +41,7 @@ from connectors.retry import until_done
 from streams.engine import Engine, Output, load
 from streams.incarnation import offsets_valid
 from streams.kafka import EventProducer
-from streams.metrics import EVENTS_IN, EVENTS_OUT
+from streams.metrics import EVENTS_IN, EVENTS_OUT, child
 from streams.topics import key_of
 from streams.topology import NODES, core_agent
 from streams.writebehind import Checkpointer
@@ -126,7 +126,7 @@ class CoreShell:
 
     def _publish_one(self, topic: str, event: dict[str, Any]) -> None:
         self.producer.send(topic, key_of(topic, event), event)
-        EVENTS_OUT.labels(NAME, topic).inc()
+        child(EVENTS_OUT, NAME, topic).inc()
 
     async def _take_back(self) -> None:
         if self.checkpoint is None:
@@ -174,9 +174,9 @@ class CoreShell:
                 await self._publish(out)
                 await self._dead_letters(event, out)
                 for (node, t), n in out.taken.items():
-                    EVENTS_IN.labels(node, t).inc(n)
+                    child(EVENTS_IN, node, t).inc(n)
                 for (node, t), n in out.emitted.items():
-                    EVENTS_OUT.labels(node, t).inc(n)
+                    child(EVENTS_OUT, node, t).inc(n)
                 self.offsets[where] = msg.offset
                 self.desk.progressed(NAME, int(event.value.get("ts_event") or 0))
             if self.saver is None:  # nothing to save: acked once its events are sent

@@ -66,6 +66,9 @@ def event_time_headers(ts_ms: int) -> list[tuple[str, bytes]]:
     return [(EVENT_TIME_HEADER, str(int(ts_ms)).encode())]
 
 
+POLL_EVERY = 64
+
+
 class EventProducer:
     """Encodes events with the catalog's schema for the topic and produces them keyed."""
 
@@ -105,7 +108,8 @@ class EventProducer:
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.05)
         self.sent += 1
-        self._producer.poll(0)
+        if self.sent % POLL_EVERY == 0:  # serve delivery reports now and then, not per send
+            self._producer.poll(0)
 
     def flush(self, timeout_s: float = 30.0) -> None:
         left = self._producer.flush(timeout_s)

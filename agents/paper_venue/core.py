@@ -33,6 +33,7 @@ inside Avro's decimal(38, 18).
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -52,6 +53,9 @@ BPS = Decimal(10_000)
 DAY_MS = 86_400_000
 ANY_BOT = "*"
 ZERO = Decimal(0)
+# closed orders remembered (a duplicate id or a late cancel is told what became of them);
+# older ones are forgotten, so the venue's state stays the same size however long it runs
+CLOSED_KEPT = 2000
 
 
 @dataclass
@@ -192,6 +196,24 @@ class PaperVenue:
         self._unreported: list[Event] = []
         self._now = 0
         self._order_count = 0  # orders ever taken (their sequence numbers)
+        self._closed: deque[str] = deque()  # ids of closed orders still in ``orders``
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A venue pickled before closed orders were forgotten: remember its closed ones."""
+        self.__dict__.update(state)
+        if "_closed" not in state:
+            self._closed = deque(c for c, o in self.orders.items() if c not in self._working)
+            self._forget_closed()
+
+    def _retire(self, order: Order) -> None:
+        """The order closed: off the working set; the oldest closed orders are forgotten."""
+        self._working.pop(order.cid, None)
+        self._closed.append(order.cid)
+        self._forget_closed()
+
+    def _forget_closed(self) -> None:
+        while len(self._closed) > CLOSED_KEPT:
+            self.orders.pop(self._closed.popleft(), None)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -409,7 +431,7 @@ class PaperVenue:
         order.fills += 1
         order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
         if order.status == "FILLED":
-            self._working.pop(order.cid, None)
+            self._retire(order)
         ts = int(ctx.bar["ts_event"])
         trade_id = event_id("paper_trade", self.venue, self.account, order.cid, order.fills)
         fill = {
@@ -447,7 +469,7 @@ class PaperVenue:
 
     def _close(self, order: Order, status: str, ts: int, reason: str) -> Event:
         order.status = status
-        self._working.pop(order.cid, None)
+        self._retire(order)
         return self._order_event(order, status, ts, reason)
 
     def _open(self, symbol: str | None = None) -> list[Order]:
@@ -571,6 +593,7 @@ class PaperVenue:
         orders = [_order_from(o) for o in state["working"]]
         self.orders = {o.cid: o for o in orders}
         self._working = dict(self.orders)
+        self._closed = deque()
         self._unreported = [
             {k: Decimal(v) if k in ("price", "quantity", "fee") else v for k, v in f.items()}
             for f in state["unreported"]

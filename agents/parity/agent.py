@@ -37,6 +37,7 @@ def register(desk: Any) -> None:
     sent: dict[str, int] = {}  # client order id -> the window it was sent in
     serial = asyncio.Lock()
     clock = 0
+    checked = -1  # the window of the clock when windows were last closed
 
     def window(ts: int) -> int:
         return window_of(ts, cfg.window_minutes)
@@ -110,7 +111,7 @@ def register(desk: Any) -> None:
 
     @desk.app.agent(desk.sink_topic("market.bars.clean"), name=f"{NAME}-market")
     async def market(stream: Any) -> None:
-        nonlocal clock
+        nonlocal clock, checked
         async for event in stream.events():
             bar = event.value
             try:
@@ -120,7 +121,11 @@ def register(desk: Any) -> None:
                     keep_venue_events("shadow_events", [e for e in out if "status" in e])
                     held["bars"].append(bar)
                     clock = max(clock, int(bar["ts_event"]))
-                    await close_windows()
+                    # a window falls due only when the clock enters a new one: look then,
+                    # not on every bar (the look walks every command held)
+                    if window(clock) != checked:
+                        checked = window(clock)
+                        await close_windows()
             except Exception as exc:  # a bug must not stop the desk: keep it, carry on
                 await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
 

@@ -397,6 +397,8 @@ class Stack:
         stack = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: the sinks insert through it all day
+
             def do_GET(self) -> None:
                 if self.path != "/health":
                     self.send_error(404)

@@ -202,6 +202,36 @@ def test_cancel_and_cancel_all() -> None:
     encode_all([ev, again, *out])
 
 
+def test_closed_orders_are_forgotten_past_a_bound_open_ones_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A venue that runs for months keeps a state of the same size (it is checkpointed
+    every second): only the latest ``CLOSED_KEPT`` closed orders are remembered."""
+    import pickle
+
+    from agents.paper_venue import core
+
+    monkeypatch.setattr(core, "CLOSED_KEPT", 5)
+    v = venue()
+    ts = bar_at(0)["ts_event"]
+    v.on_command(submit(ts, "resting", "BUY", "LIMIT", "0.01", "10000"))
+    for i in range(20):
+        v.on_command(submit(ts + i, f"c{i}", "BUY", "LIMIT", "0.01", "10000"))
+        v.on_command(cmd(ts + i, f"c{i}", command="CANCEL"))
+    assert set(v.orders) == {"resting", "c15", "c16", "c17", "c18", "c19"}
+    (again,) = v.on_command(cmd(ts + 30, "c19", command="CANCEL"))
+    assert "already CANCELED" in again["reason"]
+    (old,) = v.on_command(cmd(ts + 31, "c0", command="CANCEL"))
+    assert "unknown client order id" in old["reason"]
+    assert [o["client_order_id"] for o in v.report(ts + 32)["open_orders"]] == ["resting"]
+    # a venue pickled before it forgot closed orders forgets them once taken back
+    del v.__dict__["_closed"]
+    for i in range(20, 30):
+        v.orders[f"c{i}"] = v.orders["c19"]
+    back = pickle.loads(pickle.dumps(v))
+    assert len(back.orders) == 6 and "resting" in back.orders
+
+
 def test_day_order_expires_at_utc_midnight() -> None:
     bars = day_bars()
     nxt = read_bars(PATH).bars[len(bars)]  # the first bar of 2023-03-02
