@@ -95,22 +95,10 @@ class RiskEngine(_Strict):
         description="event time an approved order may wait for a venue answer;"
         " after it the order stays reserved and is raised to reconciliation",
     )
-    ack_grace_seconds: float = Field(
-        30.0,
-        ge=0,
-        description="stream: wall time an order may also wait before it is"
-        " overdue (a fast replay passes event time faster than any venue answers)",
-    )
     stuck_minutes: int = Field(
         30,
         ge=1,
         description="a bot whose every intent was denied for this long alerts",
-    )
-    sync_wait_seconds: float = Field(
-        5.0,
-        ge=0,
-        description="stream: wall time an intent may wait for the books of its"
-        " event time to be measured (portfolio risk) before it is denied as ahead of them",
     )
     restore_timeout_seconds: float = Field(
         10.0,

@@ -1,4 +1,4 @@
-"""Pre-trade risk for the whole desk: what the risk agent and the in-process loop both run.
+"""Pre-trade risk for the whole desk: the risk node of the engine (stream, replay, backtest).
 
 Risk keeps its own books and never judges on a view that may lag its decisions:
 
@@ -37,7 +37,6 @@ from streams.ids import event_id
 
 SOURCE = "agent.risk"
 FILLS_KEPT = 20_000  # fill ids in a checkpoint: far more than can be re-delivered
-SYNC_HORIZON_MS = 3_600_000  # a bot with no snapshot for an hour of event time is idle
 Freshness = Callable[[str, str], Mapping[str, Mapping[str, Any]] | None]
 
 
@@ -73,14 +72,12 @@ class RiskDesk:
         self.portfolio_risk = (
             None if config.portfolio_risk is None else PortfolioRiskCore(config.portfolio_risk)
         )
-        self.measured: dict[str, int] = {}  # bot -> event time of the latest snapshot measured
         self.clock: int | None = None  # the desk's event time: the latest event risk saw
         self.durable = True  # trading-state changes reach durable storage (the agent says)
         self.applied_commands: set[str] = set()
         self.watch = RiskWatch(config.risk.stuck_minutes * 60_000,
                                config.risk.ack_timeout_seconds * 1000)  # fmt: skip
         self.alerts: list[dict[str, Any]] = []  # raised by the watch, for the caller to send
-        self.wall_clock: Callable[[], float] | None = None  # the stream sets it; a loop does not
         self.commands_unreadable: str | None = None  # a risk command could not be read
 
     def unreadable_command(self, where: str) -> None:
@@ -136,8 +133,6 @@ class RiskDesk:
         """Measure the desk-wide limits on a new book: the alerts and risk commands it calls
         for (``(topic, event)``) and the order commands those commands cause, already
         applied to the trading states (a breach bites before the next intent)."""
-        bot = snap["bot_id"]
-        self.measured[bot] = max(self.measured.get(bot, snap["ts_event"]), snap["ts_event"])
         self._tick(int(snap["ts_event"]))
         if self.portfolio_risk is None:
             return [], []
@@ -147,19 +142,6 @@ class RiskDesk:
             if topic == "risk.commands":
                 orders += self.command(ev)[1]
         return actions, orders
-
-    def ready(self, intent: Mapping[str, Any]) -> str | None:
-        """None when every active bot's books of the intent's event time have been measured
-        by portfolio risk; else why not (the stream's snapshots are behind the intent)."""
-        if self.portfolio_risk is None:
-            return None
-        ts = int(intent["ts_event"])
-        behind = sorted(b for b, t in self.measured.items() if t < ts and ts - t <= SYNC_HORIZON_MS)
-        if intent["bot_id"] not in self.measured:
-            behind = [intent["bot_id"], *behind]
-        if not behind:
-            return None
-        return f"books of {', '.join(behind)} not yet measured at the intent's event time"
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -258,12 +240,10 @@ class RiskDesk:
         self._tick(ts)
         blocked = blocked or self.commands_unreadable
         decision, command = self.core.decide(intent, self.context(intent, freshness, blocked))
-        wall = None if self.wall_clock is None else self.wall_clock()
         if command is not None and command["command"] == "SUBMIT":
-            self.exposure.on_submit(command, wall)
+            self.exposure.on_submit(command)
         self.alerts += self.watch.on_decision(decision, intent["action"] == "NEW")
-        grace = self.config.risk.ack_grace_seconds
-        late = self.exposure.overdue(ts, self.watch.ack_timeout_ms, wall, grace)
+        late = self.exposure.overdue(ts, self.watch.ack_timeout_ms)
         self.alerts += self.watch.on_overdue(late, ts)
         return decision, command
 
@@ -299,24 +279,9 @@ class RiskDesk:
             )  # fmt: skip
             if cmd.get("flatten"):
                 for sub in self._flatten(cmd, ts, b):
-                    self.exposure.on_submit(sub, self.wall_clock and self.wall_clock())
+                    self.exposure.on_submit(sub)
                     out.append(sub)
         return applied, out
-
-    def reassert(self) -> list[dict[str, Any]]:
-        """After a restart: a cancel-all for every bot that is not ACTIVE. The venue may have
-        kept orders the command's own cancel never reached (it was down, or the broker that
-        carried the cancel forgot it); a cancel of nothing is harmless."""
-        out = []
-        for b, st in sorted(self.states.bots.items()):
-            if st.state == "ACTIVE" or b not in self.bots:
-                continue
-            ts = self.clock if self.clock is not None else int(st.since or 0)
-            cause = {"event_id": st.last_command or "restart", "ts_ingest": ts}
-            why = f"restart: {st.state}{' (killed)' if st.killed else ''} still in force"
-            eid = event_id("command", "reassert", b, st.last_command, st.since)
-            out.append(self._order(cause, ts, b, "CANCEL_ALL", eid, reason=why))
-        return out
 
     def _order(
         self, cmd: Mapping[str, Any], ts: int, bot_id: str, kind: str, eid: str, **kw: Any
@@ -365,32 +330,7 @@ class RiskDesk:
             )  # fmt: skip
         return out
 
-    # -- restore ------------------------------------------------------------------------------
-
-    def restore(
-        self,
-        books: Mapping[str, Mapping[str, Any]],
-        applied_fills: Iterable[str],
-        open_orders: Iterable[Mapping[str, Any]],
-    ) -> None:
-        """Take back what a restart lost: the books as last checkpointed (with the fills in
-        them) and the orders still open, each reserved for what it has not yet filled."""
-        for bot_id, st in books.items():
-            if bot_id in self.books.books:
-                self.books.books[bot_id] = BotBook.from_state(st)
-        self.fills_seen.update(dict.fromkeys(applied_fills))
-        self._reserve(open_orders)
-
-    def _reserve(self, open_orders: Iterable[Mapping[str, Any]]) -> None:
-        for o in open_orders:
-            self.exposure.on_submit(o)
-            w = self.exposure.orders.get(o["client_order_id"])
-            if w is not None:
-                w.filled, w.acked = Decimal(o["filled_quantity"]), o.get("status") != "PENDING"
-                if w.filled >= w.quantity:
-                    del self.exposure.orders[w.client_order_id]
-
-    # -- checkpoint (the stream's own; a loop never restarts) ----------------------------------
+    # -- carry-over (a changed config keeps the money; the core pickles the rest) ---------
 
     def checkpoint(self) -> dict[str, Any]:
         """What risk's own inputs built: the books, the reserved orders, the latest fill ids
@@ -402,11 +342,9 @@ class RiskDesk:
             "clock": self.clock,
         }
 
-    def restore_checkpoint(
-        self, st: Mapping[str, Any], open_orders: Iterable[Mapping[str, Any]]
-    ) -> None:
-        """Take back risk's own checkpoint, then reserve the orders the store holds open that
-        it neither reserves nor released: approvals made after it was saved."""
+    def restore_checkpoint(self, st: Mapping[str, Any]) -> None:
+        """Take back what ``checkpoint`` saved (a config change keeps risk's books and
+        reservations: ``agents.risk.node.RiskNode.carry_from``)."""
         for bot_id, book in st["books"].items():
             if bot_id in self.books.books:
                 self.books.books[bot_id] = BotBook.from_state(book)
@@ -414,5 +352,3 @@ class RiskDesk:
         self.fills_seen.update(dict.fromkeys(st["fills_seen"]))
         if st.get("clock") is not None:
             self._tick(int(st["clock"]))
-        known = self.exposure.orders.keys() | self.exposure.released.keys()
-        self._reserve(o for o in open_orders if o["client_order_id"] not in known)

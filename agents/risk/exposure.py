@@ -46,7 +46,6 @@ class Working:
     filled: Decimal = ZERO  # from the fills risk has applied
     acked: bool = False  # the venue answered (any order event)
     final_filled: Decimal | None = None  # the venue's filled quantity when it closed the order
-    wall: float | None = None  # wall clock at approval (stream only: a replay runs fast)
 
     @property
     def open_qty(self) -> Decimal:
@@ -109,7 +108,7 @@ class ExposureBook:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def on_submit(self, cmd: Mapping[str, Any], wall: float | None = None) -> None:
+    def on_submit(self, cmd: Mapping[str, Any]) -> None:
         """An approved ``SUBMIT`` command (risk's own, or a flatten order)."""
         cid = cmd["client_order_id"]
         if cid in self.orders:
@@ -125,7 +124,6 @@ class ExposureBook:
             int(cmd["ts_event"]),
         )
         w.filled = self._early.pop(cid, ZERO)
-        w.wall = wall
         self.orders[cid] = w
         self._drop_if_done(w)
 
@@ -184,20 +182,12 @@ class ExposureBook:
     def symbols(self, bot_id: str) -> set[str]:
         return {f"{w.venue}:{w.symbol}" for w in self.orders.values() if w.bot_id == bot_id}
 
-    def overdue(
-        self, now_ts: int, timeout_ms: int, wall: float | None = None, grace_s: float = 0
-    ) -> list[Working]:
-        """Orders the venue has not answered within ``timeout_ms`` of event time and, in the
-        stream, ``grace_s`` of wall time (a fast replay passes event time faster than any
-        venue answers)."""
+    def overdue(self, now_ts: int, timeout_ms: int) -> list[Working]:
+        """Orders the venue has not answered within ``timeout_ms`` of event time (the paper
+        venue answers in the cascade that approved them; a live venue's answer comes back
+        while its live feed keeps event time with the wall clock)."""
         return sorted(
-            (
-                w
-                for w in self.orders.values()
-                if not w.acked
-                and now_ts - w.ts > timeout_ms
-                and (wall is None or w.wall is None or wall - w.wall > grace_s)
-            ),
+            (w for w in self.orders.values() if not w.acked and now_ts - w.ts > timeout_ms),
             key=lambda w: (w.ts, w.client_order_id),
         )
 

@@ -64,7 +64,7 @@ class RiskNode:
     def carry_from(self, old: RiskNode) -> None:
         """After a config change: risk's books, reserved orders, trading states (a kill
         stays a kill), applied commands and portfolio-risk latches; the limits are new."""
-        self.risk.restore_checkpoint(old.risk.checkpoint(), ())
+        self.risk.restore_checkpoint(old.risk.checkpoint())
         for bot_id, state in old.risk.states.bots.items():
             if bot_id in self.risk.states.bots:
                 self.risk.states.bots[bot_id] = state

@@ -23,12 +23,13 @@ import pytest
 from connectors.feeds.files import read_files
 from connectors.feeds.replay import replay
 from streams.avro import registry
+from streams.cli.ops import risk_command
 from streams.config import load_config
 from streams.engine import Engine
 from streams.kafka import EventProducer, read_topic
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
-from streams.topics import spec
+from streams.topics import key_of, spec
 from tests.conftest import SHARED_DATA
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -191,3 +192,50 @@ def test_a_worker_killed_mid_replay_resumes_exactly(desk) -> None:
     have = without_repeats(on_the_broker(stack, prefix, want))
     assert sum(len(v) for (t, _), v in want.items() if t == "fills") > 10
     assert first_difference(want, have) is None
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("desk", [(2, "ogc.")], indirect=True, ids=["2w"])
+def test_an_operator_halt_with_two_workers_bites_where_the_engine_says(desk) -> None:
+    """Two workers share the partitions: the operator's command (``risk.commands``) must
+    reach the worker whose core holds the bars and the books, and act between the same
+    two bars as in the engine. Six hours of bars, a desk-wide HALT, six more hours: every
+    topic equals the engine's run with the command fed between them (the halt's cancels,
+    then only denials for new exposure)."""
+    stack, prefix = desk
+    day = FAST[: len(FAST) // 3]  # 03-09, three streams
+    first, second = day[: len(day) // 4], day[len(day) // 4 : len(day) // 2]
+    engine = Engine.for_desk(load_config())
+    engine.run(first)
+    before = len(engine.out.events)
+    halt = risk_command("HALT", "desk", "drill: halt between two bars", "ops",
+                        now_ms=int(first[-1]["ts_event"]))  # fmt: skip
+    engine.on_risk_command(halt)
+    caused = [(t, e["event_id"]) for t, _k, e in engine.out.events[before:] if t in TOPICS]
+    assert any(t == "orders.commands" for t, _ in caused), "the halt cancels nothing"
+    engine.run(second)
+    want = by_key(engine.out.events)
+    intents = {e["event_id"]: e for t, _k, e in engine.out.events if t == "orders.intents"}
+    after = [e for t, _k, e in engine.out.events[before:] if t == "risk.decisions"]
+    assert after and {d["trading_state"] for d in after} == {"HALTED"}
+    assert {intents[d["intent_id"]]["action"] for d in after if d["decision"] == "APPROVE"} <= {
+        "CANCEL", "CANCEL_ALL"}  # fmt: skip
+
+    producer = EventProducer(stack.broker.bootstrap, prefix)
+    replay(first, [], producer)
+    on_the_broker(stack, prefix, by_key(Engine.for_desk(load_config()).run(first).events))
+    producer.send("risk.commands", key_of("risk.commands", halt), halt)
+    producer.flush()
+    ids = {eid for _t, eid in caused}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen = {registry().decode(v)[1]["event_id"]
+                for _k, v, _p, _o in read_topic(stack.broker.bootstrap, "orders.commands",
+                                                prefix, idle_s=0.3)}  # fmt: skip
+        if ids & seen:
+            break
+        time.sleep(0.5)
+    replay(second, [], producer)
+    have = on_the_broker(stack, prefix, want)
+    assert first_difference(want, have) is None
+    assert stack.extra_workers and stack.extra_workers[0].poll() is None

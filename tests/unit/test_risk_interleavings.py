@@ -8,12 +8,14 @@ order, late, twice, or never; fills never exceed an order. At every step:
   position, gross and net limits, and the cash a bot may spend;
 * a long-only bot is never short, not even in the worst case;
 * nothing new is approved between a kill and a confirmed resume;
-* a restart (risk rebuilt from what PostgreSQL would hold) keeps all of it.
+* a restart (risk as the core's checkpoint holds it) and a config change (risk's books
+  and reservations carried into a new one) keep all of it.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +66,7 @@ ops = st.lists(
                   st.sampled_from(["CANCELED", "REJECTED", "EXPIRED", "FILLED"])),
         st.tuples(st.just("dup"), st.integers(0, 200)),
         st.tuples(st.just("restart")),
-        st.tuples(st.just("restart_cp")),
+        st.tuples(st.just("config_change")),
         st.tuples(st.just("kill")),
         st.tuples(st.just("resume"), st.booleans()),
     ),
@@ -85,7 +87,6 @@ class Sim:
         self.killed = False
         self.n = 0
         self.approved_while_killed: list[str] = []
-        self.since_restart: set[str] = set()  # the store may still list these as open
 
     def tick(self) -> int:
         self.ts[0] += 1000
@@ -103,7 +104,6 @@ class Sim:
         decision, cmd = self.risk.decide(it, lambda v, s: fresh(v, s, self.ts))
         if cmd is not None:
             self.orders[cmd["client_order_id"]] = {**cmd, "filled": Decimal(0), "open": True}
-            self.since_restart.add(cmd["client_order_id"])
             if self.killed:  # a kill lets nothing through, reducing or not
                 self.approved_while_killed.append(cmd["client_order_id"])
         assert decision["decision"] == ("APPROVE" if cmd else "DENY")
@@ -140,38 +140,19 @@ class Sim:
             o["open"] = False
 
     def restart(self) -> None:
-        """A new risk from what PostgreSQL holds: states, checkpointed books, open orders."""
-        old = self.risk
-        self.risk = RiskDesk(self.cfg)
-        self.risk.states.bots = old.states.bots
-        books = {b: book.to_state() for b, book in old.books.books.items()}
-        open_orders = [
-            {"client_order_id": w.client_order_id, "bot_id": w.bot_id, "venue": w.venue,
-             "account": "main", "symbol": w.symbol, "side": w.side, "quantity": w.quantity,
-             "limit_price": w.price, "filled_quantity": w.filled,
-             "status": "ACCEPTED" if w.acked else "PENDING", "ts_event": w.ts}
-            for w in old.exposure.orders.values()
-        ]  # fmt: skip
-        self.risk.restore(books, old.fills_seen, open_orders)
-        self.since_restart = set()
+        """A restarted desk: risk as the core's checkpoint saved it (the engine pickled);
+        the inputs after it come again and are applied to it once."""
+        self.risk = pickle.loads(pickle.dumps(self.risk, protocol=5))
 
-    def restart_from_checkpoint(self) -> None:
-        """A new risk from its own checkpoint (through JSON, as PostgreSQL keeps it) and a
-        store that lags: it still lists as open every order approved since the last restart."""
+    def config_change(self) -> None:
+        """A restart under a changed config: a new risk that carries the old one's books,
+        reservations and fill ids (through JSON), trading states and applied commands."""
         old = self.risk
         saved = json.loads(json.dumps(old.checkpoint()))
         self.risk = RiskDesk(self.cfg)
+        self.risk.restore_checkpoint(saved)
         self.risk.states.bots = old.states.bots
-        stale = [
-            {"client_order_id": cid, "bot_id": BOT, "venue": VENUE, "account": "main",
-             "symbol": SYMBOL, "side": o["side"], "quantity": o["quantity"],
-             "limit_price": None, "filled_quantity": Decimal(0), "status": "ACCEPTED",
-             "ts_event": self.ts[0]}
-            for cid, o in self.orders.items()
-            if o["open"] or cid in self.since_restart
-        ]  # fmt: skip
-        self.since_restart = set()
-        self.risk.restore_checkpoint(saved, stale)
+        self.risk.applied_commands |= old.applied_commands
         # exactly what it reserved and held before: a closed order is not reserved again
         assert self.risk.exposure.to_state() == old.exposure.to_state()
         assert self.risk.checkpoint() == saved
@@ -241,8 +222,8 @@ def test_worst_case_holds_through_any_interleaving(steps: list[tuple], allow_sho
             sim.deliver(k, ev)  # late and twice: nothing moves again
         elif kind == "restart":
             sim.restart()
-        elif kind == "restart_cp":
-            sim.restart_from_checkpoint()
+        elif kind == "config_change":
+            sim.config_change()
         elif kind == "kill":
             sim.command("KILL")
         elif kind == "resume":
