@@ -127,7 +127,6 @@ PG_SINK_TOPICS = (  # connectors.postgres.state.TOPICS
     "fills",
     "portfolio.snapshots",
     "venue.reports",
-    "risk.commands",
 )
 AUDITED_TOPICS = ("risk.commands", "gate.results")  # agents.audit.entries.AUDITED_TOPICS
 PG = "PostgreSQL set (DESK_POSTGRES_DSN, or the embedded one)"
@@ -192,9 +191,10 @@ NODES: tuple[Node, ...] = (
             State("books, reservations, trading states", "memory"),
             CORE_STATE,
             State("command journal", "journal"),
+            State("risk_commands, trading_state, limit_versions: risk's record", "store"),
         ),
         adapters=(
-            "connectors.postgres.risk_state.record_commands",
+            "connectors.postgres.risk_state.record_outcomes",
             "connectors.postgres.audit.AuditLog",
             "connectors.journal.CommandJournal",
         ),

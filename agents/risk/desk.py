@@ -79,6 +79,18 @@ class RiskDesk:
                                config.risk.ack_timeout_seconds * 1000)  # fmt: skip
         self.alerts: list[dict[str, Any]] = []  # raised by the watch, for the caller to send
         self.commands_unreadable: str | None = None  # a risk command could not be read
+        # each command applied or refused, with the bots it changed and their states after
+        # it: risk's record (``agents.risk.keeper`` writes it; nobody folds commands again)
+        self.outcomes: list[dict[str, Any]] = []
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A risk pickled before it kept its outcomes (an older checkpoint)."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("outcomes", [])
+
+    def drain_outcomes(self) -> list[dict[str, Any]]:
+        out, self.outcomes = self.outcomes, []
+        return out
 
     def unreadable_command(self, where: str) -> None:
         """A message on ``risk.commands`` could not be decoded: it may have been a kill.
@@ -271,6 +283,12 @@ class RiskDesk:
             self.commands_unreadable = None
             if self.portfolio_risk is not None:
                 self.portfolio_risk.resume()
+        self.outcomes.append({
+            "command": dict(cmd),
+            "bots": list(applied.bots),
+            "refused": applied.refused,
+            "states": {b: self.states.bots[b].as_dict() for b in applied.bots},
+        })  # fmt: skip
         out = []
         for b in applied.cancel:
             out.append(

@@ -4,8 +4,9 @@ the worker, the broker and a PostgreSQL outage.
 The engine's checkpoint holds risk's state, but it is saved behind the stream, and the
 embedded broker forgets its topics when it restarts. So every command risk applies (the
 operator's, and portfolio risk's breach) is appended at once to the fsynced command
-journal and written to PostgreSQL (``risk_commands`` + ``trading_state``) in the
-background; until that write lands risk's state is not durable and risk denies new
+journal and written to PostgreSQL in the background with what risk made of it (the
+``risk_commands`` row, each bot's ``trading_state`` as risk now enforces it: the one place
+trading state is derived); until that write lands risk's state is not durable and risk denies new
 exposure (``state_durable``), says so in ``desk status`` and raises a CRITICAL alert
 once. At start, journaled commands the restored state has not applied are applied
 through the engine (their cancels reach the paper venue) and published again for the
@@ -27,7 +28,7 @@ from typing import Any
 
 from agents.portfolio_risk.agent import latched_limits, limits_item
 from connectors.journal import CommandJournal, journal_path
-from connectors.postgres.risk_state import record_commands
+from connectors.postgres.risk_state import record_outcomes
 from streams.ids import event_id
 from streams.metrics import RISK_CONDITIONS, RISK_DECISIONS, RISK_DURABLE, RISK_RESERVED
 
@@ -92,8 +93,8 @@ class RiskKeeper:
     def after(self, events: list[tuple[str, str, dict[str, Any]]]) -> None:
         """What the engine emitted for one input: the commands risk applied made durable,
         its metrics."""
-        for cmd in self.node.drain_applied():
-            self.make_durable(cmd)
+        for outcome in self.node.drain_applied():
+            self.make_durable(outcome)
         bots = set()
         for topic, _key, ev in events:
             if topic == "risk.decisions":
@@ -107,16 +108,19 @@ class RiskKeeper:
             reserved = sum((w.open_qty * (w.price or 0) for w in orders if w.bot_id == bot_id), 0)
             RISK_RESERVED.labels(bot_id).set(float(reserved))
 
-    def make_durable(self, cmd: dict[str, Any]) -> None:
-        """Journal the command at once (fsync); PostgreSQL in the background."""
-        try:
-            self.journal.append(cmd)
-        except OSError as exc:
-            log.error("risk: command %s not journaled: %s", cmd["event_id"], exc)
+    def make_durable(self, outcome: dict[str, Any]) -> None:
+        """Journal an applied command at once (fsync); its outcome (a refused one's too) to
+        PostgreSQL in the background."""
+        cmd = outcome["command"]
+        if outcome["refused"] is None:
+            try:
+                self.journal.append(cmd)
+            except OSError as exc:
+                log.error("risk: command %s not journaled: %s", cmd["event_id"], exc)
         if self.dsn is None:
             return
         first = not self.pending
-        self.pending.append(dict(cmd))
+        self.pending.append(outcome)
         if first:
             self.write_status(f"command {cmd['command']} {cmd['scope']} not yet in PostgreSQL")
             task = asyncio.ensure_future(self.flush())
@@ -130,7 +134,7 @@ class RiskKeeper:
             batch = list(self.pending)
             try:
                 await asyncio.wait_for(
-                    asyncio.to_thread(record_commands, self.dsn, self.cfg, batch),
+                    asyncio.to_thread(record_outcomes, self.dsn, batch),
                     timeout=self.cfg.risk.restore_timeout_seconds,
                 )
             except Exception as exc:  # store down or stalled: stay fail-closed, try again

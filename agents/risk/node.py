@@ -7,17 +7,18 @@ It reads the data-quality node's freshness to fail closed on stale or broken dat
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from agents.risk.desk import RiskDesk
 from streams.config import DeskConfig
+from streams.decimals import tidy
 
 
 class RiskNode:
     def __init__(self, config: DeskConfig, peers: Mapping[str, Any]) -> None:
         self.risk = RiskDesk(config)
         self.dq = peers["data-quality"]
-        self.applied: list[dict[str, Any]] = []  # commands applied since the keeper looked
 
     def handle(self, topic: str, event: Mapping[str, Any], ctx: Any) -> None:
         if topic == "orders.intents":
@@ -33,29 +34,39 @@ class RiskNode:
             self.risk.on_order_event(event)
         elif topic == "portfolio.snapshots":
             actions, orders = self.risk.on_snapshot(event)
-            for action_topic, ev in actions:
+            for action_topic, ev in actions:  # its risk commands: applied already
                 ctx.emit(action_topic, ev)
-                if action_topic == "risk.commands":  # applied by on_snapshot already
-                    self.applied.append(ev)
             for c in orders:
                 ctx.emit("orders.commands", c)
         elif topic == "risk.commands":
-            applied, cancels = self.risk.command(event)
-            if applied.refused is None:
-                self.applied.append(dict(event))
+            _applied, cancels = self.risk.command(event)
             for c in cancels:
                 ctx.emit("orders.commands", c)
 
     def view(self) -> dict[str, Any]:
-        """Risk's own books as the desk's checkpoint shows them (the drills' ledger)."""
+        """What risk holds, as the desk's checkpoint shows it to people (``desk positions``)
+        and drills (the ledger): its books, its trading states, what it reserves for open
+        orders (bot -> venue:symbol -> open buys and sells, base units)."""
         books = self.risk.books.books
-        return {"books": {b: book.to_state() for b, book in sorted(books.items())}}
+        reserved: dict[str, dict[str, dict[str, str]]] = {}
+        for w in sorted(self.risk.exposure.orders.values(), key=lambda w: w.client_order_id):
+            if not w.open_qty:
+                continue
+            leg = reserved.setdefault(w.bot_id, {}).setdefault(
+                f"{w.venue}:{w.symbol}", {"buys": "0", "sells": "0"}
+            )
+            side = "buys" if w.side == "BUY" else "sells"
+            leg[side] = str(tidy(Decimal(leg[side]) + w.open_qty))
+        return {
+            "books": {b: book.to_state() for b, book in sorted(books.items())},
+            "trading_states": {b: st.as_dict() for b, st in sorted(self.risk.states.bots.items())},
+            "reserved": reserved,
+        }
 
     def drain_applied(self) -> list[dict[str, Any]]:
-        """The commands applied since the last call (``agents.risk.keeper`` makes them
-        durable)."""
-        out, self.applied = self.applied, []
-        return out
+        """The commands risk applied or refused since the last call, each with what it did
+        (``agents.risk.keeper`` makes them durable)."""
+        return self.risk.drain_outcomes()
 
     def _alerts(self, ctx: Any) -> None:
         for alert in self.risk.drain_alerts():

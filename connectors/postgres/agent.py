@@ -29,7 +29,7 @@ def register(desk: Any) -> None:
         return
     dsn = desk.settings.postgres_dsn.get_secret_value()
     for topic in TOPICS:
-        _register_topic(desk, topic, PostgresSink(dsn, desk.config))
+        _register_topic(desk, topic, PostgresSink(dsn))
 
 
 def _register_topic(desk: Any, topic: str, sink: PostgresSink) -> None:

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from connectors.postgres.state import OperationalState
-from streams.config import DeskConfig
 from streams.settings import redact_url
 
 log = logging.getLogger(__name__)
@@ -38,21 +36,16 @@ class Rejected:
 
 
 class PostgresSink:
-    """One connection; the trading-state core restored from Postgres on (re)connect."""
+    """One connection, opened again after a transient failure."""
 
-    def __init__(self, dsn: str, config: DeskConfig) -> None:
+    def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self.config = config
-        self.state = OperationalState(config)
+        self.state = OperationalState()
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.dsn, connect_timeout=5)
-            self.state = OperationalState(self.config)
-            rows = self._conn.cursor(row_factory=dict_row).execute("SELECT * FROM trading_state")
-            self.state.restore(rows.fetchall())
-            self._conn.commit()
             log.info("postgres sink connected to %s", redact_url(self.dsn))
         return self._conn
 

@@ -7,22 +7,21 @@ event after a newer one, changes nothing:
 - orders move forward only (PENDING < ACCEPTED < PARTIALLY_FILLED < terminal; a
   terminal status is final); every order event is kept in ``order_transitions``
   with whether it moved the order;
-- fills, snapshots and risk commands are keyed by ``event_id``;
+- fills and snapshots are keyed by ``event_id``;
 - positions, balances and venue holdings are replaced only by a view at least as
   new (``as_of``);
-- trading state is what the risk core (``agents.risk.state``) makes of the
-  commands, so Postgres shows exactly what risk enforces.
+- risk commands and trading states are not here: risk records what it made of
+  each command itself (``connectors.postgres.risk_state``), so Postgres shows
+  exactly what risk enforces, derived once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from agents.risk.state import BotState, TradingStates
-from streams.config import DeskConfig
 from streams.decimals import tidy
 
 Statement = tuple[str, Mapping[str, Any]]
@@ -33,7 +32,6 @@ TOPICS = (
     "fills",
     "portfolio.snapshots",
     "venue.reports",
-    "risk.commands",
 )
 
 
@@ -171,51 +169,9 @@ ON CONFLICT (venue, account, symbol) DO UPDATE SET
 WHERE v.as_of <= EXCLUDED.as_of
 """
 
-_RISK_COMMAND = """
-INSERT INTO risk_commands (event_id, ts_event, command, scope, issued_by, reason, flatten,
-    confirmed, limits, evidence, bots, refused)
-VALUES (%(event_id)s, %(ts_event)s, %(command)s, %(scope)s, %(issued_by)s, %(reason)s,
-    %(flatten)s, %(confirmed)s, %(limits)s, %(evidence)s, %(bots)s, %(refused)s)
-ON CONFLICT (event_id) DO NOTHING
-"""
-
-_TRADING_STATE = """
-INSERT INTO trading_state (bot_id, state, killed, limit_overrides, since, last_command,
-    updated_ts)
-VALUES (%(bot_id)s, %(state)s, %(killed)s, %(limit_overrides)s, %(since)s, %(last_command)s,
-    %(updated_ts)s)
-ON CONFLICT (bot_id) DO UPDATE SET
-    state = EXCLUDED.state, killed = EXCLUDED.killed, limit_overrides = EXCLUDED.limit_overrides,
-    since = EXCLUDED.since, last_command = EXCLUDED.last_command, updated_ts = EXCLUDED.updated_ts
-"""
-
-_LIMIT_VERSION = """
-INSERT INTO limit_versions (bot_id, version, overrides, command_id, ts_event)
-SELECT %(bot_id)s, coalesce(max(version), 0) + 1, %(overrides)s, %(command_id)s, %(ts_event)s
-FROM limit_versions WHERE bot_id = %(bot_id)s
-ON CONFLICT DO NOTHING
-"""
-
 
 class OperationalState:
-    """Turns desk events into idempotent SQL; holds the risk core that trading state needs."""
-
-    def __init__(self, config: DeskConfig) -> None:
-        self.trading = TradingStates(config)
-
-    def restore(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Trading states as Postgres last recorded them (``trading_state`` rows)."""
-        for r in rows:
-            if r["bot_id"] in self.trading.bots:
-                self.trading.bots[r["bot_id"]] = BotState.from_dict(
-                    {
-                        "state": r["state"],
-                        "killed": r["killed"],
-                        "limits": r["limit_overrides"],
-                        "since": r["since"],
-                        "last_command": r["last_command"],
-                    }
-                )
+    """Turns desk events into idempotent SQL (it keeps nothing between events)."""
 
     def statements(self, topic: str, event: Mapping[str, Any]) -> list[Statement]:
         handler = getattr(self, "_" + topic.replace(".", "_"), None)
@@ -274,48 +230,4 @@ class OperationalState:
             row = dict(head, symbol=p["symbol"], quantity=tidy(p["quantity"]),
                        avg_price=_money(p["avg_price"]))  # fmt: skip
             out.append((_VENUE_POSITION, row))
-        return out
-
-    def _risk_commands(self, e: Mapping[str, Any]) -> list[Statement]:
-        applied = self.trading.apply(e)
-        out: list[Statement] = [
-            (
-                _RISK_COMMAND,
-                dict(
-                    e,
-                    limits=as_json(e.get("limits") or {}),
-                    evidence=as_json(e.get("evidence") or {}),
-                    bots=list(applied.bots),
-                    refused=applied.refused,
-                ),
-            )
-        ]
-        for bot_id in applied.bots:
-            st = self.trading.bots[bot_id]
-            out.append(
-                (
-                    _TRADING_STATE,
-                    {
-                        "bot_id": bot_id,
-                        "state": st.state,
-                        "killed": st.killed,
-                        "limit_overrides": as_json(st.limits),
-                        "since": st.since,
-                        "last_command": st.last_command,
-                        "updated_ts": e["ts_event"],
-                    },
-                )
-            )
-            if e["command"] == "LIMIT_CHANGE":
-                out.append(
-                    (
-                        _LIMIT_VERSION,
-                        {
-                            "bot_id": bot_id,
-                            "overrides": as_json(st.limits),
-                            "command_id": e["event_id"],
-                            "ts_event": e["ts_event"],
-                        },
-                    )
-                )
         return out

@@ -93,7 +93,7 @@ def _send_command(
     )
     cmd["flatten"] = flatten
     t0 = time.monotonic()
-    durable = _make_durable(settings, config, cmd)
+    durable = _make_durable(settings, cmd, bots)
     producer = EventProducer(bootstrap, prefix)
     producer.send("risk.commands", scope, cmd)
     producer.flush()
@@ -139,7 +139,7 @@ def _send_command(
         raise typer.Exit(1)
 
 
-def _make_durable(settings: Any, config: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+def _make_durable(settings: Any, cmd: dict[str, Any], bots: list[str]) -> dict[str, Any]:
     """Write the command to the local journal (fsync) and to PostgreSQL (bounded wait) before
     it is sent: acknowledged only once it survives a restart, PostgreSQL down or not."""
     import threading
@@ -160,7 +160,7 @@ def _make_durable(settings: Any, config: Any, cmd: dict[str, Any]) -> dict[str, 
     def write() -> None:
         try:
             with postgres_dsn(settings) as dsn:
-                record_commands(dsn, config, [cmd])
+                record_commands(dsn, [(cmd, bots)])
             result["ok"] = True
         except Exception as exc:  # reported, not raised: the kill is still sent
             result["ok"] = " ".join(str(exc).split())[:200] or type(exc).__name__
@@ -279,41 +279,28 @@ def resume(
     _send_command("RESUME", scope, reason, by, json_out, confirmed=True)
 
 
-def _states(config: Any, commands: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    from agents.risk.state import TradingStates
+def risk_holds(settings: Any, config: Any) -> tuple[dict[str, dict[str, Any]], dict]:
+    """Trading states and reserved exposure as risk itself holds them (derived once, by
+    risk): its view in the desk core's latest checkpoint; before the first one, the
+    trading states risk recorded in PostgreSQL (bots never commanded are ACTIVE)."""
+    from connectors.postgres.risk_state import core_view, trading_states
+    from streams.core import NAME
+    from streams.runtime.access import postgres_dsn
 
-    states = TradingStates(config)
-    for c in sorted(commands, key=lambda c: c["ts_event"]):
-        states.apply(c)
-    return {b: st.as_dict() for b, st in states.bots.items()}
-
-
-def reserved_exposure(
-    commands: list[dict[str, Any]], events: list[dict[str, Any]], fills: list[dict[str, Any]]
-) -> dict[tuple[str, str], dict[str, Decimal]]:
-    """(bot, venue:symbol) -> open buys and sells risk still reserves, folded from the order
-    topics through the same ``ExposureBook`` risk keeps (approvals, venue answers, fills)."""
-    from agents.risk.exposure import ExposureBook
-
-    book = ExposureBook()
-    seen: set[str] = set()
-    timeline = [(c["ts_event"], 0, "cmd", c) for c in commands if c["command"] == "SUBMIT"]
-    timeline += [(e["ts_event"], 1, "event", e) for e in events]
-    timeline += [(f["ts_event"], 2, "fill", f) for f in fills]
-    for _ts, _n, kind, ev in sorted(timeline, key=lambda t: (t[0], t[1])):
-        if kind == "cmd":
-            book.on_submit(ev)
-        elif kind == "event":
-            book.on_order_event(ev)
-        elif ev["event_id"] not in seen:
-            seen.add(ev["event_id"])
-            book.on_fill(ev)
-    out: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for w in book.orders.values():
-        row = out.setdefault((w.bot_id, f"{w.venue}:{w.symbol}"),
-                             {"buys": Decimal(0), "sells": Decimal(0)})  # fmt: skip
-        row["buys" if w.side == "BUY" else "sells"] += w.open_qty
-    return out
+    with postgres_dsn(settings) as dsn:
+        view = core_view(dsn, f"{settings.topic_prefix}{NAME}", "risk")
+        if view is None:
+            recorded = trading_states(dsn)
+    if view is not None:
+        states = view.get("trading_states", {})
+        reserved = {(b, k): {side: Decimal(q) for side, q in leg.items()}
+                    for b, legs in view.get("reserved", {}).items()
+                    for k, leg in legs.items()}  # fmt: skip
+        return states, reserved
+    active = {"state": "ACTIVE", "killed": False, "limits": {}, "since": None,
+              "last_command": None}  # fmt: skip
+    states = {b.id: recorded.get(b.id, active) for b in config.bots if b.enabled}
+    return states, {}
 
 
 def risk_conditions(alerts: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -343,16 +330,14 @@ def positions(json_out: JsonOpt = False) -> None:
 
     settings, bootstrap, prefix, print_json, out = _context()
     config = load_config(settings.config_file)
-    with out.status("reading the desk's topics", spinner="dots"):
+    with out.status("reading the desk's topics and risk's state", spinner="dots"):
         read = {t: decode_all(read_topic(bootstrap, t, prefix, idle_s=1.0))
-                for t in ("portfolio.snapshots", "risk.commands", "orders.commands",
-                          "orders.events", "fills", "alerts")}  # fmt: skip
+                for t in ("portfolio.snapshots", "alerts")}  # fmt: skip
+        states, reserved = risk_holds(settings, config)
     latest: dict[str, dict[str, Any]] = {}
     for s in read["portfolio.snapshots"]:
         if s["bot_id"] not in latest or s["ts_event"] >= latest[s["bot_id"]]["ts_event"]:
             latest[s["bot_id"]] = s
-    states = _states(config, read["risk.commands"])
-    reserved = reserved_exposure(read["orders.commands"], read["orders.events"], read["fills"])
     conditions = risk_conditions(read["alerts"])
     rows = []
     for b in sorted(latest):

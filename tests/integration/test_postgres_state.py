@@ -15,9 +15,11 @@ from functools import cache
 import psycopg
 import pytest
 
+from agents.risk.desk import RiskDesk
 from connectors.feeds.files import read_files
 from connectors.migrations import Migration
 from connectors.postgres.migrate import MIGRATIONS, applied, migrate
+from connectors.postgres.risk_state import record_commands, record_outcomes
 from connectors.postgres.sink import PostgresSink
 from connectors.postgres.state import TOPICS
 from streams.cli.ops import risk_command
@@ -95,7 +97,7 @@ def test_the_sink_holds_the_desks_state_and_redelivery_changes_nothing(
     new_database, pg_dsn: str
 ) -> None:
     items = list(half_day())
-    sink = PostgresSink(pg_dsn, load_config())
+    sink = PostgresSink(pg_dsn)
     write_all(sink, items)
     first = dump(pg_dsn)
 
@@ -141,14 +143,14 @@ def test_the_sink_holds_the_desks_state_and_redelivery_changes_nothing(
         assert reports and conn.execute("SELECT count(*) FROM venue_balances").fetchone()[0] > 0
 
     # at-least-once: the whole stream again, from a fresh sink, changes nothing
-    write_all(PostgresSink(pg_dsn, load_config()), items, batch=333)
+    write_all(PostgresSink(pg_dsn), items, batch=333)
     assert dump(pg_dsn) == first
 
     # arrival order across topics is not guaranteed: shuffled, the state ends the same
     shuffled = new_database()
     mixed = items[:]
     random.Random(3).shuffle(mixed)
-    write_all(PostgresSink(shuffled, load_config()), mixed)
+    write_all(PostgresSink(shuffled), mixed)
     again = dump(shuffled)
     assert {t: again[t] for t in ("orders", "fills", "portfolio_snapshots", "positions")} == {
         t: first[t] for t in ("orders", "fills", "portfolio_snapshots", "positions")
@@ -158,30 +160,42 @@ def test_the_sink_holds_the_desks_state_and_redelivery_changes_nothing(
         assert late.fetchone()[0] > 0
 
 
-def test_trading_state_follows_the_risk_core_and_survives_a_sink_restart(pg_dsn: str) -> None:
+def test_risk_records_what_it_made_of_each_command_and_nothing_folds_them_again(
+    pg_dsn: str,
+) -> None:
+    """``trading_state``, ``risk_commands`` and ``limit_versions`` hold risk's own outcome
+    of each command (``RiskDesk.command``), written by its keeper; the operator's command
+    is in ``risk_commands`` before risk has it (a kill is acknowledged once durable)."""
     cfg = load_config()
     t0 = 1_700_000_000_000
-    kill = risk_command("KILL", "desk", "drill", "pytest", now_ms=t0)
-    resume_unconfirmed = risk_command("RESUME", "desk", "too soon", "pytest", now_ms=t0 + 1)
-    sink = PostgresSink(pg_dsn, cfg)
-    assert sink.write([("risk.commands", kill), ("risk.commands", resume_unconfirmed)]) == []
-    sink.close()
+    risk = RiskDesk(cfg)
+
+    def apply(*commands: dict) -> None:
+        for c in commands:
+            risk.command(c)
+        record_outcomes(pg_dsn, risk.drain_outcomes())
 
     def states() -> dict[str, tuple[str, bool]]:
         with psycopg.connect(pg_dsn) as conn:
             rows = conn.execute("SELECT bot_id, state, killed FROM trading_state")
             return {b: (s, k) for b, s, k in rows}
 
-    bots = {b.id for b in cfg.bots if b.enabled}
-    assert states() == dict.fromkeys(bots, ("HALTED", True))
-    with psycopg.connect(pg_dsn) as conn:
-        refused = conn.execute("SELECT refused FROM risk_commands WHERE command = 'RESUME'")
-        assert "confirmation" in refused.fetchone()[0]
+    def one(sql: str) -> object:
+        with psycopg.connect(pg_dsn) as conn:
+            return conn.execute(sql).fetchone()[0]
 
-    # a new sink (a restarted worker) starts from Postgres: still killed until confirmed
-    restarted = PostgresSink(pg_dsn, cfg)
+    kill = risk_command("KILL", "desk", "drill", "pytest", now_ms=t0)
+    bots = sorted(b.id for b in cfg.bots if b.enabled)
+    record_commands(pg_dsn, [(kill, bots)])  # the CLI, before sending it: no state derived
+    assert states() == {} and one("SELECT refused FROM risk_commands") is None
+    resume_unconfirmed = risk_command("RESUME", "desk", "too soon", "pytest", now_ms=t0 + 1)
+    apply(kill, resume_unconfirmed)
+    assert states() == dict.fromkeys(bots, ("HALTED", True))
+    assert "confirmation" in str(one("SELECT refused FROM risk_commands WHERE command = 'RESUME'"))
+    assert sorted(one("SELECT bots FROM risk_commands WHERE command = 'KILL'")) == sorted(bots)
+
     reduce = risk_command("REDUCE", "bot:mm-btc", "drill", "pytest", now_ms=t0 + 2)
-    assert restarted.write([("risk.commands", reduce)]) == []
+    apply(reduce)
     assert states()["mm-btc"] == ("REDUCING", True)  # the kill latch is still on
     resume = risk_command("RESUME", "desk", "checked", "pytest", confirmed=True, now_ms=t0 + 3)
     limit1 = dict(risk_command("LIMIT_CHANGE", "bot:mm-btc", "tighter", "pytest", now_ms=t0 + 4),
@@ -190,15 +204,19 @@ def test_trading_state_follows_the_risk_core_and_survives_a_sink_restart(pg_dsn:
                   limits={"max_order_notional": "3000"})  # fmt: skip
     bad = dict(risk_command("LIMIT_CHANGE", "bot:mm-btc", "typo", "pytest", now_ms=t0 + 6),
                limits={"max_order_notionl": "1"})  # fmt: skip
-    batch = [("risk.commands", c) for c in (resume, limit1, limit2, bad, limit1)]
-    assert restarted.write(batch) == []
+    risk.command(resume)
+    risk.command(limit1)
+    outcomes = risk.drain_outcomes()
+    record_outcomes(pg_dsn, outcomes)
+    record_outcomes(pg_dsn, outcomes)  # the keeper's retry: the same rows, nothing more
+    apply(limit2, bad, limit1)  # limit1 again: risk knows it, no outcome, no version
     assert states() == dict.fromkeys(bots, ("ACTIVE", False))
     with psycopg.connect(pg_dsn) as conn:
         versions = conn.execute(
             "SELECT version, overrides->>'max_order_notional' FROM limit_versions "
             "WHERE bot_id = 'mm-btc' ORDER BY version"
         ).fetchall()
-        assert versions == [(1, "1000"), (2, "3000")]  # the re-delivered limit1: no version 3
+        assert versions == [(1, "1000"), (2, "3000")]
         refused = conn.execute("SELECT refused FROM risk_commands WHERE reason = 'typo'")
         assert "max_order_notionl" in refused.fetchone()[0]
 
@@ -211,7 +229,7 @@ def test_a_value_postgres_refuses_is_set_aside_and_the_rest_of_the_batch_lands(
     huge = dict(items[1][1], event_id="too-big", quantity=Decimal("1e25"))  # > numeric(38,18)
     missing = {k: v for k, v in items[2][1].items() if k != "price"}
     batch = [items[0], ("fills", huge), ("fills", missing), items[2]]
-    rejected = PostgresSink(pg_dsn, load_config()).write(batch)
+    rejected = PostgresSink(pg_dsn).write(batch)
     assert [r.index for r in rejected] == [1, 2]
     assert "NumericValueOutOfRange" in rejected[0].error and "price" in rejected[1].error
     with psycopg.connect(pg_dsn) as conn:

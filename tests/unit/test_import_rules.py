@@ -64,7 +64,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("streams/cli/dq.py", "agents.dq.check"),
         ("streams/cli/dq.py", "agents.dq.summary"),
         ("streams/cli/exchange.py", "agents.dq.containment"),
-        ("streams/cli/ops.py", "agents.risk.exposure"),
         ("streams/cli/ops.py", "agents.risk.state"),
         ("streams/cli/parity.py", "agents.parity.core"),
         ("streams/cli/recon.py", "agents.recon.desk"),
@@ -75,7 +74,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("streams/runtime/stack.py", "analytics.events"),
         # connectors -> agents
         ("connectors/postgres/audit.py", "agents.audit.chain"),
-        ("connectors/postgres/state.py", "agents.risk.state"),
         # pure core -> connectors (the I/O layer)
         ("agents/dq/summary.py", "connectors.feeds.normalize"),
     }

@@ -1,33 +1,50 @@
-"""What `desk positions` folds from the topics: reserved exposure and risk conditions."""
+"""What `desk positions` shows of risk: what risk itself holds (its checkpoint view:
+reserved exposure, trading states), and the risk conditions its alerts raised."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from streams.cli.ops import reserved_exposure, risk_conditions
+from agents.risk.node import RiskNode
+from streams.cli.ops import risk_command, risk_conditions
+from streams.config import load_config
 
 
 def order(cid: str, side: str, qty: str, ts: int) -> dict:
-    return {"command": "SUBMIT", "client_order_id": cid, "bot_id": "mm", "venue": "v",
+    return {"command": "SUBMIT", "client_order_id": cid, "bot_id": "mm-btc", "venue": "v",
             "symbol": "BTC/USDT", "side": side, "quantity": Decimal(qty),
             "limit_price": Decimal("20000"), "ts_event": ts}  # fmt: skip
 
 
 def event(cid: str, status: str, filled: str, ts: int) -> dict:
     return {"client_order_id": cid, "status": status, "filled_quantity": Decimal(filled),
-            "ts_event": ts}  # fmt: skip
+            "ts_event": ts, "bot_id": "mm-btc"}  # fmt: skip
 
 
-def test_open_orders_are_reserved_until_the_venue_closes_them_or_they_fill() -> None:
-    commands = [order("b1", "BUY", "0.5", 1), order("s1", "SELL", "0.2", 2),
-                order("b2", "BUY", "0.3", 3), {"command": "CANCEL_ALL", "ts_event": 4}]  # fmt: skip
-    events = [event("b1", "ACCEPTED", "0", 5), event("s1", "ACCEPTED", "0", 5),
-              event("b2", "CANCELED", "0", 6),
-              event("b1", "PARTIALLY_FILLED", "0.1", 7)]  # fmt: skip
-    fill = {"event_id": "f1", "client_order_id": "b1", "quantity": Decimal("0.1"), "ts_event": 7}
-    fills = [fill, fill]  # delivered twice: counted once
-    got = reserved_exposure(commands, events, fills)
-    assert got == {("mm", "v:BTC/USDT"): {"buys": Decimal("0.4"), "sells": Decimal("0.2")}}
+def test_risks_view_reserves_open_orders_until_closed_or_filled_and_shows_its_states() -> None:
+    node = RiskNode(load_config(), {"data-quality": None})
+    book = node.risk.exposure
+    for o in (order("b1", "BUY", "0.5", 1), order("s1", "SELL", "0.2", 2),
+              order("b2", "BUY", "0.3", 3)):  # fmt: skip
+        book.on_submit(o)
+    for e in (
+        event("b1", "ACCEPTED", "0", 5),
+        event("s1", "ACCEPTED", "0", 5),
+        event("b2", "CANCELED", "0", 6),
+        event("b1", "PARTIALLY_FILLED", "0.1", 7),
+    ):
+        book.on_order_event(e)
+    book.on_fill({"event_id": "f1", "client_order_id": "b1", "quantity": Decimal("0.1"),
+                  "ts_event": 7})  # fmt: skip
+    node.risk.command(risk_command("KILL", "bot:mm-btc", "drill", "pytest", now_ms=8))
+    view = node.view()
+    assert view["reserved"] == {"mm-btc": {"v:BTC/USDT": {"buys": "0.4", "sells": "0.2"}}}
+    assert view["trading_states"]["mm-btc"]["killed"] is True
+    assert view["trading_states"]["trend-btc"]["state"] == "ACTIVE"
+    # what the command did, for risk's keeper to record (states derived here, once)
+    (outcome,) = node.drain_applied()
+    assert outcome["bots"] == ["mm-btc"] and outcome["refused"] is None
+    assert outcome["states"]["mm-btc"]["state"] == "HALTED" and node.drain_applied() == []
 
 
 def test_conditions_show_until_risk_clears_them() -> None:
