@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from streams.envelope import envelope
 from streams.ids import event_id
 from streams.redact import one_line as redacted_line
 
@@ -49,11 +50,7 @@ def dead_letter_record(
     digest = hashlib.sha256(raw or b"").hexdigest()[:16]
     where = (incarnation, topic, partition, offset)
     return {
-        "event_id": event_id("deadletter", *where, agent, kind, digest),
-        "ts_event": ts_ms,
-        "ts_ingest": ts_ms,
-        "source": f"agent.{agent}",
-        "correlation_id": None,
+        **envelope(event_id("deadletter", *where, agent, kind, digest), ts_ms, f"agent.{agent}"),
         "topic": topic,
         "partition": partition,
         "offset": offset,

@@ -22,6 +22,7 @@ from typing import Any
 
 from agents.alerts.router import RANK
 from agents.dq.findings import iso
+from streams.envelope import caused_by
 from streams.ids import event_id
 from streams.redact import one_line
 
@@ -46,11 +47,9 @@ def dq_alert(report: Mapping[str, Any], min_severity: str) -> dict[str, Any] | N
             window += f" to {iso(int(end))}"
         window += ")"
     return {
-        "event_id": event_id("alert", "dq", report["event_id"]),
-        "ts_event": report["ts_event"],
-        "ts_ingest": report["ts_ingest"],
-        "source": report.get("source") or "agent.dq",
-        "correlation_id": report["event_id"],
+        **caused_by(
+            report, event_id("alert", "dq", report["event_id"]), report.get("source") or "agent.dq"
+        ),
         "severity": severity,
         "dedup_key": f"dq:{venue}:{symbol}:{check}",
         "title": f"Data quality: {check} on {venue}:{symbol}",
@@ -111,11 +110,9 @@ class DeadLetterBursts:
         threshold = self.critical if level == 2 else self.warning
         error = one_line(f"{dead.get('error_kind', '?')}: {dead.get('error', '')}", 300)
         return {
-            "event_id": event_id("alert", "deadletter-burst", dead["event_id"], severity),
-            "ts_event": dead["ts_event"],
-            "ts_ingest": dead["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": dead["event_id"],
+            **caused_by(
+                dead, event_id("alert", "deadletter-burst", dead["event_id"], severity), SOURCE
+            ),
             "severity": severity,
             "dedup_key": f"deadletter:{agent}:{topic}",
             "title": f"Dead-letter burst: {agent} on {topic}",

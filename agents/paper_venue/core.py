@@ -42,6 +42,7 @@ from typing import Any
 from agents.quotes.core import BIAS as SYNTHETIC_BIAS
 from streams.config import FeeProfile
 from streams.decimals import tidy
+from streams.envelope import envelope
 from streams.ids import event_id
 
 Event = dict[str, Any]
@@ -489,11 +490,7 @@ class PaperVenue:
         else:
             corr, bot = (cmd or {}).get("correlation_id"), (cmd or {}).get("bot_id") or ANY_BOT
         return {
-            "event_id": eid,
-            "ts_event": int(ts),
-            "ts_ingest": int(ts),  # event time: the core has no clock
-            "source": self.source,
-            "correlation_id": corr,
+            **envelope(eid, int(ts), self.source, correlation_id=corr),  # event time only
             "bot_id": bot,
             "venue": self.venue,
             "account": self.account,
@@ -623,11 +620,12 @@ class PaperVenue:
         ]
         self._unreported = []
         return {
-            "event_id": event_id("venue_report", self.venue, self.account, ts),
-            "ts_event": int(ts),
-            "ts_ingest": int(ts),
-            "source": self.source,
-            "correlation_id": correlation_id,
+            **envelope(
+                event_id("venue_report", self.venue, self.account, ts),
+                int(ts),
+                self.source,
+                correlation_id=correlation_id,
+            ),
             "venue": self.venue,
             "account": self.account,
             "fills": fills,

@@ -19,6 +19,7 @@ from typing import Any
 from agents.paper_venue.desk import PaperDesk
 from agents.parity.core import SOURCE, Marks, Stats, compare, shadow_config, stats, window_of
 from agents.quotes.core import SyntheticQuoter
+from streams.envelope import caused_by
 from streams.ids import event_id
 from streams.metrics import EVENTS_IN, EVENTS_OUT
 
@@ -73,9 +74,7 @@ def register(desk: Any) -> None:
                 if r["status"] == "WARNING":
                     bad = [m["name"] for m in r["metrics"] if m["status"] == "WARNING"]
                     await publish("alerts", SOURCE, {
-                        "event_id": event_id("alert", r["event_id"]),
-                        "ts_event": r["ts_event"], "ts_ingest": r["ts_ingest"],
-                        "source": SOURCE, "correlation_id": r["event_id"],
+                        **caused_by(r, event_id("alert", r["event_id"]), SOURCE),
                         "severity": "WARNING", "dedup_key": f"parity:{bot}",
                         "title": "Parity: the fill model looks optimistic",
                         "message": f"{bot}: realized worse than expected on {', '.join(bad)}",

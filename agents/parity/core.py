@@ -30,6 +30,7 @@ from typing import Any
 from agents.paper_venue.desk import PaperDesk
 from agents.quotes.core import SyntheticQuoter
 from streams.config import DeskConfig, Parity, VenueConfig
+from streams.envelope import envelope
 from streams.ids import event_id
 
 SOURCE = "agent.parity"
@@ -198,8 +199,7 @@ def compare(
     ]
     status = "WARNING" if any(m["status"] == "WARNING" for m in metrics) else "OK"
     return {
-        "event_id": event_id("parity", bot, start, cfg.version),
-        "ts_event": end, "ts_ingest": end, "source": SOURCE, "correlation_id": None,
+        **envelope(event_id("parity", bot, start, cfg.version), end, SOURCE),
         "bot_id": bot, "window_start": start, "window_end": end,
         "thresholds_version": cfg.version, "status": status, "metrics": metrics,
     }  # fmt: skip

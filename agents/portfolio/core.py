@@ -23,6 +23,7 @@ from typing import Any
 
 from streams.config import DeskConfig
 from streams.decimals import tidy
+from streams.envelope import envelope
 from streams.ids import event_id
 
 Q18 = Decimal("1e-18")
@@ -251,11 +252,13 @@ class Portfolio:
         equity = b.equity()
         drawdown = _q((b.peak_equity - equity) / b.peak_equity) if b.peak_equity > 0 else ZERO
         return {
-            "event_id": event_id("portfolio", bot_id, ts_ms, correlation_id),
-            "ts_event": ts_ms,
-            "ts_ingest": ts_ingest if ts_ingest is not None else ts_ms,
-            "source": SOURCE,
-            "correlation_id": correlation_id,
+            **envelope(
+                event_id("portfolio", bot_id, ts_ms, correlation_id),
+                ts_ms,
+                SOURCE,
+                ts_ingest=ts_ingest,
+                correlation_id=correlation_id,
+            ),
             "bot_id": bot_id,
             "quote_currency": b.quote_currency,
             "trading_day": b.day or trading_day(ts_ms),

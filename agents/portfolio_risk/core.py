@@ -29,6 +29,7 @@ from typing import Any
 
 from streams.config import Level, PortfolioRisk
 from streams.decimals import tidy
+from streams.envelope import caused_by
 from streams.ids import event_id
 
 SOURCE = "agent.portfolio_risk"
@@ -135,11 +136,7 @@ class PortfolioRiskCore:
         breach = status == "breach"
         action = f": {self._action(m.limit)} every bot" if breach else ""
         return {
-            "event_id": event_id("alert", SOURCE, m.limit, status, snap["event_id"]),
-            "ts_event": snap["ts_event"],
-            "ts_ingest": snap["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": snap["event_id"],
+            **caused_by(snap, event_id("alert", SOURCE, m.limit, status, snap["event_id"]), SOURCE),
             "severity": "CRITICAL" if breach else "WARNING",
             "dedup_key": f"portfolio_risk:{m.limit}:{status}",
             "title": f"Portfolio {m.limit} {status}" + action,
@@ -153,11 +150,7 @@ class PortfolioRiskCore:
     def _command(self, snap: Mapping[str, Any], m: Measure,
                  evidence: dict[str, str]) -> dict[str, Any]:  # fmt: skip
         return {
-            "event_id": event_id("risk_command", SOURCE, m.limit, snap["event_id"]),
-            "ts_event": snap["ts_event"],
-            "ts_ingest": snap["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": snap["event_id"],
+            **caused_by(snap, event_id("risk_command", SOURCE, m.limit, snap["event_id"]), SOURCE),
             "command": self._action(m.limit),
             "scope": "desk",
             "issued_by": ISSUER,

@@ -14,6 +14,7 @@ from typing import Any
 
 from analytics.indicators import WilderAtr
 from streams.config import MarketData
+from streams.envelope import caused_by
 from streams.ids import event_id
 
 BIAS = "optimistic_estimated"
@@ -51,14 +52,9 @@ class SyntheticQuoter:
         cap = mid * float(self.cfg.synthetic_max_spread_bps) / 1e4
         half = min(max(spread, floor), cap) / 2
         size = float(bar["volume"]) * float(self.cfg.synthetic_size_share)
+        eid = event_id("quote", bar["venue"], bar["symbol"], bar["interval"], bar["ts_event"])
         return {
-            "event_id": event_id(
-                "quote", bar["venue"], bar["symbol"], bar["interval"], bar["ts_event"]
-            ),
-            "ts_event": bar["ts_event"],
-            "ts_ingest": bar["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": bar["event_id"],
+            **caused_by(bar, eid, SOURCE),
             "venue": bar["venue"],
             "symbol": bar["symbol"],
             "bid": mid - half,

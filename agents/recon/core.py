@@ -34,6 +34,7 @@ from typing import Any
 
 from streams.config import Reconciliation
 from streams.decimals import tidy
+from streams.envelope import caused_by
 from streams.ids import event_id
 
 SOURCE = "agent.recon"
@@ -362,9 +363,8 @@ class Reconciler:
             if before == sev or (before == "CRITICAL" and sev == "WARNING"):
                 continue
             out.append({
-                "event_id": event_id("recon", r["event_id"], kind, subject),
-                "ts_event": r["ts_event"], "ts_ingest": r["ts_ingest"], "source": SOURCE,
-                "correlation_id": r["event_id"], "venue": r["venue"], "account": r["account"],
+                **caused_by(r, event_id("recon", r["event_id"], kind, subject), SOURCE),
+                "venue": r["venue"], "account": r["account"],
                 "bot_id": bot, "finding": kind, "severity": sev, "message": message,
                 "evidence": evidence | {"report_id": r["event_id"]},
             })  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 from agents.paper_venue.desk import PaperDesk
 from agents.recon.core import SOURCE, Reconciler
 from streams.config import DeskConfig
+from streams.envelope import caused_by
 from streams.ids import event_id
 
 
@@ -22,11 +23,7 @@ def follow_ups(config: DeskConfig, report: Mapping[str, Any]) -> list[tuple[str,
     account, when the finding names none) to REDUCING."""
     sev = report["severity"]
     alert = {
-        "event_id": event_id("alert", report["event_id"]),
-        "ts_event": report["ts_event"],
-        "ts_ingest": report["ts_ingest"],
-        "source": SOURCE,
-        "correlation_id": report["event_id"],
+        **caused_by(report, event_id("alert", report["event_id"]), SOURCE),
         "severity": sev,
         "dedup_key": f"recon:{report['venue']}:{report['account']}:{report['finding']}",
         "title": f"Reconciliation: {report['finding'].replace('_', ' ')}",
@@ -51,9 +48,8 @@ def follow_ups(config: DeskConfig, report: Mapping[str, Any]) -> list[tuple[str,
     )
     for bot in bots:
         out.append(("risk.commands", {
-            "event_id": event_id("risk_command", report["event_id"], bot),
-            "ts_event": report["ts_event"], "ts_ingest": report["ts_ingest"],
-            "source": SOURCE, "correlation_id": report["event_id"], "command": "REDUCE",
+            **caused_by(report, event_id("risk_command", report["event_id"], bot), SOURCE),
+            "command": "REDUCE",
             "scope": f"bot:{bot}", "issued_by": "reconciliation",
             "reason": f"{report['finding']}: {report['message']}", "flatten": False,
             "confirmed": False, "limits": {}, "evidence": dict(report["evidence"]),

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from streams.config import Limits
+from streams.envelope import caused_by
 from streams.ids import event_id
 
 SOURCE = "agent.risk"
@@ -127,11 +128,12 @@ class PreTradeRisk:
         approved = all(c.passed for c in checks)
         state = ctx.trading_state or "HALTED"
         decision = {
-            "event_id": event_id("decision", intent["event_id"]),
-            "ts_event": intent["ts_event"],
-            "ts_ingest": intent["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": intent.get("correlation_id") or intent["event_id"],
+            **caused_by(
+                intent,
+                event_id("decision", intent["event_id"]),
+                SOURCE,
+                correlation_id=intent.get("correlation_id") or intent["event_id"],
+            ),
             "bot_id": intent["bot_id"],
             "venue": intent["venue"],
             "symbol": intent["symbol"],
@@ -403,11 +405,12 @@ class PreTradeRisk:
     def _command(self, it: Mapping[str, Any], ctx: RiskContext, decision_id: str) -> dict[str, Any]:
         kind = {"NEW": "SUBMIT", "CANCEL": "CANCEL", "CANCEL_ALL": "CANCEL_ALL"}[it["action"]]
         return {
-            "event_id": event_id("command", it["event_id"]),
-            "ts_event": it["ts_event"],
-            "ts_ingest": it["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": it.get("correlation_id") or it["event_id"],
+            **caused_by(
+                it,
+                event_id("command", it["event_id"]),
+                SOURCE,
+                correlation_id=it.get("correlation_id") or it["event_id"],
+            ),
             "bot_id": it["bot_id"],
             "venue": it["venue"],
             "account": ctx.account,

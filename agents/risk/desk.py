@@ -33,6 +33,7 @@ from agents.risk.state import Applied, TradingStates
 from agents.risk.watch import RiskWatch
 from agents.strategies.base import build
 from streams.config import DeskConfig
+from streams.envelope import envelope
 from streams.ids import event_id
 
 SOURCE = "agent.risk"
@@ -306,11 +307,7 @@ class RiskDesk:
     ) -> dict[str, Any]:
         bot = self.bots[bot_id]
         return {
-            "event_id": eid,
-            "ts_event": ts,
-            "ts_ingest": cmd["ts_ingest"],
-            "source": SOURCE,
-            "correlation_id": cmd["event_id"],
+            **envelope(eid, ts, SOURCE, ts_ingest=cmd["ts_ingest"], correlation_id=cmd["event_id"]),
             "bot_id": bot_id,
             "venue": bot.venue,
             "account": bot.account,

@@ -29,6 +29,7 @@ from typing import Any
 from agents.portfolio_risk.agent import latched_limits, limits_item
 from connectors.journal import CommandJournal, journal_path
 from connectors.postgres.risk_state import record_outcomes
+from streams.envelope import envelope
 from streams.ids import event_id
 from streams.metrics import RISK_CONDITIONS, RISK_DECISIONS, RISK_DURABLE, RISK_RESERVED
 
@@ -164,11 +165,8 @@ class RiskKeeper:
     def alert(self, ok: bool, why: str) -> None:
         now = int(time.time() * 1000)
         self.publish("alerts", {
-            "event_id": event_id("alert", NAME, "durable", ok, now),
-            "ts_event": self.node.risk.clock or now,
-            "ts_ingest": now,
-            "source": "agent.risk",
-            "correlation_id": None,
+            **envelope(event_id("alert", NAME, "durable", ok, now), self.node.risk.clock or now,
+                       "agent.risk", ts_ingest=now),
             "severity": "INFO" if ok else "CRITICAL",
             "dedup_key": "risk:durable",
             "title": "Risk state durable again" if ok else "Risk state NOT durable: fail closed",

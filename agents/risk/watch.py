@@ -21,6 +21,7 @@ from typing import Any
 from agents.risk.core import Leg
 from agents.risk.exposure import Working
 from streams.config import Limits
+from streams.envelope import envelope
 from streams.ids import event_id
 
 SOURCE = "agent.risk"
@@ -130,11 +131,12 @@ class RiskWatch:
         if detail == "cleared":
             title += ": cleared"
         return {
-            "event_id": event_id("alert", SOURCE, kind, bot, cause, key, severity),
-            "ts_event": ts,
-            "ts_ingest": ts,
-            "source": SOURCE,
-            "correlation_id": cause,
+            **envelope(
+                event_id("alert", SOURCE, kind, bot, cause, key, severity),
+                ts,
+                SOURCE,
+                correlation_id=cause,
+            ),
             "severity": severity,
             "dedup_key": f"risk:{kind}:{bot}" + (f":{key}" if key and key != "cleared" else ""),
             "title": f"{title} ({bot})",

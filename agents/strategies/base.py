@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
+from streams.envelope import caused_by
 from streams.ids import event_id
 
 
@@ -99,11 +100,7 @@ def intent(
     """An ``OrderIntent`` caused by ``bar``, its ids replay-stable (bot, symbol, bar time, seq)."""
     eid = event_id("intent", view.bot_id, view.symbol, bar["ts_event"], seq, action)
     return {
-        "event_id": eid,
-        "ts_event": bar["ts_event"],
-        "ts_ingest": bar["ts_ingest"],
-        "source": f"strategy.{kind}",
-        "correlation_id": bar["event_id"],
+        **caused_by(bar, eid, f"strategy.{kind}"),
         "bot_id": view.bot_id,
         "strategy": kind,
         "venue": view.venue,

@@ -28,6 +28,7 @@ import ccxt
 from connectors.feeds.backoff import FeedError, FeedUnavailable, Retrier
 from connectors.feeds.normalize import INTERVAL_MS, bar_event
 from streams import redact
+from streams.envelope import envelope
 from streams.ids import event_id
 
 log = logging.getLogger(__name__)
@@ -125,11 +126,7 @@ def quote_event(
 ) -> Event:
     """A recorded (not synthetic) ``Quote``; the id is UUIDv5 of venue, symbol and time."""
     return {
-        "event_id": event_id("quote", venue, symbol, ts_ms),
-        "ts_event": ts_ms,
-        "ts_ingest": ts_ingest,
-        "source": source,
-        "correlation_id": None,
+        **envelope(event_id("quote", venue, symbol, ts_ms), ts_ms, source, ts_ingest=ts_ingest),
         "venue": venue,
         "symbol": symbol,
         "bid": float(bid),

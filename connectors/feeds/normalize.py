@@ -6,6 +6,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from streams.envelope import envelope
 from streams.ids import event_id
 
 INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
@@ -38,11 +39,7 @@ def bar_event(
     """A ``Bar`` event: ``ts_event`` is the bar's close time, the id is UUIDv5 of its identity."""
     close_time = open_time_ms + interval_ms(interval)
     return {
-        "event_id": event_id("bar", venue, symbol, interval, open_time_ms),
-        "ts_event": close_time,
-        "ts_ingest": close_time,
-        "source": source,
-        "correlation_id": None,
+        **envelope(event_id("bar", venue, symbol, interval, open_time_ms), close_time, source),
         "venue": venue,
         "symbol": symbol,
         "interval": interval,

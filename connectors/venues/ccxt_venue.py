@@ -30,6 +30,7 @@ import ccxt
 
 from connectors.feeds.backoff import FeedError, FeedUnavailable, Retrier, one_line
 from connectors.feeds.ccxt_feed import make_exchange, wall_ms
+from streams.envelope import envelope
 from streams.errors import DeskError
 from streams.ids import event_id
 from streams.redact import RedactingFilter, register
@@ -290,11 +291,12 @@ class CcxtVenue:
         ]  # fmt: skip
         balances = self.balances()
         return {
-            "event_id": event_id("venue_report", self.venue, self.account, now),
-            "ts_event": now,
-            "ts_ingest": now,
-            "source": self.source,
-            "correlation_id": correlation_id,
+            **envelope(
+                event_id("venue_report", self.venue, self.account, now),
+                now,
+                self.source,
+                correlation_id=correlation_id,
+            ),
             "venue": self.venue,
             "account": self.account,
             "fills": fills,
@@ -422,11 +424,13 @@ class CcxtVenue:
                      quantity: Any, limit_price: Any, filled: Decimal, reason: str | None,
                      key: tuple[Any, ...]) -> Event:  # fmt: skip
         return {
-            "event_id": event_id("order_event", self.venue, self.account, cid, status, *key),
-            "ts_event": int(ts),
-            "ts_ingest": self.clock(),
-            "source": self.source,
-            "correlation_id": ctx.get("correlation_id"),
+            **envelope(
+                event_id("order_event", self.venue, self.account, cid, status, *key),
+                int(ts),
+                self.source,
+                ts_ingest=self.clock(),
+                correlation_id=ctx.get("correlation_id"),
+            ),
             "bot_id": ctx.get("bot_id") or ANY_BOT,
             "venue": self.venue,
             "account": self.account,
@@ -450,11 +454,13 @@ class CcxtVenue:
         ts = t.get("timestamp") or (order or {}).get("timestamp") or self.clock()
         trade_id = _str(t.get("id")) or event_id("trade", self.venue, t.get("order"), ts)
         return {
-            "event_id": event_id("fill", self.venue, self.account, symbol, trade_id),
-            "ts_event": int(ts),
-            "ts_ingest": self.clock(),
-            "source": self.source,
-            "correlation_id": ctx.get("correlation_id"),
+            **envelope(
+                event_id("fill", self.venue, self.account, symbol, trade_id),
+                int(ts),
+                self.source,
+                ts_ingest=self.clock(),
+                correlation_id=ctx.get("correlation_id"),
+            ),
             "bot_id": ctx.get("bot_id") or ANY_BOT,
             "venue": self.venue,
             "account": self.account,

@@ -23,6 +23,7 @@ import typer
 from streams.cli import context
 from streams.cli.options import JsonOpt
 from streams.display import desk_table, num, print_table, stream_label
+from streams.envelope import envelope
 from streams.errors import DeskError
 from streams.ids import event_id
 
@@ -37,11 +38,7 @@ def risk_command(
 ) -> dict[str, Any]:
     """An operator's ``RiskCommand``; its event time is when the operator issued it."""
     return {
-        "event_id": event_id("risk_command", kind, scope, issued_by, now_ms),
-        "ts_event": now_ms,
-        "ts_ingest": now_ms,
-        "source": "cli.desk",
-        "correlation_id": None,
+        **envelope(event_id("risk_command", kind, scope, issued_by, now_ms), now_ms, "cli.desk"),
         "command": kind,
         "scope": scope,
         "issued_by": issued_by,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.config import load_config
+from streams.envelope import envelope
 from streams.errors import ConfigError
 from streams.ids import event_id
 from streams.runtime.progress_watch import STALE_S, ProgressWatch
@@ -232,11 +233,7 @@ class Supervisor:
         dedup_key = t.dedup_key or f"supervisor:{t.part}:{way}"
         ms = int(t.at * 1000)
         alert = {
-            "event_id": event_id("alert", "supervisor", t.part, t.what, ms),
-            "ts_event": ms,
-            "ts_ingest": ms,
-            "source": "supervisor",
-            "correlation_id": None,
+            **envelope(event_id("alert", "supervisor", t.part, t.what, ms), ms, "supervisor"),
             "severity": severity,
             "dedup_key": dedup_key,
             "title": f"{t.part} {t.what}",
