@@ -83,6 +83,9 @@ class Node:
     # in the fused core: the I/O beside the processor (durability, status), by dotted path,
     # built with (desk, processor, publish)
     keeper: str | None = None
+    # outside the core: the node ``streams.shell`` runs (consume, lock, publish, dead
+    # letters) for ``module``'s ``register()``, by dotted path
+    shell: str | None = None
     per_input: bool = False  # each input handled on its own (a sink): no state spans inputs
 
     @property
@@ -131,6 +134,7 @@ PG_SINK_TOPICS = (  # connectors.postgres.state.TOPICS
 AUDITED_TOPICS = ("risk.commands", "gate.results")  # agents.audit.entries.AUDITED_TOPICS
 PG = "PostgreSQL set (DESK_POSTGRES_DSN, or the embedded one)"
 CORE = "streams.core"  # the fused core: the in-process nodes, one engine, one checkpoint
+SHELL = "streams.shell"  # the agent shell: runs a declared node's ``shell`` object
 CORE_STATE = State("agent_checkpoints: <prefix>desk-core", "checkpoint")
 
 # In ``agents.register_all`` order.
@@ -212,6 +216,7 @@ NODES: tuple[Node, ...] = (
         outputs=("recon.reports", "alerts", "risk.commands"),
         cores=("agents.recon.core.Reconciler", "agents.recon.desk.follow_ups"),
         state=(State("accounts (re-baselined on restart)", "memory"),),
+        shell="agents.recon.node.ReconNode",
     ),
     Node(
         "parity",
@@ -230,6 +235,7 @@ NODES: tuple[Node, ...] = (
         ),
         state=(State("shadow venue, open windows", "memory"),),
         when="a paper venue, or parity.shadow",
+        shell="agents.parity.node.ParityNode",
     ),
     Node(
         "venue-paper",

@@ -88,7 +88,8 @@ def test_every_faust_agent_is_declared_and_every_declared_input_is_wired(desk: A
 def test_agents_are_registered_by_the_module_the_node_names(desk: Any) -> None:
     by_agent = topology.agents_by_name()
     for agent in desk.app.agents.values():
-        module = by_agent[agent.name][0].module if agent.name in by_agent else topology.CORE
+        node = by_agent[agent.name][0] if agent.name in by_agent else None
+        module = topology.CORE if node is None else topology.SHELL if node.shell else node.module
         assert agent.fun.__module__ == module, agent.name
     assert {n.module for n in NODES if n.in_process} == {topology.CORE}
 
@@ -126,6 +127,9 @@ def test_declared_topics_and_cores_exist() -> None:
             assert t in CATALOG, (n.name, t)
         for path in (*n.cores, *n.adapters):
             assert _resolve(path) is not None, (n.name, path)
+        if n.shell is not None:  # a node the agent shell runs: it has the engine's interface
+            assert callable(getattr(_resolve(n.shell), "handle", None)), n.name
+            assert not n.in_process, n.name
         assert {s.access for s in n.state} <= {"rw", "read"}
         assert {s.kind for s in n.state} <= {"table", "checkpoint", "store", "journal", "memory"}
 
@@ -159,7 +163,7 @@ def test_every_declared_output_is_sent_by_the_node() -> None:
     cores route venue events, follow-ups and breach commands by topic name)."""
     for n in NODES:
         named = _topic_literals(n.module)
-        for path in (*n.cores, *n.adapters, *filter(None, (n.processor, n.keeper))):
+        for path in (*n.cores, *n.adapters, *filter(None, (n.processor, n.keeper, n.shell))):
             named |= _topic_literals(_module_of(path))
         missing = set(n.outputs) - named
         assert not missing, f"{n.name}: declared outputs {sorted(missing)} not sent by it"
@@ -170,7 +174,7 @@ def test_every_topic_a_wiring_module_names_is_declared() -> None:
     (a new ``desk.topics["x"].send`` without a declaration fails here)."""
     modules: dict[str, set[str]] = {}
     for n in NODES:
-        for m in (n.module, *(_module_of(p) for p in (n.processor, n.keeper) if p)):
+        for m in (n.module, *(_module_of(p) for p in (n.processor, n.keeper, n.shell) if p)):
             modules.setdefault(m, {DEADLETTER}).update({*n.outputs, *(i.topic for i in n.inputs)})
     for module, declared in modules.items():
         extra = _topic_literals(module) - declared
