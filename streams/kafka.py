@@ -120,6 +120,31 @@ class EventProducer:
             )
 
 
+class GroupProgress:
+    """How far a consumer group (the desk's Faust app) has committed on one topic: the sum
+    of its committed offsets over the topic's partitions (0 where it has none)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, prefix: str = "") -> None:
+        self.name = physical_name(topic, prefix)
+        # asks for the group's offsets (OffsetFetch); never subscribes, so never joins it
+        self._admin = consumer(bootstrap, group=group)
+        tmeta = self._admin.list_topics(self.name, timeout=10).topics.get(self.name)
+        if tmeta is None or tmeta.error is not None:
+            self._admin.close()
+            raise DeskError(f"topic {self.name} does not exist")
+        self._parts = [TopicPartition(self.name, p) for p in sorted(tmeta.partitions)]
+
+    def committed(self) -> int:
+        try:
+            got = self._admin.committed(self._parts, timeout=5)
+        except KafkaException:
+            return 0
+        return sum(max(tp.offset, 0) for tp in got)
+
+    def close(self) -> None:
+        self._admin.close()
+
+
 STUCK_BELOW_FLOOR_S = 5.0
 
 

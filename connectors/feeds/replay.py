@@ -1,7 +1,10 @@
 """Replay read bars into ``market.bars`` as fast as possible, in real time, or N times faster.
 
 Pacing follows event time: bar k goes out ``(ts_k - ts_0) / speed`` seconds after
-the first one. The clock and the sleep are injected so the pacing is testable
+the first one. Or it follows the desk (``Follower``, ``--speed follow``): as fast as
+the desk takes the bars, never more than ``lead`` bars ahead of what it has
+committed, so a replay cannot pile a backlog onto the desk whatever its speed.
+The clock and the sleep are injected so the pacing is testable
 without waiting. Rows the reader rejected go to ``deadletter`` first (they are
 known before the first bar goes out), as ``DeadLetter`` events naming the file
 and line, with the raw row.
@@ -83,6 +86,52 @@ class Pacer:
         return delay
 
 
+class Follower:
+    """Holds the feed at most ``lead`` bars ahead of the desk.
+
+    ``taken()`` says how many of this replay's bars the desk has taken (its consumer
+    group's committed offsets, ``streams.kafka.GroupProgress``). It is asked only when
+    the feed reaches the lead; what was sent is flushed first so the desk can catch up.
+    A desk that takes nothing for ``stall_s`` is a clear error, not a hang.
+    """
+
+    def __init__(
+        self,
+        taken: Callable[[], int],
+        lead: int = 5000,
+        *,
+        poll_s: float = 0.2,
+        stall_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if lead < 1:
+            raise DeskError(f"bad lead {lead}: the feed must be allowed at least one bar ahead")
+        self.taken, self.lead, self.poll_s, self.stall_s = taken, lead, poll_s, stall_s
+        self.clock, self.sleep = clock, sleep
+        self._known = 0  # the desk had taken at least this many when last asked
+
+    def wait(self, sent: int, sink: Sink) -> float:
+        """Before sending bar number ``sent`` (0-based): wait while the desk is ``lead``
+        behind; returns the seconds waited."""
+        if sent - self._known < self.lead:
+            return 0.0
+        sink.flush()
+        start = last_move = self.clock()
+        while True:
+            taken = self.taken()
+            if taken > self._known:
+                self._known, last_move = taken, self.clock()
+            if sent - self._known < self.lead:
+                return self.clock() - start
+            if self.clock() - last_move > self.stall_s:
+                raise DeskError(
+                    f"the desk took no bar for {self.stall_s:.0f} s ({self._known} of {sent} "
+                    "sent): is it up? what was sent stays on the broker"
+                )
+            self.sleep(self.poll_s)
+
+
 def reject_dead_letter(reject: Reject) -> dict[str, Any]:
     """A ``DeadLetter`` for a file row: topic ``file:<name>``, offset = line, raw row kept."""
     record = dead_letter_record(
@@ -117,8 +166,10 @@ def replay(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int], None] | None = None,
     progress_every: int = 2000,
+    follow: Follower | None = None,
 ) -> ReplayStats:
-    """Send the rejects to ``deadletter``, then the bars (in their order) to ``market.bars``."""
+    """Send the rejects to ``deadletter``, then the bars (in their order) to ``market.bars``
+    (paced by ``speed``, or held behind the desk by ``follow``)."""
     t0 = time.perf_counter()
     pacer = Pacer(speed, clock, sleep)
     total = len(bars) + len(rejects)
@@ -129,8 +180,10 @@ def replay(
         done += 1
     slept = 0.0
     try:
-        for bar in bars:
+        for i, bar in enumerate(bars):
             slept += pacer.wait(int(bar["ts_event"]))
+            if follow is not None:
+                slept += follow.wait(i, sink)
             sink.send("market.bars", stream_key(bar), bar)
             done += 1
             if progress is not None and (done % progress_every == 0 or speed is not None):

@@ -206,8 +206,18 @@ def replay_command(
         list[Path], typer.Argument(help="Bar files (CSV or Parquet) or folders holding them.")
     ],
     speed: Annotated[
-        str, typer.Option(help="asap, realtime, or xN (N times real time, e.g. x60).")
+        str,
+        typer.Option(
+            help="asap, realtime, xN (N times real time, e.g. x60), or follow (as fast as "
+            "the running desk takes the bars, at most --lead ahead of it)."
+        ),
     ] = "asap",
+    lead: Annotated[
+        int,
+        typer.Option(
+            min=1, help="With --speed follow: bars the feed may be ahead of what the desk took."
+        ),
+    ] = 5000,
     venue: VenueOpt = None,
     symbol: SymbolOpt = None,
     interval: IntervalOpt = None,
@@ -259,6 +269,9 @@ def replay_command(
       $ desk feed replay ../shared/data/crypto_1m --speed x600 \\
           --since 2023-03-11 --until 2023-03-12  # needs: desk up
 
+      $ desk feed replay ../shared/data/crypto_1m --speed follow \\
+          --since 2023-03-11 --until 2023-03-13  # needs: desk up
+
       $ desk feed replay kline.csv --no-header --time-unit s \\
           --columns open_time,open,high,low,close,volume \\
           --venue kraken --symbol BTC/USD --interval 1m \\
@@ -267,7 +280,8 @@ def replay_command(
     from connectors.feeds.files import check_bars, read_files
     from connectors.feeds.replay import parse_speed
 
-    pace = parse_speed(speed)
+    follow = speed.strip().lower() == "follow"
+    pace = None if follow else parse_speed(speed)
     opts = read_options(
         fmt=fmt,
         venue=venue,
@@ -304,7 +318,8 @@ def replay_command(
         bars = resumed.bars
     publish_s: float | None = None
     if target is not None:
-        publish_s = _publish(bars, result, target, pace, quiet=json_out)
+        publish_s = _publish(bars, result, target, pace, quiet=json_out,
+                             lead=lead if follow else None)  # fmt: skip
     summary = summarize(result, read_s, publish_s, speed, target, resumed)
     summary["config"] = config_used
     if json_out:
@@ -363,21 +378,34 @@ def _publish(
     target: tuple[str, str],
     pace: float | None,
     quiet: bool,
+    lead: int | None = None,
 ) -> float:
-    from connectors.feeds.replay import replay
-    from streams.kafka import EventProducer
+    from connectors.feeds.replay import Follower, replay
+    from streams.kafka import EventProducer, GroupProgress
+    from streams.settings import load_settings
 
     bootstrap, prefix = target
     producer = EventProducer(bootstrap, prefix)
-    with progress_bar(err, disable=quiet, eta=True) as progress:
-        task = progress.add_task("replay", total=len(bars) + len(result.rejects))
-        stats = replay(
-            bars,
-            result.rejects,
-            producer,
-            speed=pace,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    progress_of = follow = None
+    if lead is not None:  # the desk's Faust app is the consumer group of market.bars
+        group = f"{prefix}{load_settings().app_id}"
+        progress_of = GroupProgress(bootstrap, group, "market.bars", prefix)
+        start = progress_of.committed()
+        follow = Follower(lambda: progress_of.committed() - start, lead)
+    try:
+        with progress_bar(err, disable=quiet, eta=True) as progress:
+            task = progress.add_task("replay", total=len(bars) + len(result.rejects))
+            stats = replay(
+                bars,
+                result.rejects,
+                producer,
+                speed=pace,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                follow=follow,
+            )
+    finally:
+        if progress_of is not None:
+            progress_of.close()
     return stats.seconds
 
 

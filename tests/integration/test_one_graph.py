@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 
 from connectors.feeds.files import read_files
-from connectors.feeds.replay import replay
+from connectors.feeds.replay import Follower, replay
 from streams.avro import registry
 from streams.cli.ops import risk_command
 from streams.config import load_config
 from streams.engine import Engine
-from streams.kafka import EventProducer, read_topic
+from streams.kafka import EventProducer, GroupProgress, read_topic
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import key_of, spec
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, wait_for
 
 CRYPTO = SHARED_DATA / "crypto_1m"
 pytestmark = [
@@ -239,3 +239,35 @@ def test_an_operator_halt_with_two_workers_bites_where_the_engine_says(desk) -> 
     have = on_the_broker(stack, prefix, want)
     assert first_difference(want, have) is None
     assert stack.extra_workers and stack.extra_workers[0].poll() is None
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("desk", [(1, "ogf.")], indirect=True, ids=["follow"])
+def test_a_replay_that_follows_the_desk_stays_within_its_lead_and_equals_the_engine(desk) -> None:
+    """``--speed follow``: the feed sends as fast as the desk takes the bars and never more
+    than ``lead`` ahead of what the desk's consumer group committed (the desk's real
+    progress, read from the broker); the result is the engine's run all the same."""
+    stack, prefix = desk
+    day = FAST[: len(FAST) // 3]  # 03-09, three streams: 4,320 bars
+    want = by_key(Engine.for_desk(load_config()).run(day).events)
+    group = f"{prefix}{stack.settings.app_id}"
+    progress = GroupProgress(stack.broker.bootstrap, group, "market.bars", prefix)
+    lead, waits = 500, []
+
+    def taken() -> int:
+        n = progress.committed()
+        waits.append(n)
+        return n
+
+    try:
+        stats = replay(day, [], EventProducer(stack.broker.bootstrap, prefix),
+                       follow=Follower(taken, lead=lead, poll_s=0.05))  # fmt: skip
+        have = on_the_broker(stack, prefix, want)
+        wait_for(lambda: progress.committed() >= len(day), "the desk to commit every bar")
+    finally:
+        progress.close()
+    assert first_difference(want, have) is None
+    # it had to wait for the desk (asap would send the day in a fraction of a second), and
+    # each time it went on, the desk had taken all but ``lead`` of what was sent
+    assert stats.slept > 0 and len(waits) >= len(day) // lead - 1
+    assert waits == sorted(waits) and waits[-1] >= len(day) - lead

@@ -18,7 +18,7 @@ from connectors.feeds.files import (
     read_files,
     split_pair,
 )
-from connectors.feeds.replay import Pacer, parse_speed, reject_dead_letter, replay
+from connectors.feeds.replay import Follower, Pacer, parse_speed, reject_dead_letter, replay
 from streams.avro import registry
 from streams.errors import DeskError
 from streams.ids import event_id
@@ -501,3 +501,50 @@ def test_reads_what_desk_data_fetch_writes(tmp_path: Path) -> None:
         assert f.format == "generic" and f.rejects == []
         assert [(b["open_time"], b["close"]) for b in f.bars] == [(r[0], r[4]) for r in rows]
         assert f.bars[0]["event_id"] == event_id("bar", "binanceus", "BTC/USDT", "1m", t0)
+
+
+class SlowDesk:
+    """A desk that takes ``rate`` bars a second of the clock, of what reached it (flushed)."""
+
+    def __init__(self, fake: FakeClock, sink: Recorder, rate: float) -> None:
+        self.fake, self.sink, self.rate = fake, sink, rate
+        self.taken, self.last = 0.0, fake.now
+        self.flushed_at = 0
+
+    def committed(self) -> int:
+        if self.sink.flushed:
+            self.flushed_at = len(self.sink.sent)
+        self.taken = min(self.flushed_at, self.taken + (self.fake.now - self.last) * self.rate)
+        self.last = self.fake.now
+        return int(self.taken)
+
+
+def test_follow_holds_the_feed_within_its_lead_of_the_desk() -> None:
+    fake, sink = FakeClock(), Recorder()
+    desk = SlowDesk(fake, sink, rate=100.0)
+    follow = Follower(desk.committed, lead=50, poll_s=0.2, clock=fake.clock, sleep=fake.sleep)
+    ahead: list[int] = []
+
+    class Watched(Recorder):
+        def send(self, topic: str, key: str, event: dict) -> None:
+            ahead.append(len(sink.sent) - desk.committed())
+            sink.send(topic, key, event)
+
+        def flush(self, timeout_s: float = 30.0) -> None:
+            sink.flush()
+
+    stats = replay(_minute_bars(1000), [], Watched(), follow=follow)
+    assert len(sink.sent) == 1000 and max(ahead) <= 50  # never more than the lead ahead
+    assert sink.flushed >= 2  # what was sent is flushed before each wait
+    # as fast as the desk: 1,000 bars at 100 a second, less the lead it may run ahead
+    assert 9.0 <= fake.now - 1000.0 <= 10.5 and stats.slept == pytest.approx(fake.now - 1000.0)
+
+
+def test_follow_says_so_when_the_desk_takes_nothing() -> None:
+    fake, sink = FakeClock(), Recorder()
+    follow = Follower(lambda: 3, lead=10, stall_s=30, clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(DeskError, match=r"took no bar for 30 s \(3 of 13 sent\): is it up"):
+        replay(_minute_bars(100), [], sink, follow=follow)
+    assert len(sink.sent) == 13 and sink.flushed == 2  # flushed at each wait: it is on the broker
+    with pytest.raises(DeskError, match="at least one bar"):
+        Follower(lambda: 0, lead=0)
