@@ -106,6 +106,14 @@ class RiskEngine(_Strict):
         description="wall time risk waits for PostgreSQL at start before it"
         " carries on fail-closed (new exposure denied until the state is durable)",
     )
+    durable_wait_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="stream: wall time the desk core waits, after an input whose risk"
+        " command must reach PostgreSQL, before it takes the next input; in time, the"
+        " next decisions are the engine's (a backtest's); past it (PostgreSQL slow or"
+        " down) risk carries on fail closed",
+    )
 
 
 class Strategy(_Strict):

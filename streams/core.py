@@ -172,6 +172,8 @@ class CoreShell:
                     await self.desk.dead_letter_event(event, agent=NAME, error=exc,
                                                       kind="processing")  # fmt: skip
                 await self._publish(out)
+                for keeper in self.keepers:  # a command applied: durable before what follows
+                    await keeper.settle()
                 await self._dead_letters(event, out)
                 for (node, t), n in out.taken.items():
                     child(EVENTS_IN, node, t).inc(n)

@@ -109,6 +109,13 @@ class RiskKeeper:
             reserved = sum((w.open_qty * (w.price or 0) for w in orders if w.bot_id == bot_id), 0)
             RISK_RESERVED.labels(bot_id).set(float(reserved))
 
+    async def settle(self) -> None:
+        """After an input that applied a command: wait (bounded) for PostgreSQL to take it,
+        so the next input is judged durable, as the engine judges it; a slow or stalled
+        PostgreSQL costs this wait once per command, then risk carries on fail closed."""
+        if self.pending and self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=self.cfg.risk.durable_wait_seconds)
+
     def make_durable(self, outcome: dict[str, Any]) -> None:
         """Journal an applied command at once (fsync); its outcome (a refused one's too) to
         PostgreSQL in the background."""
