@@ -8,7 +8,10 @@ the three shared Binance.US BTC files from ``--from`` for ``--days``, both refer
 bots, through the in-process engine once, then through a fresh embedded desk per run
 (the fused core and every other agent) at each speed, ``--repeat`` times. Each run
 reports its seconds and whether every topic the trading nodes write equals the
-engine's — key by key, the very Avro payloads — or the first difference. At ``x600``
+engine's — key by key, the very Avro payloads — or the first difference, once
+at-least-once re-sends are dropped (the same event id with the same bytes;
+``repeats`` counts them: the embedded broker has no idempotent producer, so a
+produce retried under load lands twice). At ``x600``
 a day takes 144 s of replay, so the full window is ~50 min a run.
 """
 
@@ -74,6 +77,24 @@ def on_the_broker(stack: Stack, prefix: str, clean: int, limit_s: float) -> Keye
     return dict(have)
 
 
+def without_repeats(have: Keyed) -> tuple[Keyed, int]:
+    """Each key's events with at-least-once re-sends dropped (the same event id again; a
+    re-send with other content is a difference and is kept), and how many were dropped."""
+    reg, out, dropped = registry(), {}, 0
+    for key, values in have.items():
+        seen: dict[str, bytes] = {}
+        kept = []
+        for v in values:
+            eid = reg.decode(v)[1]["event_id"]
+            if seen.get(eid) == v:
+                dropped += 1
+                continue
+            seen.setdefault(eid, v)
+            kept.append(v)
+        out[key] = kept
+    return out, dropped
+
+
 def first_difference(want: Keyed, have: Keyed) -> str | None:
     for key in sorted(set(want) | set(have)):
         w, h = want.get(key, []), have.get(key, [])
@@ -99,9 +120,10 @@ def one_run(bars: list[dict[str, Any]], want: Keyed, speed: str, workers: int) -
             took = time.perf_counter() - t0
         finally:
             stack.stop()
+    have, repeats = without_repeats(have)
     diff = first_difference(want, have)
     return {"speed": speed, "workers": workers, "seconds": round(took, 1),
-            "equal_to_engine": diff is None, "first_difference": diff,
+            "equal_to_engine": diff is None, "first_difference": diff, "repeats": repeats,
             "fills": sum(len(v) for (t, _k), v in have.items() if t == "fills")}  # fmt: skip
 
 
