@@ -7,7 +7,6 @@ It reads the data-quality node's freshness to fail closed on stale or broken dat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from agents.risk.desk import RiskDesk
@@ -47,16 +46,13 @@ class RiskNode:
         """What risk holds, as the desk's checkpoint shows it to people (``desk positions``)
         and drills (the ledger): its books, its trading states, what it reserves for open
         orders (bot -> venue:symbol -> open buys and sells, base units)."""
-        books = self.risk.books.books
+        books, exposure = self.risk.books.books, self.risk.exposure
         reserved: dict[str, dict[str, dict[str, str]]] = {}
-        for w in sorted(self.risk.exposure.orders.values(), key=lambda w: w.client_order_id):
-            if not w.open_qty:
-                continue
-            leg = reserved.setdefault(w.bot_id, {}).setdefault(
-                f"{w.venue}:{w.symbol}", {"buys": "0", "sells": "0"}
-            )
-            side = "buys" if w.side == "BUY" else "sells"
-            leg[side] = str(tidy(Decimal(leg[side]) + w.open_qty))
+        legs = {(w.bot_id, w.venue, w.symbol) for w in exposure.orders.values() if w.open_qty}
+        for bot, venue, symbol in sorted(legs):
+            r = exposure.reserved(bot, venue, symbol)
+            reserved.setdefault(bot, {})[f"{venue}:{symbol}"] = {
+                "buys": str(tidy(r.buys)), "sells": str(tidy(r.sells))}  # fmt: skip
         return {
             "books": {b: book.to_state() for b, book in sorted(books.items())},
             "trading_states": {b: st.as_dict() for b, st in sorted(self.risk.states.bots.items())},
