@@ -5,8 +5,9 @@ topics it reads and, per topic, which node handles an event first. The same
 engine runs a backtest, the tests, the demo and, fused into the worker
 (``streams.core``), the running desk: the trading nodes have no Faust agents of
 their own, the core subscribes to what reaches them from outside the graph. The
-other nodes (reconciliation, parity, a real venue, the sinks, audit, alerts) are
-agents wired by their ``register()``; ``tests/unit/test_topology.py`` keeps the
+other nodes (reconciliation, parity, a real venue, the sinks, audit, alerts) run in
+the agent shell (``streams.shell``), which wires one Faust agent per declared input
+when their ``register()`` hands it the node; ``tests/unit/test_topology.py`` keeps the
 declaration and the Faust wiring equal. Cores and processors are named by dotted
 path, not imported: ``streams/`` must not import ``agents/``.
 
@@ -83,8 +84,9 @@ class Node:
     # in the fused core: the I/O beside the processor (durability, status), by dotted path,
     # built with (desk, processor, publish)
     keeper: str | None = None
-    # outside the core: the node ``streams.shell`` runs (consume, lock, publish, dead
-    # letters) for ``module``'s ``register()``, by dotted path
+    # outside the core: what ``streams.shell`` runs for ``module``'s ``register()``, by
+    # dotted path: an event node (``handle``: consume, lock, publish, dead letters) or, for
+    # a sink, a batch writer (``write``: batches written behind, acknowledged once stored)
     shell: str | None = None
     per_input: bool = False  # each input handled on its own (a sink): no state spans inputs
 
@@ -258,8 +260,9 @@ NODES: tuple[Node, ...] = (
         cores=("streams.topics.venue_topic",),
         state=(State("executions seen", "memory"),),
         adapters=("connectors.venues.ccxt_desk.CcxtDesk",),
-        timers=("ccxt_poll",),
+        timers=("poll",),
         when="a venue in sandbox or live mode",
+        shell="connectors.venues.ccxt_agent.CcxtVenueNode",
     ),
     Node(
         "sink-postgres",
@@ -270,6 +273,7 @@ NODES: tuple[Node, ...] = (
         state=(State("operational tables", "store"),),
         adapters=("connectors.postgres.sink.PostgresSink",),
         when=PG,
+        shell="connectors.postgres.agent.PostgresWriter",
         per_input=True,
     ),
     Node(
@@ -281,6 +285,7 @@ NODES: tuple[Node, ...] = (
         state=(State("one table per topic", "store"),),
         adapters=("connectors.clickhouse.sink.ClickHouseSink",),
         when="an analytics store for this worker",
+        shell="connectors.clickhouse.agent.ClickHouseWriter",
         per_input=True,
     ),
     Node(
@@ -292,6 +297,7 @@ NODES: tuple[Node, ...] = (
         state=(State("audit_log (hash chain)", "store"),),
         adapters=("connectors.postgres.audit.AuditLog",),
         when=PG,
+        shell="agents.audit.agent.AuditWriter",
         per_input=True,
     ),
     Node(
@@ -301,6 +307,7 @@ NODES: tuple[Node, ...] = (
         outputs=("alerts",),
         cores=("agents.alerts.sources.dq_alert",),
         when="alerting.dq_min_severity is not OFF",
+        shell="agents.alerts.watch.DqAlerts",
     ),
     Node(
         "alerts-deadletter",
@@ -309,6 +316,7 @@ NODES: tuple[Node, ...] = (
         outputs=("alerts",),
         cores=("agents.alerts.sources.DeadLetterBursts",),
         state=(State("burst windows", "memory"),),
+        shell="agents.alerts.watch.DeadLetterWatch",
     ),
     Node(
         "alerts",
@@ -322,6 +330,7 @@ NODES: tuple[Node, ...] = (
             "connectors.postgres.alerts.DeliveryLog",
         ),
         when="alert_routes configured",
+        shell="agents.alerts.agent.AlertsNode",
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Thin Faust agent: ``alerts`` → the router → the configured routes, every attempt recorded.
+"""``alerts`` → the router → the configured routes, every attempt recorded.
 
 A send is retried with backoff and jitter (network errors, 429, 5xx) up to
 ``alerting.max_attempts``; every attempt, and every de-duplicated or throttled
@@ -33,7 +33,8 @@ from connectors.feeds.backoff import BackoffPolicy
 from connectors.postgres.alerts import DeliveryLog
 from connectors.retry import until_done
 from streams import redact
-from streams.metrics import ALERT_DELIVERIES, EVENTS_IN
+from streams.metrics import ALERT_DELIVERIES
+from streams.shell import serve
 
 NAME = "alerts"
 LOOKUP_TIMEOUT_S = 2.0  # "already delivered?" past this: send anyway
@@ -156,6 +157,16 @@ class Dispatcher:
                 await self.sleep(self.policy.delay(attempt - 1, self.rng))
 
 
+class AlertsNode:
+    """The dispatcher as a node of the agent shell (it emits nothing: routes are not topics)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def handle(self, topic: str, event: dict[str, Any], ctx: Any) -> Awaitable[None]:
+        return self.dispatcher.handle(event)
+
+
 def register(desk: Any) -> None:
     cfg = desk.config
     if not cfg.alert_routes:
@@ -172,13 +183,4 @@ def register(desk: Any) -> None:
     dsn = desk.settings.postgres_dsn
     deliveries = None if dsn is None else DeliveryLog(dsn.get_secret_value())
     policy = BackoffPolicy(base_s=0.5, cap_s=30.0, max_attempts=a.max_attempts)
-    dispatcher = Dispatcher(router, sinks, deliveries, policy)
-
-    @desk.app.agent(desk.topics["alerts"], name=NAME)
-    async def route_alerts(stream: Any) -> None:
-        async for event in stream.events():
-            EVENTS_IN.labels(NAME, "alerts").inc()
-            try:
-                await dispatcher.handle(event.value)
-            except Exception as exc:  # an alert the router cannot take: keep it, carry on
-                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
+    serve(desk, NAME, AlertsNode(Dispatcher(router, sinks, deliveries, policy)))

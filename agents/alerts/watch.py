@@ -1,62 +1,56 @@
-"""Thin Faust agents: ``dq.reports`` and ``deadletter`` → ``alerts`` (agents/alerts/sources.py).
+"""``dq.reports`` and ``deadletter`` → ``alerts`` (agents/alerts/sources.py), in the agent shell.
 
 ``alerts-dq`` raises an alert for every data-quality finding at or above
 ``alerting.dq_min_severity``; ``alerts-deadletter`` raises one per dead-letter burst.
 Both read their topic as a sink does (an undecodable message is dead-lettered by the
 agent that owns the topic, not twice). The burst watcher never dead-letters anything
-itself: a dead letter about the dead-letter watcher would feed the watcher.
+itself (the shell logs its failures instead): a dead letter about the dead-letter
+watcher would feed the watcher.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from typing import Any
 
 from agents.alerts.sources import DeadLetterBursts, dq_alert
-from streams.metrics import EVENTS_IN, EVENTS_OUT
-from streams.redact import error_text
+from streams.shell import serve
 
 NAME_DQ = "alerts-dq"
 NAME_DL = "alerts-deadletter"
-log = logging.getLogger(__name__)
+
+
+class DqAlerts:
+    """A data-quality report at or above ``min_severity`` → one alert."""
+
+    def __init__(self, min_severity: str) -> None:
+        self.min_severity = min_severity
+
+    def handle(self, topic: str, event: Mapping[str, Any], ctx: Any) -> None:
+        alert = dq_alert(event, self.min_severity)
+        if alert is not None:
+            ctx.emit("alerts", alert)
+
+
+class DeadLetterWatch:
+    """Dead letters → one alert per burst (``DeadLetterBursts``)."""
+
+    def __init__(self, bursts: DeadLetterBursts) -> None:
+        self.bursts = bursts
+
+    def handle(self, topic: str, event: Mapping[str, Any], ctx: Any) -> None:
+        alert = self.bursts.observe(event)
+        if alert is not None:
+            ctx.emit("alerts", alert)
 
 
 def register(desk: Any) -> None:
     a = desk.config.alerting
-    alerts = desk.topics["alerts"]
-
-    async def publish(agent: str, alert: dict[str, Any]) -> None:
-        await alerts.send(key=alert["source"].encode(), value=alert)
-        EVENTS_OUT.labels(agent, "alerts").inc()
-
     if a.dq_min_severity != "OFF":
-
-        @desk.app.agent(desk.sink_topic("dq.reports"), name=NAME_DQ)
-        async def dq_alerts(stream: Any) -> None:
-            async for event in stream.events():
-                EVENTS_IN.labels(NAME_DQ, "dq.reports").inc()
-                try:
-                    alert = dq_alert(event.value, a.dq_min_severity)
-                except Exception as exc:  # a bad report must not stop the alerts
-                    await desk.dead_letter_event(event, agent=NAME_DQ, error=exc,
-                                                 kind="processing")  # fmt: skip
-                    continue
-                if alert is not None:
-                    await publish(NAME_DQ, alert)
-
+        serve(desk, NAME_DQ, DqAlerts(a.dq_min_severity))
     bursts = DeadLetterBursts(
         window_ms=a.deadletter_burst_window_seconds * 1000,
         warning=a.deadletter_burst_warning,
         critical=a.deadletter_burst_critical,
     )
-
-    @desk.app.agent(desk.sink_topic("deadletter"), name=NAME_DL)
-    async def deadletter_bursts(stream: Any) -> None:
-        async for event in stream.events():
-            EVENTS_IN.labels(NAME_DL, "deadletter").inc()
-            try:
-                alert = bursts.observe(event.value)
-                if alert is not None:
-                    await publish(NAME_DL, alert)
-            except Exception as exc:  # never dead-letter here (it would feed this agent)
-                log.error("dead-letter burst check failed: %s", error_text(exc))
+    serve(desk, NAME_DL, DeadLetterWatch(bursts))

@@ -1,32 +1,43 @@
-"""Thin Faust agents: every catalog topic → its ClickHouse table, in batches.
+"""Every catalog topic → its ClickHouse table, in batches, through the agent shell.
 
-Batches of up to 1,000 events or 1 s, written behind (``streams.writebehind``):
-the consumer hands the batch over and goes on; the writer inserts it (an
-unreachable store is retried with backoff, forever, and counted) and only then
-acknowledges it, so offsets are committed after the insert and a slow store
-holds rows in a bounded buffer instead of stalling every agent of the worker. A
-re-delivered batch inserts nothing (the sink skips ids the table holds). An event the table
-cannot take goes to ``deadletter`` with the reason. The worker reaches an
-embedded store through its owner, the stack process (``DESK_STORE_ENDPOINT``).
+Batches of up to 1,000 events or 1 s, written behind the consumer
+(``streams.shell.serve_batches``): an unreachable store is retried with backoff,
+forever, and counted, and only then is the batch acknowledged, so offsets are
+committed after the insert and a slow store holds rows in a bounded buffer instead
+of stalling every agent of the worker. A re-delivered batch inserts nothing (the sink
+skips ids the table holds). An event the table cannot take goes to ``deadletter``
+with the reason. The worker reaches an embedded store through its owner, the stack
+process (``DESK_STORE_ENDPOINT``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from functools import partial
+from collections.abc import Sequence
 from typing import Any
 
-from connectors.clickhouse.sink import ClickHouseSink
+from connectors.clickhouse.sink import ClickHouseSink, Rejected
 from connectors.clickhouse.store import OwnerStore, Store, StoreUnavailable
-from connectors.retry import until_done
-from streams.metrics import EVENTS_IN, SINK_RETRIES, SINK_ROWS
-from streams.topics import CATALOG
-from streams.writebehind import RowBuffer
+from streams.shell import serve_batches
 
 NAME = "sink-clickhouse"
-BATCH, WITHIN_S = 1000, 1.0
 log = logging.getLogger(__name__)
+
+
+class ClickHouseWriter:
+    """``ClickHouseSink`` as the shell's batch writer."""
+
+    batch, within_s = 1000, 1.0
+
+    def __init__(self, store: Store) -> None:
+        self.sink = ClickHouseSink(store)
+
+    def transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, StoreUnavailable)
+
+    def write(self, topic: str, values: Sequence[dict[str, Any]]) -> tuple[int, list[Rejected]]:
+        return self.sink.write(topic, values)
 
 
 def store_for_worker(desk: Any) -> Store | None:
@@ -47,38 +58,4 @@ def register(desk: Any) -> None:
     if store is None:
         log.warning("no analytics store for this worker: events are not written to ClickHouse")
         return
-    sink = ClickHouseSink(store)
-    for spec in CATALOG:
-        _register_topic(desk, spec.name, sink)
-
-
-def _register_topic(desk: Any, topic: str, sink: ClickHouseSink) -> None:
-    retried = SINK_RETRIES.labels(NAME, topic).inc
-
-    async def write(events: list[Any]) -> None:
-        values = [e.value for e in events]
-        inserted, rejected = await until_done(
-            f"clickhouse insert ({topic})",
-            partial(sink.write, topic, values),
-            transient=lambda exc: isinstance(exc, StoreUnavailable),
-            on_retry=retried,
-        )
-        for r in rejected:
-            if topic == "deadletter":  # never dead-letter a dead letter (no loops)
-                log.error("dead letter not stored in ClickHouse: %s", r.error)
-                continue
-            await desk.dead_letter_event(events[r.index], agent=NAME, error=r.error,
-                                         kind="sink")  # fmt: skip
-        SINK_ROWS.labels(NAME, topic).inc(inserted)
-
-    # write-behind: a slow store holds rows here (bounded), not the consumer every agent shares
-    rows = RowBuffer(f"{NAME}-{topic}", write, batch=BATCH)
-    desk.writers.append(rows)
-
-    async def consume(stream: Any) -> None:
-        async for batch in stream.noack().take_events(BATCH, within=WITHIN_S):
-            events = list(batch)
-            EVENTS_IN.labels(NAME, topic).inc(len(events))
-            await rows.add(events)
-
-    desk.app.agent(desk.sink_topic(topic), name=f"{NAME}-{topic.replace('.', '-')}")(consume)
+    serve_batches(desk, NAME, ClickHouseWriter(store))

@@ -1,51 +1,45 @@
-"""Thin Faust agent for exchange accounts in sandbox/live mode (ccxt).
+"""Exchange accounts in sandbox/live mode (ccxt), as a node of the agent shell.
 
-Registers nothing unless the desk config switches a venue away from paper.
-Commands are sent to the exchange in a worker thread (ccxt is blocking); every
-``POLL_SECONDS`` the accounts' new executions go to ``fills`` and their own
-view to ``venue.reports``. A venue that cannot be set up (no keys, live
+Wired only when the desk config switches a venue away from paper. ccxt is
+blocking, so the shell runs the node in a worker thread: a command is sent to the
+exchange, and every ``POLL_SECONDS`` the accounts' new executions go to ``fills`` and
+their own view to ``venue.reports``. A command whose outcome is unknown (exchange
+down) is dead-lettered with the reason and reconciliation decides; a failed poll is
+logged and tried again at the next tick. A venue that cannot be set up (no keys, live
 without the environment flag) stops the worker with its one-line reason.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Mapping
 from typing import Any
 
-from connectors.feeds.backoff import FeedError
 from connectors.venues.ccxt_desk import CcxtDesk
-from streams.metrics import EVENTS_IN, EVENTS_OUT
-from streams.topics import Routed
+from streams.shell import serve
 
 NAME = "venue-ccxt"
 POLL_SECONDS = 10.0
-log = logging.getLogger(__name__)
+
+
+class CcxtVenueNode:
+    """Commands in, the exchange's answers out; ``poll`` is the declared timer."""
+
+    blocking = True  # every call goes to the exchange
+    timer_seconds = POLL_SECONDS
+
+    def __init__(self, venues: CcxtDesk) -> None:
+        self.venues = venues
+
+    def handle(self, topic: str, event: Mapping[str, Any], ctx: Any) -> None:
+        for out_topic, _key, out in self.venues.on_command(event):
+            ctx.emit(out_topic, out)
+
+    def poll(self, ctx: Any) -> None:
+        for out_topic, _key, out in self.venues.poll():
+            ctx.emit(out_topic, out)
 
 
 def register(desk: Any) -> None:
     if all(desk.config.venue(b.venue).mode == "paper" for b in desk.config.bots if b.enabled):
         return
-    app = desk.app
-    venues = CcxtDesk(desk.config)
-
-    async def publish(routed: list[Routed]) -> None:
-        for topic, key, event in routed:
-            await desk.topics[topic].send(key=key.encode(), value=event)
-            EVENTS_OUT.labels(NAME, topic).inc()
-
-    @app.agent(desk.topics["orders.commands"], name=f"{NAME}-commands")
-    async def ccxt_commands(stream: Any) -> None:
-        async for event in stream.events():
-            EVENTS_IN.labels(NAME, "orders.commands").inc()
-            try:
-                await publish(await asyncio.to_thread(venues.on_command, event.value))
-            except Exception as exc:  # outcome unknown (e.g. exchange down): recon decides
-                await desk.dead_letter_event(event, agent=NAME, error=exc, kind="processing")
-
-    @app.timer(POLL_SECONDS, name=f"{NAME}-poll")
-    async def ccxt_poll() -> None:
-        try:
-            await publish(await asyncio.to_thread(venues.poll))
-        except FeedError as exc:
-            log.warning("venue poll failed, retrying in %.0f s: %s", POLL_SECONDS, exc)
+    serve(desk, NAME, CcxtVenueNode(CcxtDesk(desk.config)))

@@ -337,3 +337,37 @@ def test_ccxt_desk_routes_commands_and_publishes_each_execution_once() -> None:
     valid("Fill", *fills)
     assert [t for t, _k, _e in desk.poll()] == ["venue.reports"]  # nothing twice
     assert desk.on_command(cmd("y", venue="sample")) == []  # a paper account: not ours
+
+
+def test_the_shell_node_emits_what_the_desk_routes_keyed_as_the_desk_keys() -> None:
+    """The agent shell keys by the topic catalog (``key_of``): for every event the exchange
+    desk routes, that is the account key the desk itself names."""
+    from connectors.venues.ccxt_agent import CcxtVenueNode
+    from connectors.venues.ccxt_desk import CcxtDesk
+    from streams.config import DEFAULT_CONFIG, parse_config
+    from streams.topics import key_of
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["bots"] = [{"id": "bot1", "strategy": "mm_epp", "venue": "binanceus",
+                     "symbols": ["BTC/USDT"], "fee_profile": "binanceus_base",
+                     "starting_cash": "10000"}]  # fmt: skip
+    data["venues"] = {"binanceus": {"mode": "sandbox"}}
+    twin = CcxtDesk(parse_config(data), lambda *a: venue()[0])
+    node = CcxtVenueNode(CcxtDesk(parse_config(data), lambda *a: venue()[0]))
+    assert node.blocking and node.timer_seconds > 0
+
+    class Ctx:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, dict[str, Any]]] = []
+
+        def emit(self, topic: str, event: dict[str, Any]) -> None:
+            self.events.append((topic, event))
+
+    for call, direct in ((lambda c: node.handle("orders.commands", cmd("bot1-0001"), c),
+                          lambda: twin.on_command(cmd("bot1-0001"))),
+                         (node.poll, twin.poll)):  # fmt: skip
+        ctx = Ctx()
+        call(ctx)
+        routed = direct()
+        assert ctx.events and ctx.events == [(t, e) for t, _k, e in routed]
+        assert [key_of(t, e) for t, e in ctx.events] == [k for _t, k, _e in routed]

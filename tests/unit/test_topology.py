@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,13 +86,32 @@ def test_every_faust_agent_is_declared_and_every_declared_input_is_wired(desk: A
     assert not wrong, f"agent -> (declared, subscribed) topics differ: {wrong}"
 
 
-def test_agents_are_registered_by_the_module_the_node_names(desk: Any) -> None:
+def test_no_agent_is_wired_by_hand(desk: Any) -> None:
+    """Every Faust agent and timer comes from the fused core or the agent shell: a node
+    outside the core declares a ``shell`` object, never its own agents."""
     by_agent = topology.agents_by_name()
     for agent in desk.app.agents.values():
         node = by_agent[agent.name][0] if agent.name in by_agent else None
-        module = topology.CORE if node is None else topology.SHELL if node.shell else node.module
-        assert agent.fun.__module__ == module, agent.name
+        assert agent.fun.__module__ == (topology.CORE if node is None else topology.SHELL)
     assert {n.module for n in NODES if n.in_process} == {topology.CORE}
+    assert all(n.shell for n in NODES if not n.in_process)
+    assert {f.__module__ for f in desk.app._app_tasks} <= {topology.CORE, topology.SHELL}
+
+
+def test_no_module_outside_streams_calls_faust_wiring() -> None:
+    """``app.agent`` / ``app.timer`` only in the core and the shell (the declaration's two
+    runners) and the worker's status file timer: a hand-wired agent elsewhere is a node the
+    topology does not see."""
+    root = Path(__file__).resolve().parents[2]
+    wiring = re.compile(r"\.(agent|timer)\(")
+    allowed = {"streams/core.py", "streams/shell.py", "streams/worker.py"}
+    found = [
+        path
+        for d in ("agents", "connectors", "analytics", "streams", "dashboard")
+        for p in (root / d).rglob("*.py")
+        if (path := p.relative_to(root).as_posix()) not in allowed and wiring.search(p.read_text())
+    ]
+    assert not found, f"Faust agents wired by hand in: {found}"
 
 
 def test_tables_are_the_declared_ones(desk: Any) -> None:
@@ -109,7 +129,7 @@ def test_tables_are_the_declared_ones(desk: Any) -> None:
 def test_timers_are_the_declared_ones(desk: Any) -> None:
     # ``_app_tasks`` is Faust's list of timers and tasks (private, but stable in 0.15)
     real = {(f.__module__, f.__name__) for f in desk.app._app_tasks}
-    declared = {(n.module, t) for n in NODES for t in n.timers}
+    declared = {(topology.SHELL if n.shell else n.module, t) for n in NODES for t in n.timers}
     assert real == declared
 
 
@@ -127,9 +147,13 @@ def test_declared_topics_and_cores_exist() -> None:
             assert t in CATALOG, (n.name, t)
         for path in (*n.cores, *n.adapters):
             assert _resolve(path) is not None, (n.name, path)
-        if n.shell is not None:  # a node the agent shell runs: it has the engine's interface
-            assert callable(getattr(_resolve(n.shell), "handle", None)), n.name
+        if n.shell is not None:  # what the agent shell runs: an event node or a batch writer
+            shell = _resolve(n.shell)
+            face = "write" if n.per_input else "handle"  # a sink writes batches
+            assert callable(getattr(shell, face, None)), n.name
             assert not n.in_process, n.name
+            for t in n.timers:  # a timer is the node's method of that name
+                assert callable(getattr(shell, t, None)) and shell.timer_seconds > 0, (n.name, t)
         assert {s.access for s in n.state} <= {"rw", "read"}
         assert {s.kind for s in n.state} <= {"table", "checkpoint", "store", "journal", "memory"}
 
