@@ -61,6 +61,13 @@ def register(kind: str) -> Callable[[Callable[..., Strategy]], Callable[..., Str
     return deco
 
 
+def known_kinds() -> list[str]:
+    """Every registered strategy kind (the reference strategies included)."""
+    from agents.strategies import market_maker, trend  # noqa: F401  (registers the references)
+
+    return sorted(_REGISTRY)
+
+
 def build(kind: str, params: Mapping[str, Any]) -> Strategy:
     """A configured strategy; an unknown kind or a bad parameter is a one-line ValueError."""
     from agents.strategies import market_maker, trend  # noqa: F401  (registers the references)

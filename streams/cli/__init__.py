@@ -8,6 +8,7 @@ the order ``desk --help`` lists them, and ``main`` is the console script.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -50,6 +51,13 @@ register_dq(app)  # dq check, dq report
 register_db(app)  # db migrate
 register_audit(app)  # audit verify / show
 register_parity(app)  # parity report
+
+# command groups that live with their concern, named by path as the topology names cores
+# (``streams/`` imports no concern): ``module:function(app)``
+CONCERN_GROUPS = ("analytics.backtest.cli:register_backtest",)  # backtest run/list/show/compare
+for _path in CONCERN_GROUPS:
+    _module, _, _fn = _path.partition(":")
+    getattr(importlib.import_module(_module), _fn)(app)
 
 
 def main() -> None:

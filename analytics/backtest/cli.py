@@ -1,0 +1,283 @@
+"""``desk backtest``: run the desk's graph over recorded bars, list, show and compare runs.
+
+A run writes ``<data dir>/backtests/<run id>/summary.json`` (byte-identical for the same
+inputs) and ``config.json`` (the resolved run config), and its bars, fills, orders and
+risk decisions into the analytics store's ``backtest_*`` tables, where ``desk sql``
+reads them like any other table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from streams.cli import context
+from streams.cli.options import JsonOpt
+from streams.display import desk_table, print_table
+from streams.errors import DeskError
+
+backtest_app = typer.Typer(
+    help="Backtests on the desk's own graph: run, list, show, compare.", no_args_is_help=True
+)
+
+
+def _when(ts: int | None) -> str:
+    if not ts:
+        return ""
+    return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _fig(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, str):
+        try:
+            return f"{Decimal(v):,.2f}"
+        except ArithmeticError:
+            return v
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+@backtest_app.command("run")
+def run_cmd(
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data",
+            help="Bar files or folders (every format the replay feed reads); repeat for more.",
+        ),
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Desk config whose bots and strategies run (default: the "
+            "packaged one, or DESK_CONFIG_FILE).",
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="Run this strategy (a config strategy name or a "
+            "registered kind) as one bot per stream of the data, instead of the "
+            "config's bots.",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="NAME=VALUE over the strategy's params.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Bars opening at/after this time (ISO-8601, UTC if naive).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Bars opening before this time.")] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="Only these symbols, e.g. BTC/USDT,BTC/USD.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Paper fill model seed (every venue).")] = None,
+    cash: Annotated[
+        str, typer.Option(help="Starting cash of each --strategy bot (its quote currency).")
+    ] = "100000",
+    fee_profile: Annotated[
+        str | None, typer.Option("--fee-profile", help="Fee profile of the --strategy bots.")
+    ] = None,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Write the run to the analytics store.")
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the desk graph (data quality, strategies, risk, paper venue, portfolio, portfolio
+    risk) over recorded bars, in event time, and record the run.
+
+    Fills are against quotes synthesized from the bars: the run says
+    fill_model_bias=optimistic_estimated. The same inputs give the same run id and the
+    same summary.json, byte for byte.
+
+    Examples:
+
+      $ desk backtest run --data ../shared/data/crypto_1m --since 2023-03-01 \\
+          --until 2023-03-03 --strategy trend_ema --param fast=8 --no-store
+
+      $ desk backtest run --data ../shared/data/crypto_1m --since 2023-03-01 \\
+          --until 2023-03-02 --seed 11 --json --no-store
+    """
+    from analytics.backtest.records import summary, table_rows, write_run_dir
+    from analytics.backtest.run import backtest_config, parse_params, run_backtest
+    from connectors.feeds.files import check_bars, read_files
+    from streams.cli.replay import expand, read_options
+    from streams.config import load_config
+    from streams.progress import progress_bar
+
+    settings = context.settings()
+    opts = read_options(symbols=symbols, since=since, until=until)
+    paths = expand(data)
+    for path in paths:
+        check_bars(path, opts)
+    try:
+        amount = Decimal(cash)
+    except ArithmeticError:
+        raise DeskError(f"--cash {cash!r}: not a number") from None
+    with context.err.status("reading the bars...", spinner="dots"):
+        read = read_files(paths, opts)
+    bars = read.bars
+    streams = sorted({(b["venue"], b["symbol"]) for b in bars})
+    base = load_config(config or settings.config_file)
+    cfg = backtest_config(base, streams, strategy=strategy, params=parse_params(param or []),
+                          cash=amount, seed=seed, fee_profile=fee_profile)  # fmt: skip
+    with progress_bar(context.err, disable=json_out, eta=True) as progress:
+        task = progress.add_task("backtest", total=len(bars))
+        result = run_backtest(
+            cfg, bars, on_bar=lambda n: n % 500 or progress.update(task, completed=n)
+        )
+        progress.update(task, completed=len(bars))
+    s = summary(result, bars, [p.name for p in paths])
+    where = write_run_dir(settings.data_path / "backtests", s, result)
+    stored = 0
+    if store:
+        from connectors.clickhouse.backtests import save
+        from streams.runtime.access import analytics_store
+
+        with context.err.status("writing the run to the analytics store...", spinner="dots"), \
+                analytics_store(settings) as st:  # fmt: skip
+            st.migrate(cfg.analytics.retention_days)
+            stored = save(st, list(table_rows(s, result)))
+    if json_out:
+        context.print_json({**s, "run_dir": str(where), "rows_stored": stored})
+        return
+    _show(s)
+    context.err.print(f"summary: {where / 'summary.json'}"
+                      + (f"; {stored:,} rows in the analytics store" if store else ""))  # fmt: skip
+
+
+def _show(s: dict[str, Any]) -> None:
+    d = s["data"]
+    context.out.print(
+        f"[bold]{s['run_id']}[/]  {_when(d['first_ts'])} → {_when(d['last_ts'])}  "
+        f"{d['bars']:,} bars  code {s['code_version']}  "
+        f"fill_model_bias=[yellow]{s['fill_model_bias']}[/]"
+    )
+    bots = s["metrics"]["bots"]
+    names = ["total", *bots]
+    table = desk_table("figure", *names, keys=("figure",), numbers=tuple(names),
+                       title="figures (each bot's quote currency; total at par)")  # fmt: skip
+    from analytics.backtest.compare import FIGURES
+
+    for fig in FIGURES:
+        table.add_row(fig, *(_fig((s["metrics"]["total"] if n == "total" else bots[n]).get(fig))
+                             for n in names))  # fmt: skip
+    context.out.print(table)
+
+
+@backtest_app.command("list")
+def list_cmd(json_out: JsonOpt = False) -> None:
+    """The runs in the analytics store, oldest data first.
+
+    Examples:
+
+      $ desk backtest list
+
+      $ desk backtest list --json
+    """
+    from connectors.clickhouse.backtests import runs
+    from streams.runtime.access import analytics_store
+
+    with analytics_store(context.settings()) as st:
+        st.migrate({})
+        found = runs(st)
+    if json_out:
+        context.print_json(found)
+        return
+    table = desk_table("run", "strategies", "from", "to", "bars", "fills", "net profit",
+                       "max dd", "sharpe", "code", keys=("run",),
+                       numbers=("bars", "fills", "net profit", "max dd", "sharpe"),
+                       title="backtest runs")  # fmt: skip
+    for r in found:
+        table.add_row(r["run_id"], ",".join(r["strategies"]), _when(r["first_ts"]),
+                      _when(r["last_ts"]), f"{r['bars']:,}", f"{r['fills']:,}",
+                      _fig(r["net_profit"]), _fig(r["max_drawdown"]), _fig(r["sharpe"]),
+                      r["code_version"])  # fmt: skip
+    print_table(context.out, table, len(found), "run", "runs")
+
+
+@backtest_app.command("show")
+def show_cmd(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """One run's summary: identity, assumptions, counts and figures per bot.
+
+    Examples:
+
+      $ desk backtest show bt-3f2a  # a run id prefix from desk backtest list
+    """
+    from connectors.clickhouse.backtests import resolve, summary
+    from streams.runtime.access import analytics_store
+
+    with analytics_store(context.settings()) as st:
+        st.migrate({})
+        s = summary(st, resolve(st, run))
+    if json_out:
+        context.print_json(s)
+        return
+    _show(s)
+
+
+@backtest_app.command("compare")
+def compare_cmd(
+    runs: Annotated[list[str], typer.Argument(help="Two run ids (or unique prefixes).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where the equity overlay goes (.png and .html); default: "
+            "<data dir>/backtests/compare-<a>-<b>.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Figure by figure, run B against run A (B − A), and both equity curves overlaid,
+    saved as PNG and HTML.
+
+    Examples:
+
+      $ desk backtest compare bt-3f2a bt-91c0
+    """
+    from analytics.backtest.compare import deltas, desk_curve, plot_equity
+    from connectors.clickhouse.backtests import equity, resolve, summary
+    from streams.runtime.access import analytics_store
+
+    if len(runs) != 2:
+        raise DeskError(f"compare takes two runs, got {len(runs)}")
+    settings = context.settings()
+    with analytics_store(settings) as st:
+        st.migrate({})
+        ids = [resolve(st, r) for r in runs]
+        sums = [summary(st, i) for i in ids]
+        rows = [equity(st, i) for i in ids]
+    curves = {
+        i: desk_curve(r, {b["id"]: Decimal(b["starting_cash"]) for b in s["bots"]})
+        for i, r, s in zip(ids, rows, sums, strict=True)
+    }
+    target = out or settings.data_path / "backtests" / f"compare-{ids[0]}-{ids[1]}"
+    png, html = plot_equity(curves, target, f"equity: {ids[0]} vs {ids[1]}")
+    figures = deltas(sums[0], sums[1])
+    if json_out:
+        context.print_json({"a": ids[0], "b": ids[1], "figures": figures,
+                            "png": str(png), "html": str(html)})  # fmt: skip
+        return
+    table = desk_table("figure", "A", "B", "B − A", keys=("figure",), numbers=("A", "B", "B − A"),
+                       title=f"A = {ids[0]}   B = {ids[1]}")  # fmt: skip
+    for f in figures:
+        table.add_row(f["figure"], _fig(f["a"]), _fig(f["b"]), _fig(f["delta"]))
+    context.out.print(table)
+    context.err.print(f"equity overlay: {png} and {html}")
+
+
+def register_backtest(app: typer.Typer) -> None:
+    app.add_typer(backtest_app, name="backtest")
