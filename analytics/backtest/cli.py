@@ -101,11 +101,12 @@ def run_cmd(
 
     Examples:
 
-      $ desk backtest run --data ../shared/data/crypto_1m --since 2023-03-01 \\
-          --until 2023-03-03 --strategy trend_ema --param fast=8 --no-store
+      $ desk backtest run --data ../shared/data/crypto_1m \\
+          --since 2023-03-01 --until 2023-03-03 \\
+          --strategy trend_ema --param fast=8 --no-store
 
-      $ desk backtest run --data ../shared/data/crypto_1m --since 2023-03-01 \\
-          --until 2023-03-02 --seed 11 --json --no-store
+      $ desk backtest run --data ../shared/data/crypto_1m \\
+          --since 2023-03-01 --until 2023-03-02 --seed 11 --json --no-store
     """
     from analytics.backtest.records import summary, table_rows, write_run_dir
     from analytics.backtest.run import backtest_config, parse_params, run_backtest
@@ -214,7 +215,9 @@ def show_cmd(
 
     Examples:
 
-      $ desk backtest show bt-3f2a  # a run id prefix from desk backtest list
+      $ desk backtest show bt-3f2a  # needs: a recorded run (id prefix)
+
+      $ desk backtest show bt-3f2a --json  # needs: a recorded run
     """
     from connectors.clickhouse.backtests import resolve, summary
     from streams.runtime.access import analytics_store
@@ -246,7 +249,9 @@ def compare_cmd(
 
     Examples:
 
-      $ desk backtest compare bt-3f2a bt-91c0
+      $ desk backtest compare bt-3f2a bt-91c0  # needs: two recorded runs
+
+      $ desk backtest compare bt-3f2a bt-91c0 --out review/eq  # needs: runs
     """
     from analytics.backtest.compare import deltas, desk_curve, plot_equity
     from connectors.clickhouse.backtests import equity, resolve, summary
