@@ -42,6 +42,10 @@ class Strategy(Protocol):
 
     kind: str
     side: str
+    # optional: ``references``, streams (``venue:symbol``) the strategy reads but does not
+    # trade; their clean bars reach ``on_bar`` too, with a view of that stream (no
+    # position), and any intent it returns for them is set aside (a bot trades only its
+    # own symbols). A basis or pairs strategy needs nothing else.
 
     def on_bar(self, bar: Mapping[str, Any], view: BotView) -> list[dict[str, Any]]: ...
 
@@ -63,14 +67,18 @@ def register(kind: str) -> Callable[[Callable[..., Strategy]], Callable[..., Str
 
 def known_kinds() -> list[str]:
     """Every registered strategy kind (the reference strategies included)."""
-    from agents.strategies import market_maker, trend  # noqa: F401  (registers the references)
-
+    _load_references()
     return sorted(_REGISTRY)
+
+
+def _load_references() -> None:
+    """Import the reference strategies (each registers its kind)."""
+    from agents.strategies import basis, market_maker, trend  # noqa: F401
 
 
 def build(kind: str, params: Mapping[str, Any]) -> Strategy:
     """A configured strategy; an unknown kind or a bad parameter is a one-line ValueError."""
-    from agents.strategies import market_maker, trend  # noqa: F401  (registers the references)
+    _load_references()
 
     try:
         cls = _REGISTRY[kind]

@@ -64,13 +64,22 @@ class StrategyRunner:
         self._dq = config.data_quality
         self._prices: dict[tuple[str, str], PriceGuard] = {}
         self._skipped: list[tuple[str, str]] = []  # (dead-letter kind, "reason: detail")
+        # a reference stream (venue, symbol) -> the instances reading it: (bot, its venue, symbol)
+        self.readers: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         for bot in config.bots:
             if not bot.enabled:
                 continue
             spec = config.strategies[bot.strategy]
             self.cash[bot.id] = bot.starting_cash
             for sym in bot.symbols:
-                self.instances[(bot.venue, sym, bot.id)] = build(spec.kind, spec.params)
+                strategy = build(spec.kind, spec.params)
+                self.instances[(bot.venue, sym, bot.id)] = strategy
+                for ref in getattr(strategy, "references", ()):
+                    venue, _, ref_symbol = ref.partition(":")
+                    if (venue, ref_symbol) != (bot.venue, sym):
+                        self.readers.setdefault((venue, ref_symbol), []).append(
+                            (bot.id, bot.venue, sym)
+                        )
 
     def bots_for(self, venue: str, symbol: str) -> list[str]:
         return sorted(b for v, s, b in self.instances if v == venue and s == symbol)
@@ -107,24 +116,32 @@ class StrategyRunner:
         venue, symbol = bar["venue"], bar["symbol"]
         out: list[dict[str, Any]] = []
         bots = self.bots_for(venue, symbol)
-        if not bots:
+        readers = self.readers.get((venue, symbol), [])
+        if not bots and not readers:
             return out
         why = self.check(bar)
         if why is not None:
             self._skipped.append(("validation", why))
             return out
-        for bot_id in bots:
-            strategy = self.instances[(venue, symbol, bot_id)]
+        own = [(b, venue, symbol, True) for b in bots]
+        for bot_id, bot_venue, traded, trades_it in [*own, *((*r, False) for r in readers)]:
+            strategy = self.instances[(bot_venue, traded, bot_id)]
             saved = _snapshot(strategy)
             try:
                 view = view_of(bot_id, venue, symbol, snapshots(bot_id), self.cash[bot_id])
-                out += strategy.on_bar(bar, view)
+                intents = strategy.on_bar(bar, view)
             except Exception as exc:  # one bot, one bar: never the stream, never the next bar
                 _restore(strategy, saved)
                 what = f"{type(exc).__name__}: {exc}".strip()
                 self._skipped.append(
                     ("processing", f"{STRATEGY_ERROR}: bot {bot_id} on {venue}:{symbol}: {what}")
                 )
+                continue
+            if not trades_it and intents:  # a reference bar: the bot does not trade it
+                self._skipped.append(("processing", f"{STRATEGY_ERROR}: bot {bot_id} ordered on "
+                                      f"its reference {venue}:{symbol}; set aside"))  # fmt: skip
+                continue
+            out += intents
         return out
 
     def drain_skipped(self) -> list[tuple[str, str]]:
