@@ -153,6 +153,13 @@ class VenueConfig(_Strict):
     report_every_seconds: int = Field(
         3600, ge=1, description="paper: the account's venue.report every N seconds of event time"
     )
+    market_fill: Literal["close_quote", "next_open"] = Field(
+        "close_quote",
+        description="paper: a MARKET order fills at the closing quote of the first bar that"
+        " closes after it arrives, with slippage and the volume cap (close_quote), or whole at"
+        " the open of the first bar that opens after it (next_open: a bar backtester's"
+        " idealisation, for side-by-side checks)",
+    )
 
 
 class AlertRoute(_Strict):

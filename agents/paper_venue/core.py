@@ -13,6 +13,9 @@ Fill model (deliberately conservative):
 * MARKET: fills on the first bar that closes at/after arrival, at that bar's
   closing quote (ask to buy, bid to sell) plus slippage that grows with
   participation: ``slippage_bps_per_share × fill_qty / bar_volume`` bps. Taker.
+  With ``market_fill="next_open"`` (a bar backtester's idealisation, e.g. backtesting.py's
+  default, for side-by-side checks): MARKET fills whole on the first bar that *opens*
+  at/after arrival, at that bar's open, no spread, no slippage, no volume cap.
 * LIMIT / POST_ONLY: only bars that *open* at/after arrival count (a whole bar's
   range is only known to be after the order then). The market must trade
   *through* the price (buy: low < limit, sell: high > limit); touching is not
@@ -57,6 +60,7 @@ ZERO = Decimal(0)
 # closed orders remembered (a duplicate id or a late cancel is told what became of them);
 # older ones are forgotten, so the venue's state stays the same size however long it runs
 CLOSED_KEPT = 2000
+CLOSE_QUOTE, NEXT_OPEN = "close_quote", "next_open"  # how a MARKET order fills
 
 
 @dataclass
@@ -176,11 +180,15 @@ class PaperVenue:
         *,
         balances: Mapping[str, Decimal] | None = None,
         synthetic_half_spread_bps: Decimal = Decimal("1"),
+        market_fill: str = CLOSE_QUOTE,
     ) -> None:
         """``slippage_bps_per_share``: bps paid per unit of participation (fill/bar volume),
         so the default costs 10 bps at the 10% volume cap."""
         if latency_ms < 0 or not ZERO < volume_share <= 1:
             raise ValueError("latency_ms must be >= 0 and volume_share in (0, 1]")
+        if market_fill not in (CLOSE_QUOTE, NEXT_OPEN):
+            raise ValueError(f"market_fill must be {CLOSE_QUOTE} or {NEXT_OPEN}")
+        self.market_fill = market_fill
         self.venue, self.account = venue, account
         self.fees = fee_profile
         self.latency_ms = latency_ms
@@ -202,6 +210,7 @@ class PaperVenue:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A venue pickled before closed orders were forgotten: remember its closed ones."""
         self.__dict__.update(state)
+        self.__dict__.setdefault("market_fill", CLOSE_QUOTE)  # pickled before it existed
         if "_closed" not in state:
             self._closed = deque(c for c, o in self.orders.items() if c not in self._working)
             self._forget_closed()
@@ -375,7 +384,11 @@ class PaperVenue:
 
     def _trade(self, order: Order, ctx: _BarCtx) -> None:
         """Fill (part of) one order on this bar, then apply IOC/FOK."""
-        if order.order_type == "MARKET":
+        if order.order_type == "MARKET" and self.market_fill == NEXT_OPEN:
+            if order.active_at > int(ctx.bar["open_time"]):
+                return
+            qty, price = order.remaining, _d(ctx.bar["open"]).quantize(PRICE_Q)
+        elif order.order_type == "MARKET":
             if order.active_at > int(ctx.bar["ts_event"]):
                 return
             qty = min(order.remaining, ctx.budget)

@@ -46,6 +46,7 @@ class PaperDesk:
                 latency_ms=vc.latency_ms,
                 volume_share=vc.volume_share,
                 slippage_bps_per_share=vc.slippage_bps_per_share,
+                market_fill=vc.market_fill,
                 balances={c: Decimal(v) for c, v in cash.items()},
             )
         self._reported: dict[tuple[str, str], int] = {}  # account -> last report period

@@ -73,7 +73,7 @@ def known_kinds() -> list[str]:
 
 def _load_references() -> None:
     """Import the reference strategies (each registers its kind)."""
-    from agents.strategies import basis, market_maker, trend  # noqa: F401
+    from agents.strategies import basis, ema_cross, market_maker, trend  # noqa: F401
 
 
 def build(kind: str, params: Mapping[str, Any]) -> Strategy:

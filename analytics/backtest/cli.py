@@ -81,6 +81,17 @@ def run_cmd(
         str | None, typer.Option(help="Only these symbols, e.g. BTC/USDT,BTC/USD.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Paper fill model seed (every venue).")] = None,
+    latency_ms: Annotated[
+        int | None, typer.Option("--latency-ms", help="Command-to-venue latency, event time.")
+    ] = None,
+    market_fill: Annotated[
+        str | None,
+        typer.Option(
+            "--market-fill",
+            help="close_quote (closing quote, slippage, volume cap) or "
+            "next_open (whole, at the next bar's open: a bar backtester's model).",
+        ),
+    ] = None,
     cash: Annotated[
         str, typer.Option(help="Starting cash of each --strategy bot (its quote currency).")
     ] = "100000",
@@ -130,7 +141,8 @@ def run_cmd(
     streams = sorted({(b["venue"], b["symbol"]) for b in bars})
     base = load_config(config or settings.config_file)
     cfg = backtest_config(base, streams, strategy=strategy, params=parse_params(param or []),
-                          cash=amount, seed=seed, fee_profile=fee_profile)  # fmt: skip
+                          cash=amount, seed=seed, fee_profile=fee_profile, latency_ms=latency_ms,
+                          market_fill=market_fill)  # fmt: skip
     with progress_bar(context.err, disable=json_out, eta=True) as progress:
         task = progress.add_task("backtest", total=len(bars))
         result = run_backtest(

@@ -56,8 +56,11 @@ def backtest_config(
     cash: Decimal = Decimal("100000"),
     seed: int | None = None,
     fee_profile: str | None = None,
+    latency_ms: int | None = None,
+    market_fill: str | None = None,
 ) -> DeskConfig:
-    """The run's config: ``base`` with every venue on paper (and ``seed``); with
+    """The run's config: ``base`` with every venue on paper (and ``seed``, ``latency_ms``,
+    ``market_fill`` when given: the fill model is part of the run config); with
     ``strategy``, one bot of it per stream of the data (its params laid over the
     config's), the streams the universe lacks added to it."""
     data = base.model_dump(mode="json", exclude_none=True)
@@ -76,10 +79,10 @@ def backtest_config(
                 f"({', '.join(sorted(have)) or 'no bars'}): pick --strategy, or other data"
             )
     venues = {b["venue"] for b in data["bots"]} | set(data.get("venues", {}))
+    given = {"seed": seed, "latency_ms": latency_ms, "market_fill": market_fill}
+    fill = {k: v for k, v in given.items() if v is not None}
     data["venues"] = {
-        v: {**data.get("venues", {}).get(v, {}), "mode": "paper"}
-        | ({"seed": seed} if seed is not None else {})
-        for v in sorted(venues)
+        v: {**data.get("venues", {}).get(v, {}), "mode": "paper", **fill} for v in sorted(venues)
     }
     data["alert_routes"] = []  # a backtest alerts nobody
     return parse_config(data, "backtest config")
