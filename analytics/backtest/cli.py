@@ -31,6 +31,10 @@ def _when(ts: int | None) -> str:
     return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _day(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d")
+
+
 def _fig(v: Any) -> str:
     if v is None:
         return ""
@@ -166,6 +170,151 @@ def run_cmd(
     _show(s)
     context.err.print(f"summary: {where / 'summary.json'}"
                       + (f"; {stored:,} rows in the analytics store" if store else ""))  # fmt: skip
+
+
+def _duration_ms(text: str, flag: str) -> int:
+    import pandas as pd
+
+    try:
+        ms = int(pd.Timedelta(text.strip()).total_seconds() * 1000)
+    except ValueError:
+        raise DeskError(f"{flag} {text!r}: expected a duration like 7d, 12h, 90min") from None
+    if ms <= 0:
+        raise DeskError(f"{flag} {text!r}: must be positive")
+    return ms
+
+
+@backtest_app.command("sweep")
+def sweep_cmd(
+    data: Annotated[list[Path], typer.Option("--data", help="Bar files or folders.")],
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="The strategy swept (config name or kind).")
+    ],
+    grid_opt: Annotated[
+        list[str], typer.Option("--grid", help="NAME=V1,V2,... (repeat: every combination).")
+    ],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="NAME=VALUE held fixed.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Base desk config.")] = None,
+    since: Annotated[str | None, typer.Option(help="Bars opening at/after this time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Bars opening before this time.")] = None,
+    symbols: Annotated[str | None, typer.Option(help="Only these symbols.")] = None,
+    sort: Annotated[
+        str, typer.Option(help="Figure to rank by (max_drawdown, fees, turnover: lower is better).")
+    ] = "sharpe",
+    walk_forward: Annotated[
+        bool, typer.Option("--walk-forward", help="Train/test folds instead of one grid.")
+    ] = False,
+    train: Annotated[str, typer.Option(help="Walk-forward training window.")] = "7d",
+    test: Annotated[str, typer.Option(help="Walk-forward test window (and step).")] = "2d",
+    workers: Annotated[
+        int | None, typer.Option(help="Processes (default: the machine's cores).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Paper fill model seed.")] = None,
+    cash: Annotated[str, typer.Option(help="Starting cash of each bot.")] = "100000",
+    top: Annotated[int, typer.Option(help="Rows shown (all in --json).")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every combination of a parameter grid (or walk-forward folds), on a process pool,
+    ranked by a figure.
+
+    With --walk-forward each fold picks the best combination on its training bars only
+    and runs it on the test bars that follow, from a fresh state. Runs are not stored
+    (desk backtest run records one).
+
+    Examples:
+
+      $ desk backtest sweep --data ../shared/data/crypto_1m --symbols BTC/USDT \\
+          --since 2023-03-01 --until 2023-03-03 --strategy ema_cross \\
+          --grid fast=5,10 --grid slow=30,60 --sort net_profit --workers 2
+
+      $ desk backtest sweep --data ../shared/data/crypto_1m --symbols BTC/USDT \\
+          --since 2023-03-01 --until 2023-03-05 --strategy ema_cross \\
+          --grid fast=5,10 --walk-forward --train 2d --test 1d --json
+    """
+    from analytics.backtest.compare import FIGURES
+    from analytics.backtest.run import parse_params
+    from analytics.backtest.sweep import Job, folds, grid, run_all, score
+    from analytics.backtest.sweep import walk_forward as run_walk_forward
+    from connectors.feeds.files import check_bars, read_files
+    from streams.cli.replay import expand, read_options
+    from streams.config import load_config
+    from streams.progress import progress_bar
+
+    if sort not in FIGURES:
+        raise DeskError(f"--sort {sort!r}: one of {', '.join(FIGURES)}")
+    settings = context.settings()
+    opts = read_options(symbols=symbols, since=since, until=until)
+    paths = expand(data)
+    for path in paths:
+        check_bars(path, opts)
+    combos = grid(grid_opt)
+    fixed = parse_params(param or [])
+    try:
+        amount = Decimal(cash)
+    except ArithmeticError:
+        raise DeskError(f"--cash {cash!r}: not a number") from None
+    with context.err.status("reading the bars...", spinner="dots"):
+        bars = read_files(paths, opts).bars
+    if not bars:
+        raise DeskError("no bars: check the files and --since/--until/--symbols")
+    streams = tuple(sorted({(b["venue"], b["symbol"]) for b in bars}))
+    base = load_config(config or settings.config_file)
+    template = Job(base, streams, strategy, {}, None, None, {"cash": amount, "seed": seed})
+    combos = [{**fixed, **c} for c in combos]
+    from analytics.backtest.run import backtest_config
+
+    # a bad strategy or parameter is one line here, not an error in every worker
+    backtest_config(base, streams, strategy=strategy, params=combos[0], cash=amount)
+    fold_list = []
+    if walk_forward:
+        times = [b["open_time"] for b in bars]
+        fold_list = folds(min(times), max(times), _duration_ms(train, "--train"),
+                          _duration_ms(test, "--test"))  # fmt: skip
+    total = len(combos) * len(fold_list) + len(fold_list) if walk_forward else len(combos)
+    with progress_bar(context.err, disable=json_out, eta=True) as progress:
+        task = progress.add_task("sweep", total=total)
+        done = lambda _r: progress.advance(task)  # noqa: E731
+        if walk_forward:
+            result: dict[str, Any] = {
+                "figure": sort, "folds": run_walk_forward(bars, template, combos, fold_list,
+                                                           sort, workers, done)}  # fmt: skip
+        else:
+            jobs = [Job(**{**template.__dict__, "params": c}) for c in combos]
+            runs = run_all(bars, jobs, workers, done)
+            runs.sort(key=lambda r: score(r["summary"], sort), reverse=True)
+            result = {"figure": sort, "runs": [
+                {"params": r["params"], "run_id": r["summary"]["run_id"],
+                 **{f: r["summary"]["metrics"]["total"].get(f) for f in FIGURES}}
+                for r in runs]}  # fmt: skip
+    if json_out:
+        context.print_json(result)
+        return
+    if walk_forward:
+        table = desk_table("fold", "train", "test", "params", f"train {sort}",
+                           f"test {sort}", "test net", keys=("fold",),
+                           numbers=(f"train {sort}", f"test {sort}", "test net"),
+                           title=f"walk-forward, chosen by {sort} on training bars")  # fmt: skip
+        for i, f in enumerate(result["folds"], 1):
+            table.add_row(str(i), _day(f["train"][0]), _day(f["test"][0]), _params(f["params"]),
+                          _fig(f["train_figure"]), _fig(f["test_figure"]),
+                          _fig(f["test_net_profit"]))  # fmt: skip
+        print_table(context.out, table, len(result["folds"]), "fold", "folds")
+        return
+    shown = dict.fromkeys((sort, "net_profit", "sharpe", "max_drawdown", "trades", "win_rate"))
+    heads = [{"net_profit": "net", "max_drawdown": "max dd", "win_rate": "win"}.get(f, f)
+             for f in shown]  # fmt: skip
+    keys = list(combos[0])
+    table = desk_table("#", *keys, *heads, keys=("#",), numbers=(*keys, *heads),
+                       title=f"{len(combos)} runs by {sort}")  # fmt: skip
+    for i, r in enumerate(result["runs"][:top], 1):
+        table.add_row(str(i), *(str(r["params"][k]) for k in keys), *(_fig(r[f]) for f in shown))
+    print_table(context.out, table, len(result["runs"]), "run", "runs")
+
+
+def _params(p: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in p.items())
 
 
 def _show(s: dict[str, Any]) -> None:
