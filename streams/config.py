@@ -595,7 +595,10 @@ class DeskConfig(_Strict):
             if i.key == stream:
                 if i.calendar:
                     return i.calendar
-                return {"crypto": "24/7", "fx": "24/5"}.get(i.asset_class)
+                by_class = {"crypto": "24/7", "fx": "24/5"}.get(i.asset_class)
+                if by_class is not None:
+                    return by_class
+                break  # a listed instrument without a calendar: an end-of-day default below
         if interval == "1d":
             return self.data_quality.daily_calendar
         return None

@@ -181,6 +181,7 @@ class PaperVenue:
         balances: Mapping[str, Decimal] | None = None,
         synthetic_half_spread_bps: Decimal = Decimal("1"),
         market_fill: str = CLOSE_QUOTE,
+        quotes: Mapping[str, str] | None = None,
     ) -> None:
         """``slippage_bps_per_share``: bps paid per unit of participation (fill/bar volume),
         so the default costs 10 bps at the 10% volume cap."""
@@ -189,6 +190,8 @@ class PaperVenue:
         if market_fill not in (CLOSE_QUOTE, NEXT_OPEN):
             raise ValueError(f"market_fill must be {CLOSE_QUOTE} or {NEXT_OPEN}")
         self.market_fill = market_fill
+        # a listed share has no BASE/QUOTE symbol: its quote currency, by symbol (SPY -> USD)
+        self.quotes = dict(quotes or {})
         self.venue, self.account = venue, account
         self.fees = fee_profile
         self.latency_ms = latency_ms
@@ -210,7 +213,8 @@ class PaperVenue:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A venue pickled before closed orders were forgotten: remember its closed ones."""
         self.__dict__.update(state)
-        self.__dict__.setdefault("market_fill", CLOSE_QUOTE)  # pickled before it existed
+        self.__dict__.setdefault("market_fill", CLOSE_QUOTE)  # pickled before they existed
+        self.__dict__.setdefault("quotes", {})
         if "_closed" not in state:
             self._closed = deque(c for c, o in self.orders.items() if c not in self._working)
             self._forget_closed()
@@ -277,7 +281,7 @@ class PaperVenue:
         if cid in self.orders:
             return f"duplicate client order id {cid}"
         try:
-            split_symbol(symbol)
+            self._split(symbol)
         except ValueError as exc:
             return str(exc)
         if cmd.get("side") not in ("BUY", "SELL"):
@@ -300,6 +304,12 @@ class PaperVenue:
         if kind == "POST_ONLY":
             return self._post_only_refusal(symbol, cmd["side"], Decimal(price))
         return None
+
+    def _split(self, symbol: str) -> tuple[str, str]:
+        """(base, quote) of a pair, or (the share, its listing's currency)."""
+        if "/" not in symbol and symbol in self.quotes:
+            return symbol, self.quotes[symbol]
+        return split_symbol(symbol)
 
     def _post_only_refusal(self, symbol: str, side: str, price: Decimal) -> str | None:
         """POST_ONLY must rest: refused if it would take, or if there is no quote to tell."""
@@ -436,7 +446,7 @@ class PaperVenue:
         bps = self.fees.taker_bps if taker else self.fees.maker_bps
         notional = price * qty
         fee = (notional * Decimal(bps) / BPS).quantize(FEE_Q, ROUND_HALF_EVEN)
-        base, quote = split_symbol(order.symbol)
+        base, quote = self._split(order.symbol)
         sign = 1 if order.side == "BUY" else -1
         self.balances[base] = self.balances.get(base, ZERO) + sign * qty
         self.balances[quote] = self.balances.get(quote, ZERO) - sign * notional - fee
@@ -667,7 +677,7 @@ class PaperVenue:
         for o in self._open():
             if o.limit_price is None:
                 continue
-            base, quote = split_symbol(o.symbol)
+            base, quote = self._split(o.symbol)
             asset, amount = (
                 (quote, o.remaining * o.limit_price) if o.side == "BUY" else (base, o.remaining)
             )

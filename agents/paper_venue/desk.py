@@ -47,6 +47,11 @@ class PaperDesk:
                 volume_share=vc.volume_share,
                 slippage_bps_per_share=vc.slippage_bps_per_share,
                 market_fill=vc.market_fill,
+                quotes={
+                    i.symbol: i.quote_currency
+                    for i in config.universe
+                    if i.venue == venue and "/" not in i.symbol
+                },
                 balances={c: Decimal(v) for c, v in cash.items()},
             )
         self._reported: dict[tuple[str, str], int] = {}  # account -> last report period

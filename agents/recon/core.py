@@ -66,6 +66,7 @@ def _balance_effect(f: Mapping[str, Any]) -> dict[str, Decimal]:
     sign = 1 if f["side"] == "BUY" else -1
     qty, price, fee = _d(f["quantity"]), _d(f["price"]), _d(f["fee"])
     base, quote = split_symbol(f["symbol"])
+    quote = quote or f.get("fee_currency") or ""  # a share: quoted in its fee's currency
     out = {base: sign * qty, quote: -sign * qty * price}
     fee_ccy = f.get("fee_currency") or quote
     out[fee_ccy] = out.get(fee_ccy, ZERO) - fee

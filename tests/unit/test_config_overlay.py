@@ -95,3 +95,15 @@ def test_config_check_shows_the_base(tmp_path: Path) -> None:
     lines = res.stdout.strip().splitlines()
     assert len(lines) == 1, res.stdout
     assert "extends" in lines[0] and "6 instruments" in lines[0]
+
+
+def test_a_listed_instrument_without_a_calendar_takes_the_end_of_day_default() -> None:
+    from streams.config import load_config, parse_config
+
+    data = load_config().model_dump(mode="json", exclude_none=True)
+    data["universe"].append({"venue": "yahoo", "symbol": "SPY", "asset_class": "etf",
+                             "quote_currency": "USD"})  # fmt: skip
+    cfg = parse_config(data)
+    assert cfg.calendar_for("yahoo:SPY", "1d") == cfg.data_quality.daily_calendar == "XNYS"
+    assert cfg.calendar_for("binanceus:BTC/USD", "1m") == "24/7"  # crypto by class
+    assert cfg.calendar_for("sample:GOOG", "1h") == "XNYS"  # its own

@@ -485,3 +485,33 @@ def _continued(commands: list[Event], bars: tuple[Event, ...]) -> PaperVenue:
     v = venue(3)
     run(v, commands, bars)
     return v
+
+
+# -- fill models and listed shares ---------------------------------------------------------------
+
+
+def test_next_open_fills_a_market_order_whole_at_the_next_bars_open() -> None:
+    v = venue(latency_ms=0, market_fill="next_open")
+    b0, b1 = bar_at(0), bar_at(1)
+    v.on_command(submit(b0["ts_event"], "m1", "BUY", "MARKET", "50"))  # far above the volume cap
+    out = v.on_bar(b1)
+    (f,) = fills(out, "m1")
+    assert (f["price"], f["quantity"]) == (Decimal(str(b1["open"])), Decimal(50))
+    assert statuses(out, "m1") == ["FILLED"]
+    with pytest.raises(ValueError, match="market_fill"):
+        venue(market_fill="at_will")
+
+
+def test_a_listed_share_books_in_its_listing_currency() -> None:
+    spy = {**bar_at(0), "symbol": "SPY", "interval": "1d", "volume": 1_000_000.0}
+    order = submit(spy["ts_event"] - 86_400_000, "s1", "BUY", "MARKET", "10") | {"symbol": "SPY"}
+    without = venue()
+    (rej,) = without.on_command(order)
+    assert rej["status"] == "REJECTED" and "not BASE/QUOTE" in rej["reason"]
+    v = PaperVenue("paper", "main", FEES, 7, balances={"USD": Decimal(100_000)},
+                   quotes={"SPY": "USD"})  # fmt: skip
+    v.on_command(order)
+    (f,) = fills(v.on_bar(spy), "s1")
+    assert f["fee_currency"] == "USD"
+    assert v.balances["SPY"] == Decimal(10)
+    assert v.balances["USD"] == Decimal(100_000) - f["price"] * 10 - f["fee"]
