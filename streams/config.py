@@ -218,6 +218,12 @@ class PortfolioRisk(_Strict):
         },
         description="limit -> the RiskCommand a breach issues to every bot of the desk",
     )
+    flatten_on_kill: bool = Field(
+        False,
+        description="a KILL from a breach also closes every position at market (as `desk kill"
+        " --flatten`); off, a killed desk keeps its positions and they ride the market until"
+        " an operator acts",
+    )
 
 
 class Reconciliation(_Strict):

@@ -155,7 +155,7 @@ class PortfolioRiskCore:
             "scope": "desk",
             "issued_by": ISSUER,
             "reason": self._why(m, "breach"),
-            "flatten": False,
+            "flatten": self.limits.flatten_on_kill and self._action(m.limit) == "KILL",
             "confirmed": False,
             "limits": {},
             "evidence": evidence | {"limits_version": self.limits.version, "limit": m.limit},
