@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -587,11 +588,15 @@ class DeskConfig(_Strict):
         default_factory=dict, description="per venue; a venue not listed is paper"
     )
 
+    @cached_property
+    def _known(self) -> frozenset[str]:
+        """Universe keys and ``extra_streams`` (asked on every bar: a set, built once)."""
+        return frozenset((*(i.key for i in self.universe), *self.data_quality.extra_streams))
+
     def known_stream(self, venue: str, symbol: str) -> bool:
         """In the universe, or accepted by ``data_quality.extra_streams`` (``venue:*`` too)."""
-        key = f"{venue}:{symbol}"
-        extra = self.data_quality.extra_streams
-        return any(i.key == key for i in self.universe) or key in extra or f"{venue}:*" in extra
+        known = self._known
+        return f"{venue}:{symbol}" in known or f"{venue}:*" in known
 
     def calendar_for(self, stream: str, interval: str) -> str | None:
         """The trading calendar of a stream: explicit, else the instrument's, else EOD default."""

@@ -103,13 +103,14 @@ class PortfolioRiskCore:
         self.books[snap["bot_id"]] = snap
         out: list[tuple[str, dict[str, Any]]] = []
         measures = self.measures()
-        evidence = {m.limit: _fmt(m.value) for m in measures}
+        evidence: dict[str, str] = {}  # every measure, formatted only when one acts
         for m in measures:
             before = self.status.get(m.limit, "ok")
             now = "breach" if before == "breach" else m.status  # latched until a resume
             self.status[m.limit] = now
             if RANK[now] <= RANK[before]:
                 continue  # only a worse level acts; recovery waits for the operator
+            evidence = evidence or {x.limit: _fmt(x.value) for x in measures}
             out.append(("alerts", self._alert(snap, m, now, evidence)))
             if now == "breach":
                 out.append(("risk.commands", self._command(snap, m, evidence)))

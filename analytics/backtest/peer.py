@@ -9,6 +9,7 @@ backtesting.py trades whole units, so it sees prices per ``unit`` of the asset a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -71,10 +72,12 @@ def run_peer(
             elif f <= s and self.position:
                 self.position.close()
 
-    stats = Backtest(frame(bars, unit), Cross, cash=cash, commission=commission).run()
+    with warnings.catch_warnings():  # "some trades remain open": they are reported below
+        warnings.simplefilter("ignore", UserWarning)
+        stats = Backtest(frame(bars, unit), Cross, cash=cash, commission=commission).run()
     fills: list[tuple[str, int, float, float]] = []
     ms = pd.Timestamp(0, tz="UTC")
-    for t in stats["_trades"].itertuples():  # closed trades
+    for t in stats["_trades"].itertuples():  # closed trades, by entry
         qty = t.Size * unit
         fills.append(
             ("BUY", (t.EntryTime - ms) // pd.Timedelta(milliseconds=1), t.EntryPrice / unit, qty)
@@ -82,4 +85,7 @@ def run_peer(
         fills.append(
             ("SELL", (t.ExitTime - ms) // pd.Timedelta(milliseconds=1), t.ExitPrice / unit, qty)
         )
+    for t in stats["_strategy"].trades:  # still open at the end: their entry only
+        at = (t.entry_time - ms) // pd.Timedelta(milliseconds=1)
+        fills.append(("BUY", at, t.entry_price / unit, t.size * unit))
     return PeerRun(fills, float(stats["Equity Final [$]"]))
