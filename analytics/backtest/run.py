@@ -10,8 +10,6 @@ Every venue is the paper venue in a backtest, whatever the config says.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -167,27 +165,27 @@ class Run:
     fill_model_bias: str = SYNTHETIC
 
 
-def strategy_state(obj: Any, depth: int = 0) -> Any:
-    """A strategy's state as plain JSON (indicators are flat objects; decimals as strings)."""
+def _plain(obj: Any) -> Any:
+    """What ``json`` cannot write itself: decimals as strings, objects as their fields."""
     if isinstance(obj, Decimal):
         return str(obj)
-    if obj is None or isinstance(obj, bool | int | str):
-        return obj
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else str(obj)
-    if depth > 4:
-        return repr(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): strategy_state(v, depth + 1) for k, v in sorted(obj.items(), key=str)}
-    if isinstance(obj, list | tuple | set | frozenset) or hasattr(obj, "__deque__"):
-        return [strategy_state(v, depth + 1) for v in obj]
-    if dataclasses.is_dataclass(obj) or hasattr(obj, "__dict__"):
-        return {k: strategy_state(v, depth + 1) for k, v in sorted(vars(obj).items())
-                if not k.startswith("__")}  # fmt: skip
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=repr)
+    if hasattr(obj, "__dict__"):
+        return {k: v for k, v in vars(obj).items() if not k.startswith("__")}
     try:
-        return [strategy_state(v, depth + 1) for v in obj]
+        return list(obj)  # a deque, an array
     except TypeError:
         return repr(obj)
+
+
+_STATE = json.JSONEncoder(default=_plain, sort_keys=True, separators=(",", ":"))
+
+
+def strategy_state(strategy: Any) -> str:
+    """A strategy's own state as JSON (its fields; indicators are flat objects), for any
+    strategy and without a schema: the C encoder does the walking."""
+    return _STATE.encode(vars(strategy))
 
 
 def periods_per_year(config: DeskConfig) -> int:
@@ -229,11 +227,7 @@ def run_backtest(
                     Decimal(snap["cash"]),
                     Decimal(snap["drawdown"]),
                     [dict(p) for p in snap["positions"]],
-                    json.dumps(
-                        strategy_state(copy.copy(vars(strategy))) if strategy else None,
-                        sort_keys=True,
-                        separators=(",", ":"),
-                    ),
+                    strategy_state(strategy) if strategy else "null",
                 )
             )
         on_bar(n)
@@ -258,14 +252,14 @@ def measure(run: Run) -> dict[str, Any]:
     submitted = [c for c in run.out.topic("orders.commands") if c["command"] == "SUBMIT"]
     per_bot: dict[str, Any] = {}
     curves: dict[str, list[Point]] = {}
+    by_bot: dict[str, list[Point]] = {}
+    for st in run.states:  # one pass: a long run has a row per bot and bar
+        exposed = any(p["quantity"] != 0 for p in st.positions)
+        by_bot.setdefault(st.bot_id, []).append(Point(st.ts_event, st.equity, exposed))
     for b in run.config.bots:
         if not b.enabled:
             continue
-        curve = [
-            Point(s.ts_event, s.equity, any(Decimal(p["quantity"]) != 0 for p in s.positions))
-            for s in run.states
-            if s.bot_id == b.id
-        ]
+        curve = by_bot.get(b.id, [])
         curves[b.id] = curve
         per_bot[b.id] = bot_metrics(
             curve,
