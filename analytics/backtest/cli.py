@@ -51,12 +51,20 @@ def _fig(v: Any) -> str:
 @backtest_app.command("run")
 def run_cmd(
     data: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Option(
             "--data",
             help="Bar files or folders (every format the replay feed reads); repeat for more.",
         ),
-    ],
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="The bars the desk recorded (market_bars in the "
+            "analytics store: every replayed or live bar it took), instead of files.",
+        ),
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -122,6 +130,9 @@ def run_cmd(
 
       $ desk backtest run --data ../shared/data/crypto_1m \\
           --since 2023-03-01 --until 2023-03-02 --seed 11 --json --no-store
+
+      $ desk backtest run --from-store --since 2023-03-11 \\
+          --until 2023-03-12  # needs: bars the desk recorded (a replay)
     """
     from analytics.backtest.records import summary, table_rows, write_run_dir
     from analytics.backtest.run import backtest_config, parse_params, run_backtest
@@ -132,16 +143,31 @@ def run_cmd(
 
     settings = context.settings()
     opts = read_options(symbols=symbols, since=since, until=until)
-    paths = expand(data)
+    if bool(data) == from_store:
+        raise DeskError("give --data FILES or --from-store (the desk's recorded bars), one of them")
+    paths = expand(data or [])
     for path in paths:
         check_bars(path, opts)
     try:
         amount = Decimal(cash)
     except ArithmeticError:
         raise DeskError(f"--cash {cash!r}: not a number") from None
-    with context.err.status("reading the bars...", spinner="dots"):
-        read = read_files(paths, opts)
-    bars = read.bars
+    if from_store:
+        from connectors.clickhouse.backtests import stored_bars
+        from streams.runtime.access import analytics_store
+
+        with context.err.status("reading the recorded bars...", spinner="dots"), \
+                analytics_store(settings) as st:  # fmt: skip
+            st.migrate({})
+            bars = stored_bars(st, opts.since, opts.until, opts.symbols)
+        names = ["market_bars (the analytics store)"]
+    else:
+        with context.err.status("reading the bars...", spinner="dots"):
+            bars = read_files(paths, opts).bars
+        names = [p.name for p in paths]
+    if not bars:
+        where = "the analytics store" if from_store else "the files"
+        raise DeskError(f"no bars in {where} for that window: check --since/--until/--symbols")
     streams = sorted({(b["venue"], b["symbol"]) for b in bars})
     base = load_config(config or settings.config_file)
     cfg = backtest_config(base, streams, strategy=strategy, params=parse_params(param or []),
@@ -153,7 +179,7 @@ def run_cmd(
             cfg, bars, on_bar=lambda n: n % 500 or progress.update(task, completed=n)
         )
         progress.update(task, completed=len(bars))
-    s = summary(result, bars, [p.name for p in paths])
+    s = summary(result, bars, names)
     where = write_run_dir(settings.data_path / "backtests", s, result)
     stored = 0
     if store:

@@ -69,3 +69,31 @@ def equity(store: Store, run_id: str) -> list[tuple[int, str, str]]:
         f"WHERE run_id = '{run_id}' ORDER BY ts_event, bot_id"
     )
     return [(int(ts), str(bot), str(eq)) for ts, bot, eq in res.rows]
+
+
+BAR_COLUMNS = ("event_id", "ts_event", "ts_ingest", "source", "correlation_id", "venue", "symbol",
+               "interval", "open_time", "open", "high", "low", "close", "volume", "trades",
+               "adj_close", "quality_flags")  # fmt: skip
+_SYMBOL = re.compile(r"^[A-Za-z0-9/._:-]+$")
+
+
+def stored_bars(
+    store: Store, since: int | None, until: int | None, symbols: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The bars the desk recorded (``market_bars``: every replayed or live bar it took), in
+    the order a replay sends them, bounded by open time."""
+    where = ["1"]
+    if since is not None:
+        where.append(f"open_time >= {int(since)}")
+    if until is not None:
+        where.append(f"open_time < {int(until)}")
+    if symbols:
+        bad = [s for s in symbols if not _SYMBOL.match(s)]
+        if bad:
+            raise DeskError(f"--symbols {bad[0]!r}: not a symbol")
+        where.append("symbol IN (" + ", ".join(f"'{s}'" for s in symbols) + ")")
+    res = store.query(
+        f"SELECT {', '.join(BAR_COLUMNS)} FROM market_bars FINAL WHERE {' AND '.join(where)} "
+        "ORDER BY ts_event, venue, symbol"
+    )
+    return [dict(zip(BAR_COLUMNS, row, strict=True)) for row in res.rows]

@@ -4,6 +4,9 @@ data dir (its embedded analytics store), over a day of the shared bars."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -83,12 +86,48 @@ def test_the_data_hash_is_the_bars_not_the_file_format(tmp_path: Path) -> None:
     assert csv_run["metrics"] == parquet_run["metrics"]
 
 
+RECORD = """
+import sys
+from connectors.clickhouse.sink import ClickHouseSink
+from connectors.feeds.files import ReadOptions, parse_when, read_files
+from streams.runtime.access import analytics_store
+from streams.settings import load_settings
+opts = ReadOptions(since=parse_when(sys.argv[2]), until=parse_when(sys.argv[3]))
+bars = read_files([sys.argv[1]], opts).bars
+with analytics_store(load_settings()) as store:
+    store.migrate({})
+    inserted, rejected = ClickHouseSink(store).write("market.bars", bars)
+    assert inserted == len(bars) and not rejected
+"""
+
+
+def test_a_run_on_the_bars_the_desk_recorded_is_the_run_on_their_files(tmp_path: Path) -> None:
+    """``--from-store`` reads ``market_bars`` (what the sinks stored of a replay): the same
+    bars give the same data hash, so the same run id and figures as the files."""
+    src = CRYPTO / "binanceus_BTCUSDT_1m_2023-03-01_2023-03-21.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    done = subprocess.run([sys.executable, "-c", RECORD, str(src), "2023-03-01", "2023-03-04"],
+                          env=env | {"DESK_DATA_DIR": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    args = ("backtest", "run", *DAY, "--strategy", "trend_ema", "--no-store")
+    recorded = desk(tmp_path, *args, "--from-store")
+    files = desk(tmp_path / "files", *args, "--data", str(src))
+    assert recorded["data"]["bars"] == files["data"]["bars"] == 1440
+    assert recorded["data_hash"] == files["data_hash"] and recorded["run_id"] == files["run_id"]
+    assert recorded["metrics"] == files["metrics"]
+    assert recorded["data"]["files"] == ["market_bars (the analytics store)"]
+
+
 def test_bad_requests_are_one_line(tmp_path: Path) -> None:
     run = ("backtest", "run", "--data", str(CRYPTO), *DAY, "--no-store")
     assert "--param goes with --strategy" in fails(tmp_path, *run, "--param", "fast=8")
     assert "not in the config nor a known kind" in fails(tmp_path, *run, "--strategy", "nope")
     assert "not a number" in fails(tmp_path, *run, "--strategy", "trend_ema", "--cash", "lots")
     late = ("backtest", "run", "--data", str(CRYPTO), "--since", "2030-01-01", "--no-store")
-    assert "no bot of the config trades" in fails(tmp_path, *late)
+    assert "no bars in the files for that window" in fails(tmp_path, *late)
+    assert "--data FILES or --from-store" in fails(tmp_path, "backtest", "run", *DAY)
+    usdc = ("backtest", "run", "--data", str(CRYPTO), *DAY, "--symbols", "BTC/USDC", "--no-store")
+    assert "no bot of the config trades" in fails(tmp_path, *usdc)  # nobody trades BTC/USDC
     assert "no backtest run" in fails(tmp_path, "backtest", "show", "bt-0000")
     assert "not a run id" in fails(tmp_path, "backtest", "show", "x'; DROP TABLE t")
