@@ -466,7 +466,10 @@ def compare_cmd(
     table = desk_table("figure", "A", "B", "B − A", keys=("figure",), numbers=("A", "B", "B − A"),
                        title=f"A = {ids[0]}   B = {ids[1]}")  # fmt: skip
     for f in figures:
-        table.add_row(f["figure"], _fig(f["a"]), _fig(f["b"]), _fig(f["delta"]))
+        delta = f["delta"]
+        if delta is not None and isinstance(f["a"], float | int) and not isinstance(f["a"], bool):
+            delta = float(delta) if isinstance(f["a"], float) else int(Decimal(delta))
+        table.add_row(f["figure"], _fig(f["a"]), _fig(f["b"]), _fig(delta))
     context.out.print(table)
     context.err.print(f"equity overlay: {png} and {html}")
 

@@ -138,6 +138,22 @@ class Store(Protocol):
     def migrate(self, retention: dict[str, int]) -> MigrationReport: ...
 
 
+# ClickHouse error codes that say "not now" rather than "never": a sink retries them
+# instead of setting the rows aside (timeouts, memory, too many parts or queries, network,
+# an insert whose outcome is unknown, a cancelled or aborted query, a read-only replica)
+TRANSIENT_CODES = frozenset({159, 160, 164, 202, 209, 210, 236, 241, 242, 252, 319, 394, 425})
+_CODE = re.compile(r"\bCode:\s*(\d+)")
+
+
+def refusal_or_outage(exc: BaseException) -> DeskError:
+    """A database error as the sinks must treat it: ``StoreUnavailable`` (retry) for a
+    transient ClickHouse code, ``StoreRefused`` (set aside) for anything else."""
+    m = _CODE.search(str(exc))
+    if m and int(m.group(1)) in TRANSIENT_CODES:
+        return StoreUnavailable(_first_line(exc))
+    return StoreRefused(_first_line(exc))
+
+
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:400]
@@ -157,7 +173,7 @@ class DirectStore:
         try:
             res = self.client.query(body, settings=self.settings)
         except DatabaseError as exc:
-            raise StoreRefused(_first_line(exc)) from None
+            raise refusal_or_outage(exc) from None
         except Exception as exc:
             raise StoreUnavailable(_first_line(exc)) from None
         names, types = list(res.column_names), [t.name for t in res.column_types]
@@ -179,7 +195,7 @@ class DirectStore:
         try:
             self.client.raw_insert(table, insert_block=json_each_row, fmt="JSONEachRow")
         except DatabaseError as exc:
-            raise StoreRefused(_first_line(exc)) from None
+            raise refusal_or_outage(exc) from None
         except Exception as exc:
             raise StoreUnavailable(_first_line(exc)) from None
 

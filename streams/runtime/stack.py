@@ -413,7 +413,11 @@ class Stack:
 
             def do_POST(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) != length:  # the client died mid-send: never a partial insert
+                    self.close_connection = True
+                    return
                 try:
                     if url.path == "/clickhouse/query":
                         out = json.dumps(stack.query_clickhouse(body.decode()).to_json())

@@ -134,3 +134,30 @@ def test_position_drift_counts_a_fill_from_the_report_that_lists_it(stack) -> No
     sql = (TRIAGE / "position-drift.sql").read_text()
     rows = store.query(f"SELECT toString(drift) FROM ({sql}) WHERE venue = '{venue}'").rows
     assert [Decimal(r[0]) for r in rows] == [0, -5, -1]  # -5 phantom, then +4 missing
+
+
+def test_a_batch_cut_short_by_a_dead_client_inserts_nothing(stack) -> None:
+    """A worker SIGKILLed while it sends a batch to the store's owner: the owner reads fewer
+    bytes than announced and must insert none of them (the batch comes again, whole)."""
+    import socket
+    import urllib.parse
+
+    from analytics.events import RowEncoder
+
+    run = uuid.uuid4().hex
+    body = RowEncoder("fills").lines([fill(i, run) for i in range(3)])  # three whole rows
+    url = urllib.parse.urlsplit(stack.store_endpoint)
+    with socket.create_connection((url.hostname, url.port)) as s:
+        head = (f"POST {url.path}/clickhouse/insert?table=fills HTTP/1.1\r\n"
+                f"Host: {url.hostname}\r\nContent-Length: {len(body) + 500}\r\n\r\n")  # fmt: skip
+        s.sendall(head.encode() + body)
+        s.shutdown(socket.SHUT_WR)  # the client is gone before the rest
+        s.settimeout(10)
+        assert s.recv(1024) == b""  # no answer to a dead client
+    store = OwnerStore(stack.store_endpoint)
+    time.sleep(0.5)
+    got = store.query(f"SELECT count() FROM fills WHERE startsWith(event_id, '{run}')").rows
+    assert got == [[0]]
+    store.insert("fills", body)  # the same rows, sent whole, go in
+    got = store.query(f"SELECT count() FROM fills WHERE startsWith(event_id, '{run}')").rows
+    assert got == [[3]]
