@@ -54,7 +54,10 @@ register_parity(app)  # parity report
 
 # command groups that live with their concern, named by path as the topology names cores
 # (``streams/`` imports no concern): ``module:function(app)``
-CONCERN_GROUPS = ("analytics.backtest.cli:register_backtest",)  # backtest run/list/show/compare
+CONCERN_GROUPS = (
+    "analytics.backtest.cli:register_backtest",  # backtest run/list/show/compare/sweep
+    "analytics.regression.cli:register_replay_datasets",  # replay windows/record/run/verify
+)
 for _path in CONCERN_GROUPS:
     _module, _, _fn = _path.partition(":")
     getattr(importlib.import_module(_module), _fn)(app)
