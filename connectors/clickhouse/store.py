@@ -145,10 +145,20 @@ TRANSIENT_CODES = frozenset({159, 160, 164, 202, 209, 210, 236, 241, 242, 252, 3
 _CODE = re.compile(r"\bCode:\s*(\d+)")
 
 
+# ... but a code can say both: 252 is "too many parts" (merges will catch up: retry) and
+# "too many partitions for single INSERT block" (this batch never goes in as it is)
+NEVER_ON_RETRY = ("Too many partitions for single INSERT block",)
+# a sink batch spans as many days as its events: a replay of daily bars, or of years of
+# hourly ones, puts hundreds of daily partitions in one insert (the default allows 100)
+INSERT_SETTINGS = {"max_partitions_per_insert_block": 10_000}
+
+
 def refusal_or_outage(exc: BaseException) -> DeskError:
     """A database error as the sinks must treat it: ``StoreUnavailable`` (retry) for a
     transient ClickHouse code, ``StoreRefused`` (set aside) for anything else."""
     m = _CODE.search(str(exc))
+    if any(s in str(exc) for s in NEVER_ON_RETRY):
+        return StoreRefused(_first_line(exc))
     if m and int(m.group(1)) in TRANSIENT_CODES:
         return StoreUnavailable(_first_line(exc))
     return StoreRefused(_first_line(exc))
@@ -193,7 +203,8 @@ class DirectStore:
         from clickhouse_connect.driver.exceptions import DatabaseError
 
         try:
-            self.client.raw_insert(table, insert_block=json_each_row, fmt="JSONEachRow")
+            self.client.raw_insert(table, insert_block=json_each_row, fmt="JSONEachRow",
+                                   settings=INSERT_SETTINGS)
         except DatabaseError as exc:
             raise refusal_or_outage(exc) from None
         except Exception as exc:

@@ -161,3 +161,18 @@ def test_a_batch_cut_short_by_a_dead_client_inserts_nothing(stack) -> None:
     store.insert("fills", body)  # the same rows, sent whole, go in
     got = store.query(f"SELECT count() FROM fills WHERE startsWith(event_id, '{run}')").rows
     assert got == [[3]]
+
+
+def test_a_batch_spanning_years_of_days_goes_in_whole(stack) -> None:
+    """A replay of daily bars (or of months of hourly ones) puts hundreds of daily partitions
+    in one sink batch; ClickHouse's default refuses more than 100 per insert, and the sink
+    retried that for ever (the demo's clean bars never reached the store)."""
+    run = uuid.uuid4().hex
+    day = 86_400_000
+    batch = [dict(fill(i, run), ts_event=1_500_000_000_000 + i * day) for i in range(400)]
+    assert ClickHouseSink(OwnerStore(stack.store_endpoint)).write("fills", batch) == (400, [])
+    got = OwnerStore(stack.store_endpoint).query(
+        f"SELECT count(), uniqExact(toDate(fromUnixTimestamp64Milli(ts_event))) FROM fills "
+        f"WHERE startsWith(event_id, '{run}')"
+    ).rows
+    assert got == [[400, 400]]

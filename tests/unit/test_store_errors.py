@@ -14,6 +14,9 @@ from connectors.clickhouse.store import StoreRefused, StoreUnavailable, refusal_
         ("Code: 241. DB::Exception: Memory limit (total) exceeded: would use 3.5 GiB",
          StoreUnavailable),
         ("Code: 252. DB::Exception: Too many parts (300) in table default.fills", StoreUnavailable),
+        ("Code: 252. DB::Exception: Too many partitions for single INSERT block (more than "
+         "100). The limit is controlled by 'max_partitions_per_insert_block' setting.",
+         StoreRefused),  # the same batch again would never go in: not an outage
         ("Code: 159. DB::Exception: Timeout exceeded: elapsed 30.0 seconds", StoreUnavailable),
         ("HTTPDriver for http://ch:8123 returned response code 500)\n Code: 202. DB::Exception: "
          "Too many simultaneous queries", StoreUnavailable),
