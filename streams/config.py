@@ -562,6 +562,36 @@ class Analytics(_Strict):
         return {table_name(t): d for t, d in self.retention_days.items() if d > 0}
 
 
+class Gates(_Strict):
+    """Promotion gates (``desk gates run``): how old evidence may be and the paper soak KPIs
+    (seed 002 D45). Desk evidence ages in event time, against the newest bar the desk took."""
+
+    artifact_max_age_hours: int = Field(
+        24, ge=1, description="the junit file and replay verifications (wall time)"
+    )
+    soak_hours: int = Field(
+        24, ge=2, description="paper soak window: the last N hours of event time"
+    )
+    warmup_minutes: int = Field(30, ge=0, description="rejects before this are not counted")
+    snapshot_max_age_minutes: int = Field(60, ge=1)
+    venue_report_max_age_minutes: int = Field(
+        180, ge=1, description="reconciliation's input: each account's venue report"
+    )
+    parity_max_age_windows: int = Field(
+        3, ge=2, description="a bot's latest parity report, in parity windows"
+    )
+    stream_max_age_intervals: int = Field(
+        3, ge=1, description="a traded stream's latest clean bar, in its bar intervals"
+    )
+    running_pct: Decimal = Field(Decimal(65), description="decisions taken while ACTIVE")
+    turnover_x: Decimal = Field(Decimal(3), description="per day: traded notional / equity")
+    daily_loss_pct: Decimal = Decimal("1.5")
+    drawdown_pct: Decimal = Decimal("2.5")
+    cancel_budget_per_minute: int = Field(20, ge=1)
+    within_budget_pct: Decimal = Field(Decimal(95), description="share of minutes in budget")
+    max_reject_rate: Decimal = Field(Decimal("0.01"), description="after the warm-up")
+
+
 class DeskInfo(_Strict):
     name: str
     base_currency: str = "USD"
@@ -579,6 +609,7 @@ class DeskConfig(_Strict):
     alerting: Alerting = Alerting()
     reconciliation: Reconciliation = Reconciliation()
     parity: Parity = Parity()
+    gates: Gates = Gates()
     portfolio_risk: PortfolioRisk | None = None
     risk: RiskEngine = RiskEngine()
     data_quality: DataQuality = DataQuality()

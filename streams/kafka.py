@@ -145,6 +145,25 @@ class GroupProgress:
         self._admin.close()
 
 
+def wait_committed(
+    bootstrap: str, group: str, counts: Mapping[str, int], prefix: str = "", timeout_s: float = 120
+) -> dict[str, int]:
+    """Until the group has committed ``counts[topic]`` records of each topic (a desk whose
+    every agent, in and beyond the core, has taken what was sent), or the timeout; returns
+    how far it got per topic (the caller says what a shortfall means)."""
+    progress = {t: GroupProgress(bootstrap, group, t, prefix) for t in counts}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            got = {t: p.committed() for t, p in progress.items()}
+            if all(got[t] >= n for t, n in counts.items()) or time.monotonic() > deadline:
+                return got
+            time.sleep(0.5)
+    finally:
+        for p in progress.values():
+            p.close()
+
+
 STUCK_BELOW_FLOOR_S = 5.0
 
 

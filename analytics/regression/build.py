@@ -24,7 +24,7 @@ from streams.errors import DeskError
 from streams.kafka import read_topic
 
 
-def _ms(iso: str) -> int:
+def parse_time(iso: str) -> int:
     try:
         dt = datetime.fromisoformat(iso)
     except ValueError:
@@ -141,7 +141,7 @@ def build_windows(
     for w in WINDOWS:
         if only and w.name not in only:
             continue
-        lo, hi = _ms(w.since), _ms(w.until)
+        lo, hi = parse_time(w.since), parse_time(w.until)
         chosen = [b for b in bars if lo <= int(b["open_time"]) < hi]
         manifest = from_bars(
             out / w.name, w.name, chosen, with_overrides(base, w.overrides), w.description, w.expect

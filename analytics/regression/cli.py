@@ -102,7 +102,7 @@ def record_cmd(
     The inputs (market.bars) as they went in, the rest as the desk wrote them: the
     golden a later run must reproduce. Times are event time.
     """
-    from analytics.regression.build import _ms, record
+    from analytics.regression.build import parse_time, record
     from analytics.regression.dataset import GOLDEN, INPUTS
     from streams.config import DEFAULT_CONFIG
     from streams.topics import spec
@@ -118,8 +118,8 @@ def record_cmd(
         out,
         name or out.name,
         chosen,
-        _ms(since),
-        _ms(until),
+        parse_time(since),
+        parse_time(until),
         config,
     )
     if json_out:

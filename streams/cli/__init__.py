@@ -55,6 +55,8 @@ register_parity(app)  # parity report
 # command groups that live with their concern, named by path as the topology names cores
 # (``streams/`` imports no concern): ``module:function(app)``
 CONCERN_GROUPS = (
+    "analytics.demo.cli:register_demo",  # demo (the README's first command)
+    "analytics.gates.cli:register_gates",  # gates run/show
     "analytics.backtest.cli:register_backtest",  # backtest run/list/show/compare/sweep
     "analytics.regression.cli:register_replay_datasets",  # replay windows/record/run/verify
 )

@@ -17,9 +17,8 @@ import typer
 from rich.table import Table
 
 from streams.cli import context
-from streams.cli.dq import stream_table
 from streams.cli.options import JsonOpt
-from streams.display import desk_table, print_table, stream_label
+from streams.display import desk_table
 from streams.errors import DeskError
 
 
@@ -103,71 +102,6 @@ def worker() -> None:
     run_worker(settings, settings.broker_url)
 
 
-# -- demo -----------------------------------------------------------------------------------
-
-
-def demo(
-    json_out: JsonOpt = False,
-    limit: Annotated[
-        int | None, typer.Option(help="Bars per sample (default: all).", min=1)
-    ] = None,
-) -> None:
-    """Replay real bundled bars through the embedded desk and report (offline, no setup)."""
-    from streams.demo import run_demo
-    from streams.progress import progress_bar
-
-    settings = context.checked_settings()
-    if settings.data_dir == Path(".desk"):  # keep the demo away from a real desk's data
-        settings = settings.model_copy(update={"data_dir": Path(".desk/demo")})
-    with progress_bar(context.err, disable=json_out) as progress:
-        tasks: dict[str, Any] = {}
-
-        def on_stage(msg: str) -> None:
-            if not json_out:
-                context.err.print(f"- {msg}")
-
-        def on_progress(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done)
-
-        report = run_demo(settings, limit, on_stage, on_progress)
-    if json_out:
-        context.print_json(report)
-        return
-    t = desk_table(
-        "stream",
-        "bars in",
-        "clean out",
-        title="bars through the agents",
-        keys=("stream",),
-        numbers=("bars in", "clean out"),
-    )
-    for s in report["streams"]:
-        t.add_row(stream_label(s["stream"]), str(s["bars_in"]), str(s["bars_clean"]))
-    context.out.print(t)
-    d = desk_table(
-        "topic",
-        "partition",
-        "offset",
-        "kind",
-        "error",
-        title="dead letters",
-        keys=("topic",),
-        numbers=("partition", "offset"),
-    )
-    for x in report["dead_letters"]:
-        d.add_row(x["topic"], str(x["partition"]), str(x["offset"]), x["kind"], x["error"])
-    print_table(context.out, d, len(report["dead_letters"]), "dead letter")
-    context.out.print(stream_table(report["data_quality"]))  # desk dq prints more
-    context.out.print(
-        f"{report['bars_in']} bars in, {report['bars_clean']} clean out, "
-        f"{len(report['dead_letters'])} dead letters; stack up in "
-        f"{report['seconds']['stack_start']} s, replay+processing "
-        f"{report['seconds']['replay_and_process']} s ({report['bars_per_second']} bars/s)"
-    )
-
-
 # -- drills ---------------------------------------------------------------------------------
 
 
@@ -219,5 +153,5 @@ def drill(
 
 
 def register_stack(app: typer.Typer) -> None:
-    for command in (up, status, worker, demo, drill):
+    for command in (up, status, worker, drill):
         app.command()(command)

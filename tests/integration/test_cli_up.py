@@ -15,6 +15,7 @@ import pytest
 
 from analytics.store import MIGRATIONS
 from connectors.migrations import load
+from connectors.postgres.migrate import MIGRATIONS as PG_MIGRATIONS
 from tests.conftest import REPO, desk_config_file, run_desk
 
 pytestmark = pytest.mark.integration
@@ -27,6 +28,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 MIGRATIONS_SQL = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
 CH_VERSION = max(m.version for m in load(MIGRATIONS))  # the analytics store's newest migration
+PG_VERSION = max(m.version for m in load(PG_MIGRATIONS))
 
 
 def _status(data_dir: Path) -> tuple[int, dict]:
@@ -71,7 +73,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
         migrated = run_desk("db", "migrate", "--json", env=denv)
         assert migrated.returncode == 0, migrated.stderr
         assert json.loads(migrated.stdout) == {
-            "postgres": {"applied_now": [], "schema_version": 4},
+            "postgres": {"applied_now": [], "schema_version": PG_VERSION},
             "clickhouse": {"applied_now": [], "schema_version": CH_VERSION, "retention": {}},
         }  # ClickHouse through the desk's store owner (chDB: one process per data path)
 
@@ -172,20 +174,3 @@ def test_a_sigkilled_desk_leaves_nothing_the_next_up_does_not_clean(tmp_path: Pa
     assert "left running by a desk that died" in out, out[-2000:]
     gone, _alive = psutil.wait_procs([psutil.Process(fresh)], timeout=15)
     assert gone, "the second desk's PostgreSQL outlived its clean stop"
-
-
-def test_demo_replays_real_bars_and_reports_json(tmp_path: Path) -> None:
-    res = run_desk(
-        "demo",
-        "--json",
-        "--limit",
-        "300",
-        env={"DESK_DATA_DIR": str(tmp_path / "demo")},
-        timeout=240,
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    report = json.loads(res.stdout)
-    assert report["bars_in"] == 600 and report["bars_clean"] == 600
-    assert {s["stream"] for s in report["streams"]} == {"sample:EUR/USD", "sample:GOOG"}
-    assert sorted(d["kind"] for d in report["dead_letters"]) == ["decode", "decode"]
-    assert all(p["healthy"] for p in report["health"])

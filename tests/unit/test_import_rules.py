@@ -69,8 +69,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("streams/cli/recon.py", "agents.recon.desk"),
         ("streams/cli/sql.py", "analytics.triage"),
         ("streams/config.py", "analytics.events"),
-        ("streams/demo.py", "agents.dq.core"),
-        ("streams/demo.py", "agents.dq.summary"),
         ("streams/runtime/stack.py", "analytics.events"),
         # connectors -> agents
         ("connectors/postgres/audit.py", "agents.audit.chain"),
