@@ -146,3 +146,23 @@ def _duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def stage_reporters(
+    progress: Progress | LineProgress, console: Console, quiet: bool, label: str = ""
+) -> tuple[Callable[[str], None], Callable[[str, int, int], None]]:
+    """``on_stage(message)`` (a line on ``console`` unless quiet) and ``on_progress(name,
+    done, total)`` (a task per name on ``progress``): what long commands hand their work."""
+    tasks: dict[str, Any] = {}
+    prefix = f"{label}: " if label else ""
+
+    def on_stage(msg: str) -> None:
+        if not quiet:
+            console.print(f"- {prefix}{msg}", highlight=False)
+
+    def on_progress(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = progress.add_task(f"{label} {name}".strip(), total=total)
+        progress.update(tasks[name], completed=done)
+
+    return on_stage, on_progress

@@ -29,7 +29,7 @@ def demo(
     an equity chart per bot. Exit 1 if a check failed.
     """
     from analytics.demo.run import run_demo
-    from streams.progress import progress_bar
+    from streams.progress import progress_bar, stage_reporters
     from streams.settings import load_settings
 
     settings = context.checked_settings()
@@ -38,17 +38,7 @@ def demo(
             **{**settings.model_dump(exclude_unset=True), "data_dir": Path(".desk/demo")}
         )
     with progress_bar(context.err, disable=json_out) as progress:
-        tasks: dict[str, Any] = {}
-
-        def on_stage(msg: str) -> None:
-            if not json_out:
-                context.err.print(f"- {msg}")
-
-        def on_progress(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done)
-
+        on_stage, on_progress = stage_reporters(progress, context.err, json_out)
         report = run_demo(settings, config, limit, on_stage, on_progress)
     if json_out:
         context.print_json(report)

@@ -132,22 +132,12 @@ def record_cmd(
 def _run(path: Path, config: Path | None, json_out: bool) -> Any:
     from analytics.regression.dataset import open_dataset
     from analytics.regression.run import run_dataset, save_verdict
-    from streams.progress import progress_bar
+    from streams.progress import progress_bar, stage_reporters
 
     ds = open_dataset(path)
     settings = context.checked_settings()
     with progress_bar(context.err, disable=json_out) as progress:
-        tasks: dict[str, Any] = {}
-
-        def on_stage(msg: str) -> None:
-            if not json_out:
-                context.err.print(f"- {ds.name}: {msg}")
-
-        def on_progress(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(f"{ds.name} {name}", total=total)
-            progress.update(tasks[name], completed=done)
-
+        on_stage, on_progress = stage_reporters(progress, context.err, json_out, ds.name)
         v = run_dataset(ds, settings, config, on_stage, on_progress)
     saved = save_verdict(ds, v)
     return v, saved
