@@ -10,12 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 # ``streams.core`` runs the trading nodes (data quality, quotes, paper venue, portfolio,
-# strategies, risk: ``streams.topology``'s in-process nodes) as one engine; the others are
+# strategies, risk, parity: ``streams.topology``'s in-process nodes) as one engine; the others are
 # agents of their own, beside it
 AGENT_MODULES: tuple[str, ...] = (
     "streams.core",
     "agents.recon.agent",
-    "agents.parity.agent",
     "connectors.venues.ccxt_agent",
     "connectors.postgres.agent",
     "connectors.clickhouse.agent",

@@ -257,6 +257,7 @@ class Parity(_Strict):
     realized execution, per bot and window; versioned thresholds. A WARNING says the
     simulation looks better than reality by more than the threshold."""
 
+    enabled: bool = Field(True, description="off: no parity at all (backtests turn it off)")
     version: str = "1"
     window_minutes: int = Field(240, ge=1)
     shadow: dict[str, Any] = Field(

@@ -5,7 +5,7 @@ topics it reads and, per topic, which node handles an event first. The same
 engine runs a backtest, the tests, the demo and, fused into the worker
 (``streams.core``), the running desk: the trading nodes have no Faust agents of
 their own, the core subscribes to what reaches them from outside the graph. The
-other nodes (reconciliation, parity, a real venue, the sinks, audit, alerts) run in
+other nodes (reconciliation, a real venue, the sinks, audit, alerts) run in
 the agent shell (``streams.shell``), which wires one Faust agent per declared input
 when their ``register()`` hands it the node; ``tests/unit/test_topology.py`` keeps the
 declaration and the Faust wiring equal. Cores and processors are named by dotted
@@ -222,12 +222,15 @@ NODES: tuple[Node, ...] = (
     ),
     Node(
         "parity",
-        "agents.parity.agent",
+        CORE,
+        # in the core: its inputs come in causal order (a command before the bars after it,
+        # the venue's answer after the command), as the shadow venue and the windows need;
+        # beside it, bars running ahead of the order flow left windows unreported for good
         inputs=(
-            Input("orders.commands", "parity-commands"),
-            Input("market.bars.clean", "parity-market"),
-            Input("fills", "parity-fills"),
-            Input("orders.events", "parity-events"),
+            Input("orders.commands"),
+            Input("market.bars.clean"),
+            Input("fills"),
+            Input("orders.events"),
         ),
         outputs=("parity.reports", "alerts"),
         cores=(
@@ -235,9 +238,9 @@ NODES: tuple[Node, ...] = (
             "agents.paper_venue.desk.PaperDesk",
             "agents.quotes.core.SyntheticQuoter",
         ),
-        state=(State("shadow venue, open windows", "memory"),),
+        state=(State("shadow venue, open windows", "memory"), CORE_STATE),
         when="a paper venue, or parity.shadow",
-        shell="agents.parity.node.ParityNode",
+        processor="agents.parity.node.ParityNode",
     ),
     Node(
         "venue-paper",

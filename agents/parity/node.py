@@ -6,9 +6,14 @@ and fills come from the venue's topics. When event time (the bars) is one whole
 window past a window's end, that window is compared per bot (``core.compare``):
 a ``ParityReport`` on ``parity.reports``, and a WARNING alert when the model
 looked better than reality. The events of reported windows are dropped, so
-memory stays at about two windows. The shadow restarts empty with the worker (its
-first window after a restart compares fewer orders). Run by the agent shell
-(``streams.shell``).
+memory stays at about two windows (bars as the four fields marks need).
+
+A node of the fused core (``streams.core``): it takes its inputs in causal order — a
+command before the bars after it, the venue's answer after the command — and its state
+is checkpointed with the core's, so a restart resumes its windows. (In the agent shell
+it took the four topics in arrival order: bars running ahead of the order flow fed the
+shadow venue bars before the commands they followed, and left the last windows
+unreported for good.)
 """
 
 from __future__ import annotations
@@ -24,16 +29,20 @@ from streams.config import DeskConfig
 from streams.envelope import caused_by
 from streams.ids import event_id
 
+MARK_FIELDS = ("venue", "symbol", "ts_event", "close")
 KINDS = ("commands", "events", "fills", "shadow_events", "shadow_fills")
 
 
 def wanted(config: DeskConfig) -> bool:
     """Parity runs when there is a paper venue to check, or a shadow model asked for."""
-    return any(config.venue(b.venue).mode == "paper" or config.parity.shadow for b in config.bots)
+    return config.parity.enabled and any(
+        config.venue(b.venue).mode == "paper" or config.parity.shadow for b in config.bots
+    )
 
 
 class ParityNode:
-    def __init__(self, config: DeskConfig) -> None:
+    def __init__(self, config: DeskConfig, peers: Mapping[str, Any] | None = None) -> None:
+        self.active = wanted(config)
         self.cfg = config.parity
         self.shadow = PaperDesk(shadow_config(config))
         self.quoter = SyntheticQuoter(config.market_data)
@@ -47,6 +56,8 @@ class ParityNode:
         return window_of(ts, self.cfg.window_minutes)
 
     def handle(self, topic: str, event: Mapping[str, Any], ctx: Any) -> None:
+        if not self.active:
+            return
         if topic == "orders.commands":
             if event["command"] == "SUBMIT":
                 self.held["commands"].append(dict(event))
@@ -54,7 +65,7 @@ class ParityNode:
             self._shadow([e for _t, _k, e in self.shadow.on_command(event)])
         elif topic == "market.bars.clean":
             self._shadow([e for _t, _k, e in self.shadow.on_bar(event, self.quoter.quote(event))])
-            self.held["bars"].append(dict(event))
+            self.held["bars"].append({k: event[k] for k in MARK_FIELDS})  # all Marks read
             self.clock = max(self.clock, int(event["ts_event"]))
             # a window falls due only when the clock enters a new one: look then, not on
             # every bar (the look walks every command held)

@@ -83,6 +83,8 @@ def backtest_config(
         v: {**data.get("venues", {}).get(v, {}), "mode": "paper", **fill} for v in sorted(venues)
     }
     data["alert_routes"] = []  # a backtest alerts nobody
+    # the paper model against itself tells nothing, and costs a shadow venue on every bar
+    data["parity"] = {**data.get("parity", {}), "enabled": False}
     return parse_config(data, "backtest config")
 
 

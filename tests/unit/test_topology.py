@@ -244,7 +244,8 @@ def test_keys_come_from_the_catalog() -> None:
     risk = topology.BY_NAME["risk"]
     assert risk.keys == ("bot:symbol", "scope", "venue:account", "bot")
     assert risk.co_partitioned  # one engine per desk: nothing is split across partitions
-    assert not topology.BY_NAME["parity"].co_partitioned  # an agent: one lock, one worker
+    parity = topology.BY_NAME["parity"]  # its inputs do not share a key: in the core, where
+    assert len(parity.keys) > 1 and parity.co_partitioned  # they meet in causal order
     assert topology.BY_NAME["recon"].co_partitioned
     assert topology.BY_NAME["sink-clickhouse"].co_partitioned  # per input: nothing spans
 
