@@ -203,8 +203,9 @@ class DirectStore:
         from clickhouse_connect.driver.exceptions import DatabaseError
 
         try:
-            self.client.raw_insert(table, insert_block=json_each_row, fmt="JSONEachRow",
-                                   settings=INSERT_SETTINGS)
+            self.client.raw_insert(
+                table, insert_block=json_each_row, fmt="JSONEachRow", settings=INSERT_SETTINGS
+            )
         except DatabaseError as exc:
             raise refusal_or_outage(exc) from None
         except Exception as exc:

@@ -171,8 +171,12 @@ def test_a_batch_spanning_years_of_days_goes_in_whole(stack) -> None:
     day = 86_400_000
     batch = [dict(fill(i, run), ts_event=1_500_000_000_000 + i * day) for i in range(400)]
     assert ClickHouseSink(OwnerStore(stack.store_endpoint)).write("fills", batch) == (400, [])
-    got = OwnerStore(stack.store_endpoint).query(
-        f"SELECT count(), uniqExact(toDate(fromUnixTimestamp64Milli(ts_event))) FROM fills "
-        f"WHERE startsWith(event_id, '{run}')"
-    ).rows
+    got = (
+        OwnerStore(stack.store_endpoint)
+        .query(
+            f"SELECT count(), uniqExact(toDate(fromUnixTimestamp64Milli(ts_event))) FROM fills "
+            f"WHERE startsWith(event_id, '{run}')"
+        )
+        .rows
+    )
     assert got == [[400, 400]]

@@ -62,7 +62,7 @@ def test_migrations_apply_once_refuse_edits_and_the_reader_cannot_write(pg_dsn: 
     assert migrate(pg_dsn) == []  # the fixture migrated it: a second run applies nothing
     assert applied(pg_dsn) == {
         1: "operational_state", 2: "paper_venue_state", 3: "audit_event_ids",
-        4: "agent_checkpoints", 5: "gate_results"}  # fmt: skip
+        4: "agent_checkpoints", 5: "gate_results", 6: "daily_ticket"}  # fmt: skip
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
     with pytest.raises(DeskError, match="0001_operational_state changed after it was applied"):
@@ -88,7 +88,7 @@ def test_desk_db_migrate_is_idempotent_from_the_cli(pg_dsn: str) -> None:
     env = {"DESK_POSTGRES_DSN": pg_dsn}
     res = run_desk("db", "migrate", "--json", env=env)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 5}
+    assert json.loads(res.stdout)["postgres"] == {"applied_now": [], "schema_version": 6}
     assert pg_dsn not in res.stdout + res.stderr  # the DSN is never echoed
 
 

@@ -1,0 +1,115 @@
+"""The daily ticket through the CLI, kept in a real PostgreSQL: the ticket and its prices
+stored once however often the day is re-run, a good fills file confirmed round trip, and
+each kind of bad one refused with nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import SHARED_DATA, run_desk
+
+ETF = SHARED_DATA / "etf_daily"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not ETF.exists(), reason="../shared/data not present"),
+]
+HEAD = "symbol,side,units,price,currency,fee,executed_at\n"
+
+
+def count(dsn: str, sql: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return int(conn.execute(sql).fetchone()[0])  # type: ignore[index]
+
+
+def test_a_ticket_is_kept_once_and_its_fills_confirmed_or_refused(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    env = {"DESK_POSTGRES_DSN": pg_dsn, "DESK_DATA_DIR": str(tmp_path / "desk")}
+    args = ("daily", "ticket", "--as-of", "2021-06-04", "--data", str(ETF), "--json")
+    first = run_desk(*args, "--dry-run-trades", env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    tk = json.loads(first.stdout)
+    assert tk["decision"] == "TRADE" and tk["stored"]["ticket_new"] is True
+    prices = count(pg_dsn, "SELECT count(*) FROM market_prices_eod")
+    assert prices == tk["stored"]["prices_new"] > 1000
+    again = json.loads(run_desk(*args, "--dry-run-trades", env=env).stdout)  # a re-run
+    assert again["stored"] == {**tk["stored"], "prices_new": 0, "ticket_new": False}
+    assert count(pg_dsn, "SELECT count(*) FROM market_prices_eod") == prices
+    lines = {ln["symbol"]: ln for ln in tk["plan"]["lines"]}
+    assert count(pg_dsn, "SELECT count(*) FROM ledger_trades_intended") == len(lines)
+    no_trade = json.loads(run_desk(*args, env=env).stdout)  # the default: another ticket
+    assert no_trade["decision"] == "NO_TRADE" and no_trade["ticket_id"] != tk["ticket_id"]
+
+    def confirm(body: str, ticket: str = tk["ticket_id"]):
+        path = tmp_path / f"fills-{abs(hash(body))}.csv"
+        path.write_text(body)
+        return run_desk("ticket", "confirm", "--ticket", ticket, "--fills", str(path),
+                        "--json", env=env)  # fmt: skip
+
+    spy = lines["SPY"]
+    at = "2021-06-04T14:31:00+00:00"
+    bad = {
+        "unknown ticket": (HEAD + f"SPY,BUY,1,1,USD,0,{at}\n", "tk-2021-06-04-ffffffffff"),
+        "no trade": (HEAD + f"SPY,BUY,1,1,USD,0,{at}\n", no_trade["ticket_id"]),
+        "symbol": (HEAD + f"XLK,BUY,1,1,USD,0,{at}\n", tk["ticket_id"]),
+        "number": (HEAD + f"SPY,BUY,1,-3,USD,0,{at}\n", tk["ticket_id"]),
+        "too many": (HEAD + f"SPY,BUY,{int(spy['units']) + 1},1,USD,0,{at}\n", tk["ticket_id"]),
+    }
+    for what, (body, ticket) in bad.items():
+        res = confirm(body, ticket)
+        assert res.returncode != 0, what
+        said = res.stdout + res.stderr
+        assert ("no ticket" in said) if what == "unknown ticket" else "refused" in said, what
+    assert count(pg_dsn, "SELECT count(*) FROM ledger_trades_fills") == 0  # nothing written
+
+    good = HEAD + "".join(f"{s},{ln['side']},{ln['units']},{ln['price']},USD,1,{at}\n"
+                          for s, ln in sorted(lines.items()))  # fmt: skip
+    ok = confirm(good)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    got = json.loads(ok.stdout)
+    assert got["confirmed"] == len(lines) and len(got["fills"]) == len(lines)
+    assert count(pg_dsn, "SELECT count(*) FROM ledger_trades_fills") == len(lines)
+    assert count(pg_dsn, "SELECT count(*) FROM confirmations WHERE subject_kind = 'ticket'") == 1
+    twice = confirm(good)
+    assert twice.returncode == 1 and "already confirmed" in twice.stdout
+    assert count(pg_dsn, "SELECT count(*) FROM ledger_trades_fills") == len(lines)
+    where = Path(got["artifacts"])
+    md = (where / "ticket.md").read_text()
+    assert md.count("## Confirmed fills") == 1 and "| BUY | SPY |" in md
+    assert len(list((where / "confirmations").glob("*.json"))) == 1
+    last = json.loads(run_desk("tickets", "last", "--json", env=env).stdout)
+    mine = next(r for r in last if r["ticket_id"] == tk["ticket_id"])
+    assert mine["fills"] == len(lines) and mine["decision"] == "TRADE"
+
+
+def test_a_daily_run_is_recorded_and_a_failed_one_says_where_and_alerts(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "desk"
+    env = {"DESK_POSTGRES_DSN": pg_dsn, "DESK_DATA_DIR": str(data_dir)}
+    ok = run_desk("daily", "run", "--job", "morning", "--as-of", "2021-06-04", "--data", str(ETF),
+                  "--json", env=env)  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    run = json.loads(ok.stdout)
+    assert run["steps_done"] == ["ingest", "data_quality", "status", "gates", "report"]
+    assert run["artifacts"]["data_quality_status"] == "PASS" and run["artifacts"]["rows_new"] > 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = run_desk("daily", "run", "--job", "ticket", "--as-of", "2021-06-04", "--data",
+                   str(empty), "--json", env=env)  # fmt: skip
+    assert bad.returncode == 1
+    failed = json.loads(bad.stdout)
+    assert failed["failed_step"] == "ticket" and "no end-of-day CSV files" in failed["error"]
+    runs = json.loads(run_desk("runs", "last", "--json", env=env).stdout)
+    assert [(r["job"], r["status"], r["failed_step"]) for r in runs[:2]] == [
+        ("ticket", "FAILED", "ticket"), ("morning", "OK", None)]  # fmt: skip
+    alerts = (data_dir / "alerts.jsonl").read_text()
+    assert "Daily ticket run failed at ticket" in alerts and "CRITICAL" in alerts
+    smoke = run_desk("daily", "run", "--job", "morning", "--as-of", "2021-06-04", "--data",
+                     str(ETF), "--dry-run", "--json", env=env)  # fmt: skip
+    assert smoke.returncode == 0 and json.loads(smoke.stdout)["dry_run"] is True
+    assert len(json.loads(run_desk("runs", "last", "--json", env=env).stdout)) == 2  # not kept
