@@ -104,7 +104,7 @@ def test_up_status_refuse_second_and_stop_cleanly(tmp_path: Path) -> None:
     # with no desk running, it starts the embedded server itself (and stops it again)
     alone = run_desk("db", "migrate", "--json", env=denv)
     assert alone.returncode == 0, alone.stderr
-    assert json.loads(alone.stdout)["postgres"]["schema_version"] == 4
+    assert json.loads(alone.stdout)["postgres"]["schema_version"] == PG_VERSION
     assert json.loads(alone.stdout)["clickhouse"]["schema_version"] == CH_VERSION
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     # ...and `desk sql` opens the store itself: the same answer as through the running desk
