@@ -74,7 +74,3 @@ def test_a_changed_risk_limit_fails_naming_the_first_difference(windows, tmp_pat
     first = normal["differences"][0]
     assert first.startswith("risk.decisions key mm-btc:BTC/USDT"), first
     assert "check max_position_notional (pass" in first and "/2000)" in first, first
-    text = run_desk("replay", "verify", str(root / "normal"), "--config", str(changed),
-                    env=env, timeout=600)  # fmt: skip
-    assert text.returncode == 1
-    assert "FAIL normal" in text.stdout and "max_position_notional" in text.stdout
