@@ -57,11 +57,12 @@ def ticket_cmd(
 
       $ desk daily ticket --as-of 2021-06-04 --data etf/  # needs: ETF files
     """
+    from analytics.daily.eod import csv_files
     from analytics.daily.run import build_ticket, write_ticket
 
     day = _date(as_of)
     tk, inputs_used = build_ticket(inputs, data, day, dry_run_trades)
-    files = sorted({f for p in data for f in (sorted(p.glob("*.csv")) if p.is_dir() else [p])})
+    files = csv_files(data)
     where = write_ticket(tk, out or context.settings().data_path / "tickets", files)
     stored = None
     if store:

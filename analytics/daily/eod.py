@@ -68,6 +68,25 @@ def read_raw(path: Path) -> RawFile:
     return RawFile(path, hashlib.sha256(body).hexdigest(), body)
 
 
+def csv_files(data: Iterable[Path]) -> list[Path]:
+    """The CSV files named, or found in the folders named; a one-line error if none."""
+    data = list(data)
+    files = sorted({f for p in data for f in (sorted(p.glob("*.csv")) if p.is_dir() else [p])})
+    if not files:
+        raise DeskError(f"no end-of-day CSV files in {', '.join(map(str, data))}")
+    return files
+
+
+def keep_raw(files: Iterable[Path], out: Path) -> None:
+    """Each input file under ``out`` by its content hash (``<sha256><suffix>``), once."""
+    for f in files:
+        raw = read_raw(f)
+        kept = out / f"{raw.sha256}{f.suffix}"
+        if not kept.exists():
+            out.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes(raw.body)
+
+
 def _num(text: str, where: str) -> Decimal | None:
     text = text.strip()
     if text == "" or text.lower() in ("nan", "null", "none"):

@@ -99,13 +99,11 @@ def run_job(
 
 
 def _ingest(state: dict, inputs: Path, data: list[Path], out: Path, dsn: str | None) -> None:
-    from analytics.daily.eod import parse, read_raw
+    from analytics.daily.eod import csv_files, keep_raw, parse, read_raw
     from analytics.daily.run import load_inputs
 
     spec, _sha = load_inputs(inputs)
-    files = sorted({f for p in data for f in (sorted(p.glob("*.csv")) if p.is_dir() else [p])})
-    if not files:
-        raise DeskError(f"no end-of-day CSV files in {', '.join(map(str, data))}")
+    files = csv_files(data)
     wanted = {i.symbol for i in spec.needed()}
     rows = [r.to_json() for f in files for r in parse(read_raw(f)) if r.symbol in wanted]
     state["rows"] = len(rows)
@@ -113,12 +111,7 @@ def _ingest(state: dict, inputs: Path, data: list[Path], out: Path, dsn: str | N
         from connectors.postgres.daily import save_prices
 
         state["rows_new"] = save_prices(dsn, rows)
-        raw = out / "raw"
-        raw.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            kept = raw / f"{read_raw(f).sha256}{f.suffix}"
-            if not kept.exists():
-                kept.write_bytes(f.read_bytes())
+        keep_raw(files, out / "raw")
 
 
 def _quality(state: dict, inputs: Path, data: list[Path], as_of: dt.date, out: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -14,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from analytics.daily import builder, quality
-from analytics.daily.eod import OHLCV, by_symbol, parse, read_raw
+from analytics.daily.eod import OHLCV, by_symbol, csv_files, keep_raw, parse, read_raw
 from analytics.daily.ticket import Gate, Ticket, decide
 from streams.errors import DeskError
 
@@ -94,10 +93,7 @@ def build_ticket(
     inputs_path: Path, data: list[Path], as_of: dt.date, dry_run_trades: bool | None = None
 ) -> tuple[Ticket, DailyInputs]:
     inputs, inputs_sha = load_inputs(inputs_path)
-    files = sorted({f for p in data for f in (sorted(p.glob("*.csv")) if p.is_dir() else [p])})
-    if not files:
-        raise DeskError(f"no end-of-day CSV files in {', '.join(map(str, data))}")
-    raws = [read_raw(f) for f in files]
+    raws = [read_raw(f) for f in csv_files(data)]
     # wide files first, one symbol's OHLCV after: the richer row wins for the same day
     parsed = sorted(((r, parse(r)) for r in raws), key=lambda x: (_is_ohlcv(x[0]), x[0].path.name))
     rows = by_symbol(row for _r, rs in parsed for row in rs)
@@ -159,11 +155,5 @@ def write_ticket(ticket: Ticket, out: Path, raw_files: list[Path] | None = None)
         json.dumps(ticket.quality.to_json(), indent=2, sort_keys=True) + "\n"
     )
     (where / "data_quality.md").write_text(ticket.quality.markdown())
-    raw_dir = out / "raw"
-    for f in raw_files or []:
-        sha = hashlib.sha256(f.read_bytes()).hexdigest()
-        kept = raw_dir / f"{sha}{f.suffix}"
-        if not kept.exists():
-            raw_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, kept)
+    keep_raw(raw_files or [], out / "raw")
     return where

@@ -25,7 +25,6 @@ from analytics.regression.dataset import (
     Events,
     broken_invariants,
     canonical,
-    content_hash,
     differences,
 )
 from connectors.feeds.replay import replay
@@ -228,7 +227,3 @@ def latest_verdict(root: Path) -> tuple[dict[str, Any], Path] | None:
             continue
     found = [f for f in found if isinstance(f[0], dict) and "finished_at" in f[0]]
     return max(found, key=lambda f: f[0]["finished_at"]) if found else None
-
-
-def golden_hashes(ds: Dataset) -> dict[str, str]:
-    return {t: content_hash(t, ds.events(t)) for t in ds.topics("golden")}
