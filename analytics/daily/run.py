@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -15,24 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from analytics.daily import builder, quality
 from analytics.daily.eod import OHLCV, by_symbol, csv_files, keep_raw, parse, read_raw
 from analytics.daily.ticket import Gate, Ticket, decide
+from analytics.daily.universe import Instrument, needed
+from analytics.daily.universe import read as read_universe
 from streams.errors import DeskError
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Instrument(_Strict):
-    symbol: str = Field(pattern=r"^[A-Z0-9][A-Z0-9.\-]*$")
-    type: Literal["etf", "stock", "crypto"] = "etf"
-    benchmark: bool = Field(False, description="fetched and checked even when not traded")
-    enabled: bool = Field(True, description="tradable: the builder may trade it")
-    calendar: str | None = Field(None, description="XNYS, 24/7 ... (default: by type)")
-    sources: dict[str, str] = Field(default_factory=dict, description="source -> its symbol")
-
-    @property
-    def cal(self) -> str:
-        return self.calendar or ("24/7" if self.type == "crypto" else "XNYS")
 
 
 class Rules(_Strict):
@@ -71,14 +59,23 @@ class DailyInputs(_Strict):
 
     def needed(self) -> list[Instrument]:
         """Enabled tradables and every benchmark: what is fetched and checked."""
-        return [i for i in self.universe if i.benchmark or i.enabled]
+        return needed(self.universe)
 
 
 def load_inputs(path: Path) -> tuple[DailyInputs, str]:
+    """The inputs and their hash; ``universe:`` is the rows or a universe file's path
+    (relative to the inputs file), whose content then counts in the hash."""
     try:
         raw = path.read_bytes()
         data = yaml.safe_load(raw)
-        return DailyInputs.model_validate(data), hashlib.sha256(raw).hexdigest()
+        sha = hashlib.sha256(raw)
+        if isinstance(data, dict) and isinstance(data.get("universe"), str):
+            uf = read_universe(path.parent / data["universe"])
+            if uf.problems:
+                raise DeskError(f"{path}: universe: {uf.problems[0]}")
+            data = {**data, "universe": [i.model_dump() for i in uf.rows]}
+            sha.update(uf.sha256.encode())
+        return DailyInputs.model_validate(data), sha.hexdigest()
     except OSError as exc:
         raise DeskError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:

@@ -157,3 +157,61 @@ def save_fills(
             (ticket_id, by, f"{len(fills)} fill(s), file sha256 {file_sha}"),
         )
     return len(fills)
+
+
+def import_universe(
+    dsn: str, rows: Sequence[Mapping[str, Any]], sha256: str, source: str
+) -> dict[str, Any]:
+    """Make ``config_universe`` exactly these rows, in one transaction; returns what was
+    added, changed and removed (nothing, for a file already imported as it is)."""
+    with psycopg.connect(dsn, connect_timeout=5) as conn, conn.transaction():
+        conn.execute("LOCK TABLE config_universe IN EXCLUSIVE MODE")
+        before = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT symbol, type, enabled, benchmark, calendar, sources FROM config_universe"
+            ).fetchall()
+        }
+        after = {
+            r["symbol"]: (r["type"], r["enabled"], r["benchmark"], r["calendar"], r["sources"])
+            for r in rows
+        }
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        changed = sorted(s for s in set(after) & set(before) if after[s] != before[s])
+        if removed:
+            conn.execute("DELETE FROM config_universe WHERE symbol = ANY(%s)", (removed,))
+        conn.cursor().executemany(
+            "INSERT INTO config_universe (symbol, type, enabled, benchmark, calendar, sources, "
+            "import_sha) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (symbol) DO UPDATE SET "
+            "type = EXCLUDED.type, enabled = EXCLUDED.enabled, benchmark = EXCLUDED.benchmark, "
+            "calendar = EXCLUDED.calendar, sources = EXCLUDED.sources, "
+            "import_sha = EXCLUDED.import_sha",
+            [(s, *v[:4], json.dumps(v[4], sort_keys=True), sha256) for s, v in after.items()],
+        )
+        same = bool(before) and not (added or changed or removed)
+        if not same:
+            conn.execute(
+                "INSERT INTO universe_imports (sha256, source, rows_total, added, changed, "
+                "removed) VALUES (%s, %s, %s, %s, %s, %s)",
+                (sha256, source, len(after), added, changed, removed),
+            )
+        return {
+            "sha256": sha256,
+            "rows": len(after),
+            "added": added,
+            "changed": changed,
+            "removed": removed,
+            "unchanged": same,
+        }
+
+
+def universe(dsn: str) -> list[dict[str, Any]]:
+    """The imported universe, by symbol."""
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT symbol, type, enabled, benchmark, calendar, sources, import_sha "
+            "FROM config_universe ORDER BY symbol"
+        ).fetchall()
+    keys = ("symbol", "type", "enabled", "benchmark", "calendar", "sources", "import_sha")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

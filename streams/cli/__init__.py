@@ -58,6 +58,7 @@ CONCERN_GROUPS = (
     "analytics.demo.cli:register_demo",  # demo (the README's first command)
     "analytics.gates.cli:register_gates",  # gates run/show
     "analytics.daily.cli:register_daily",  # daily ticket/run/serve, ticket confirm, tickets, runs
+    "analytics.daily.universe_cli:register_universe",  # universe validate/import/show
     "analytics.backtest.cli:register_backtest",  # backtest run/list/show/compare/sweep
     "analytics.regression.cli:register_replay_datasets",  # replay windows/record/run/verify
 )

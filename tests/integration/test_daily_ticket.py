@@ -113,3 +113,44 @@ def test_a_daily_run_is_recorded_and_a_failed_one_says_where_and_alerts(
                      str(ETF), "--dry-run", "--json", env=env)  # fmt: skip
     assert smoke.returncode == 0 and json.loads(smoke.stdout)["dry_run"] is True
     assert len(json.loads(run_desk("runs", "last", "--json", env=env).stdout)) == 2  # not kept
+
+
+def test_a_universe_is_validated_imported_once_and_a_bad_one_changes_nothing(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    from analytics.daily.universe import EXAMPLE
+
+    env = {"DESK_POSTGRES_DSN": pg_dsn, "DESK_DATA_DIR": str(tmp_path / "desk")}
+    checked = run_desk("universe", "validate", str(EXAMPLE), "--data", str(ETF), "--json", env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    doc = json.loads(checked.stdout)
+    assert doc["status"] == "PASS" and doc["coverage"]["SPY"] == "2023-05-18"
+    assert Path(doc["artifact"]).read_text().startswith("# Universe validation: PASS")
+
+    first = run_desk("universe", "import", str(EXAMPLE), "--json", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    imported = json.loads(first.stdout)["imported"]
+    assert imported["rows"] == 6 and imported["unchanged"] is False
+    logged = count(pg_dsn, "SELECT count(*) FROM universe_imports")
+    again = json.loads(run_desk("universe", "import", str(EXAMPLE), "--json", env=env).stdout)
+    assert again["imported"]["unchanged"] is True  # the same rows: nothing changes or is logged
+    assert count(pg_dsn, "SELECT count(*) FROM universe_imports") == logged
+    shown = json.loads(run_desk("universe", "show", "--json", env=env).stdout)
+    assert [r["symbol"] for r in shown] == ["BTC-USD", "GLD", "QQQ", "SPY", "TLT", "XLC"]
+
+    bad = tmp_path / "bad.csv"  # QQQ no longer a benchmark: refused, nothing imported
+    bad.write_text(EXAMPLE.read_text().replace("QQQ,etf,true,true", "QQQ,etf,true,false"))
+    refused = run_desk("universe", "import", str(bad), env=env)
+    assert refused.returncode == 1 and "nothing imported" in refused.stderr
+    assert "benchmarks" in refused.stdout
+    assert json.loads(run_desk("universe", "show", "--json", env=env).stdout) == shown
+
+    edited = tmp_path / "edited.csv"  # TLT disabled, GLD dropped
+    lines = [ln for ln in EXAMPLE.read_text().splitlines() if not ln.startswith("GLD,")]
+    edited.write_text("\n".join(lines).replace("TLT,etf,true", "TLT,etf,false") + "\n")
+    changed = json.loads(run_desk("universe", "import", str(edited), "--json", env=env).stdout)
+    assert changed["imported"] | {"sha256": ""} == {
+        "sha256": "", "rows": 5, "added": [], "changed": ["TLT"], "removed": ["GLD"],
+        "unchanged": False,
+    }  # fmt: skip
+    assert count(pg_dsn, "SELECT count(*) FROM universe_imports") == logged + 1
