@@ -87,17 +87,82 @@ def ticket_cmd(
 def _store(tk: object, inputs_used: object, files: list[Path]) -> dict[str, object]:
     """The ticket, its intended lines and the prices it judged, in PostgreSQL."""
     from analytics.daily.eod import parse, read_raw
+    from connectors.clickhouse import daily as ch
     from connectors.postgres.daily import save_prices, save_ticket
     from connectors.postgres.migrate import migrate
-    from streams.runtime.access import postgres_dsn
+    from streams.runtime.access import analytics_store, postgres_dsn
 
     wanted = {i.symbol for i in inputs_used.needed()}  # type: ignore[attr-defined]
     rows = [r.to_json() for f in files for r in parse(read_raw(f)) if r.symbol in wanted]
-    with postgres_dsn(context.settings()) as dsn:
+    settings = context.settings()
+    with postgres_dsn(settings) as dsn, analytics_store(settings) as store:
         migrate(dsn)
         new_prices = save_prices(dsn, rows)
         new_ticket = save_ticket(dsn, tk.to_json())  # type: ignore[attr-defined]
+        store.migrate({})
+        ch.save_prices(store, rows)
     return {"prices_new": new_prices, "prices_seen": len(rows), "ticket_new": new_ticket}
+
+
+@daily_app.command("fetch")
+def fetch_cmd(
+    as_of: Annotated[str, typer.Option("--as-of", help="The last day (YYYY-MM-DD).")],
+    days: Annotated[int, typer.Option(min=1, max=3660, help="How many days back.")] = 30,
+    inputs: Annotated[Path, typer.Option(help="Its universe says what to fetch.")] = EXAMPLE,
+    universe: Annotated[
+        Path | None, typer.Option(help="A universe file instead of the inputs' one.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where the files go (default: DESK_DATA_DIR/eod).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fetch daily bars online (ccxt) for every enabled or benchmark row whose universe
+    entry names a ccxt source (exchange:SYMBOL); writes end-of-day files to pass as
+    --data. Public data, no keys. Exit 1 if a symbol could not be fetched.
+
+    Examples:
+
+      $ desk daily fetch --as-of 2023-03-20 --days 20  # needs: network
+    """
+    from analytics.daily.fetch import fetch_eod
+    from analytics.daily.run import load_inputs
+    from analytics.daily.universe import read
+    from connectors.feeds.ccxt_feed import make_exchange
+
+    if universe is not None:
+        uf = read(universe)
+        if uf.problems:
+            raise DeskError(f"{universe}: {uf.problems[0]} (desk universe validate)")
+        rows = uf.rows
+    else:
+        rows = load_inputs(inputs)[0].universe
+    where = out or context.settings().data_path / "eod"
+    exchanges: dict[str, object] = {}
+
+    def exchange_for(name: str) -> object:
+        return exchanges.setdefault(name, make_exchange(name, env={}))
+
+    def said(symbol: str) -> None:
+        if not json_out:
+            context.err.print(f"- fetching {symbol} ...", highlight=False)
+
+    done, offline = fetch_eod(rows, _date(as_of), days, where, exchange_for, said)
+    if json_out:
+        context.print_json({"fetched": [f.to_json() for f in done], "files_only": offline})
+    else:
+        for f in done:
+            if f.error:
+                context.out.print(f"[red]FAIL[/] {f.symbol} ({f.source}): {f.error}")
+            else:
+                context.out.print(
+                    f"ok   {f.symbol} ({f.source}): {f.rows} days {f.first}..{f.last} -> {f.path}",
+                    highlight=False,
+                )
+        if offline:
+            context.out.print(f"files only (no ccxt source): {', '.join(offline)}", highlight=False)
+    if any(f.error for f in done):
+        raise typer.Exit(1)
 
 
 ticket_app = typer.Typer(help="One daily ticket: confirm the fills you got.", no_args_is_help=True)
@@ -247,7 +312,7 @@ def run_cmd(
     from analytics.daily.jobs import run_job
     from connectors.postgres.migrate import migrate
     from streams.config import load_config
-    from streams.runtime.access import postgres_dsn
+    from streams.runtime.access import analytics_store, postgres_dsn
 
     settings = context.checked_settings()
     config = load_config(settings.config_file)
@@ -256,9 +321,10 @@ def run_cmd(
     if dry_run:
         run = run_job(job, day, inputs, data, out, None, config, settings.data_path)
     else:
-        with postgres_dsn(settings) as dsn:
+        with postgres_dsn(settings) as dsn, analytics_store(settings) as store:
             migrate(dsn)
-            run = run_job(job, day, inputs, data, out, dsn, config, settings.data_path)
+            store.migrate({})
+            run = run_job(job, day, inputs, data, out, dsn, config, settings.data_path, store=store)
     if json_out:
         context.print_json(run.to_json())
     else:
@@ -286,7 +352,7 @@ def serve_cmd(data: DataOpt, inputs: InputsOpt = EXAMPLE) -> None:
     from analytics.daily.schedule import JOBS, TZ, trading_day
     from connectors.postgres.migrate import migrate
     from streams.config import load_config
-    from streams.runtime.access import postgres_dsn
+    from streams.runtime.access import analytics_store, postgres_dsn
 
     settings = context.checked_settings()
     config = load_config(settings.config_file)
@@ -297,8 +363,9 @@ def serve_cmd(data: DataOpt, inputs: InputsOpt = EXAMPLE) -> None:
         if not trading_day(day):
             context.err.print(f"- {job}: {day} is not a session, skipped", highlight=False)
             return
-        with postgres_dsn(settings) as dsn:
+        with postgres_dsn(settings) as dsn, analytics_store(settings) as store:
             migrate(dsn)
+            store.migrate({})
             run = run_job(
                 job,
                 day,
@@ -309,6 +376,7 @@ def serve_cmd(data: DataOpt, inputs: InputsOpt = EXAMPLE) -> None:
                 config,
                 settings.data_path,
                 scheduled_for=now,
+                store=store,
             )
         context.err.print(f"- {job} {day}: {run.status} {run.failed_step or ''}", highlight=False)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.daily.schedule import JOBS
+from connectors.clickhouse.store import Store
 from streams.config import DeskConfig
 from streams.errors import DeskError
 
@@ -65,9 +66,11 @@ def run_job(
     config: DeskConfig,
     data_dir: Path,
     scheduled_for: dt.datetime | None = None,
+    store: Store | None = None,
 ) -> JobRun:
     """Run ``job`` for ``as_of``; ``dsn`` None is a dry run. Never raises for a step's
-    failure: it is in the result (and recorded, and alerted)."""
+    failure: it is in the result (and recorded, and alerted). ``store``: the analytics
+    store the ingest also writes the prices to."""
     if job not in STEPS:
         raise DeskError(f"no job {job!r}; jobs: {', '.join(STEPS)}")
     stamp = f"{job}|{as_of}|{time.time_ns()}"
@@ -76,7 +79,7 @@ def run_job(
         _record_start(dsn, run, scheduled_for)
     state: dict[str, Any] = {}
     steps: dict[str, Callable[[], None]] = {
-        "ingest": lambda: _ingest(state, inputs, data, out, dsn),
+        "ingest": lambda: _ingest(state, inputs, data, out, dsn, store),
         "data_quality": lambda: _quality(state, inputs, data, as_of, out),
         "status": lambda: state.setdefault("status", "recorded"),
         "gates": lambda: state.setdefault("gates", state["quality"].status),
@@ -98,7 +101,9 @@ def run_job(
     return run
 
 
-def _ingest(state: dict, inputs: Path, data: list[Path], out: Path, dsn: str | None) -> None:
+def _ingest(
+    state: dict, inputs: Path, data: list[Path], out: Path, dsn: str | None, store: Store | None
+) -> None:
     from analytics.daily.eod import csv_files, keep_raw, parse, read_raw
     from analytics.daily.run import load_inputs
 
@@ -112,6 +117,10 @@ def _ingest(state: dict, inputs: Path, data: list[Path], out: Path, dsn: str | N
 
         state["rows_new"] = save_prices(dsn, rows)
         keep_raw(files, out / "raw")
+    if dsn is not None and store is not None:
+        from connectors.clickhouse import daily as ch
+
+        state["rows_analytics"] = ch.save_prices(store, rows)
 
 
 def _quality(state: dict, inputs: Path, data: list[Path], as_of: dt.date, out: Path) -> None:

@@ -12,12 +12,38 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from connectors.clickhouse.store import DirectStore, OwnerStore, Store
 from streams.errors import DeskError
 from streams.runtime.postgres import EmbeddedPostgres
 from streams.runtime.stack import DataDirLock, pid_alive, read_state
 from streams.settings import DeskSettings
+
+_HELD: dict[Path, tuple[DataDirLock, int]] = {}
+
+
+@contextlib.contextmanager
+def _data_dir_lock(settings: DeskSettings) -> Iterator[None]:
+    """The data-dir lock, taken once per process however deeply the stores nest (a
+    command that writes PostgreSQL and the analytics store holds both at once)."""
+    key = settings.data_path.resolve()
+    if key in _HELD:
+        lock, n = _HELD[key]
+        _HELD[key] = (lock, n + 1)
+    else:
+        lock = DataDirLock(settings.data_path)
+        lock.acquire(lambda: "a desk started meanwhile")
+        _HELD[key] = (lock, 1)
+    try:
+        yield
+    finally:
+        lock, n = _HELD[key]
+        if n == 1:
+            del _HELD[key]
+            lock.release()
+        else:
+            _HELD[key] = (lock, n - 1)
 
 
 @contextlib.contextmanager
@@ -33,15 +59,13 @@ def postgres_dsn(settings: DeskSettings) -> Iterator[str]:
             raise DeskError("the running desk uses an external PostgreSQL: set DESK_POSTGRES_DSN")
         yield dsn
         return
-    lock = DataDirLock(settings.data_path)
-    lock.acquire(lambda: "a desk started meanwhile")
-    server = EmbeddedPostgres(settings.data_path / "postgres")
-    try:
-        server.start()
-        yield server.dsn
-    finally:
-        server.stop()
-        lock.release()
+    with _data_dir_lock(settings):
+        server = EmbeddedPostgres(settings.data_path / "postgres")
+        try:
+            server.start()
+            yield server.dsn
+        finally:
+            server.stop()
 
 
 @contextlib.contextmanager
@@ -64,13 +88,9 @@ def analytics_store(settings: DeskSettings) -> Iterator[Store]:
             raise DeskError("the running desk uses an external ClickHouse: set DESK_CLICKHOUSE_URL")
         yield OwnerStore(endpoint)
         return
-    lock = DataDirLock(settings.data_path)
-    lock.acquire(lambda: "a desk started meanwhile")
-    try:
+    with _data_dir_lock(settings):
         client = connect(dsn)
         try:
             yield DirectStore(client, chdb=True)
         finally:
             client.close()
-    finally:
-        lock.release()

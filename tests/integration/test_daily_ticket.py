@@ -97,6 +97,20 @@ def test_a_daily_run_is_recorded_and_a_failed_one_says_where_and_alerts(
     run = json.loads(ok.stdout)
     assert run["steps_done"] == ["ingest", "data_quality", "status", "gates", "report"]
     assert run["artifacts"]["data_quality_status"] == "PASS" and run["artifacts"]["rows_new"] > 0
+
+    def in_analytics() -> list[list[object]]:
+        sql = "SELECT symbol, count(), max(day) FROM market_prices_eod FINAL GROUP BY 1 ORDER BY 1"
+        res = run_desk("sql", sql, "--format", "csv", env=env)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return [ln.split(",") for ln in res.stdout.strip().splitlines()[1:]]  # after the header
+
+    stored = in_analytics()  # the same rows in the analytics store, only the needed symbols
+    assert [r[0].strip('"') for r in stored] == ["GLD", "QQQ", "SPY", "TLT"]
+    assert sum(int(r[1]) for r in stored) == run["artifacts"]["rows_analytics"]
+    rerun = run_desk("daily", "run", "--job", "morning", "--as-of", "2021-06-04", "--data",
+                     str(ETF), "--json", env=env)  # fmt: skip
+    assert json.loads(rerun.stdout)["artifacts"]["rows_new"] == 0  # idempotent: nothing new
+    assert in_analytics() == stored
     empty = tmp_path / "empty"
     empty.mkdir()
     bad = run_desk("daily", "run", "--job", "ticket", "--as-of", "2021-06-04", "--data",
@@ -105,14 +119,15 @@ def test_a_daily_run_is_recorded_and_a_failed_one_says_where_and_alerts(
     failed = json.loads(bad.stdout)
     assert failed["failed_step"] == "ticket" and "no end-of-day CSV files" in failed["error"]
     runs = json.loads(run_desk("runs", "last", "--json", env=env).stdout)
-    assert [(r["job"], r["status"], r["failed_step"]) for r in runs[:2]] == [
-        ("ticket", "FAILED", "ticket"), ("morning", "OK", None)]  # fmt: skip
+    assert [(r["job"], r["status"], r["failed_step"]) for r in runs[:3]] == [
+        ("ticket", "FAILED", "ticket"), ("morning", "OK", None), ("morning", "OK", None),
+    ]  # fmt: skip
     alerts = (data_dir / "alerts.jsonl").read_text()
     assert "Daily ticket run failed at ticket" in alerts and "CRITICAL" in alerts
     smoke = run_desk("daily", "run", "--job", "morning", "--as-of", "2021-06-04", "--data",
                      str(ETF), "--dry-run", "--json", env=env)  # fmt: skip
     assert smoke.returncode == 0 and json.loads(smoke.stdout)["dry_run"] is True
-    assert len(json.loads(run_desk("runs", "last", "--json", env=env).stdout)) == 2  # not kept
+    assert len(json.loads(run_desk("runs", "last", "--json", env=env).stdout)) == 3  # not kept
 
 
 def test_a_universe_is_validated_imported_once_and_a_bad_one_changes_nothing(
