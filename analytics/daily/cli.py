@@ -15,6 +15,10 @@ from streams.errors import DeskError
 daily_app = typer.Typer(
     help="The daily ticket: end-of-day data, its gate, the trades.", no_args_is_help=True
 )
+DataOpt = Annotated[
+    list[Path], typer.Option("--data", help="End-of-day CSV files or folders; repeat.")
+]
+InputsOpt = Annotated[Path, typer.Option(help="Account, targets, universe (YAML).")]
 EXAMPLE = Path(__file__).with_name("inputs.example.yaml")
 
 
@@ -290,10 +294,41 @@ def last_cmd(
     context.out.print(t)
 
 
-DataOpt = Annotated[
-    list[Path], typer.Option("--data", help="End-of-day CSV files or folders; repeat.")
-]
-InputsOpt = Annotated[Path, typer.Option(help="Account, targets, universe (YAML).")]
+@daily_app.callback(invoke_without_command=True)
+def daily_main(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Smoke test: ingest, data quality, report; no database write."
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The trading day (default: today).")
+    ] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="End-of-day CSV files or folders.")
+    ] = None,
+    inputs: InputsOpt = EXAMPLE,
+    json_out: JsonOpt = False,
+) -> None:
+    """The daily ticket: end-of-day data, its gate, the trades.
+
+    ``desk daily --dry-run --data DIR`` is the smoke test of a desk's daily setup: the
+    morning job's steps (ingest, data quality, report), no PostgreSQL write, no alert.
+    """
+    if ctx.invoked_subcommand is not None:
+        if dry_run or as_of or data:
+            raise DeskError("desk daily: --dry-run/--as-of/--data go without a subcommand")
+        return
+    if not dry_run:
+        context.out.print(ctx.get_help())
+        raise typer.Exit(0)
+    if not data:
+        raise DeskError("desk daily --dry-run: give the end-of-day files with --data")
+    day = _date(as_of) if as_of else dt.datetime.now(dt.UTC).date()
+    run_cmd(job="morning", as_of=day.isoformat(), data=data, inputs=inputs, dry_run=True,
+            json_out=json_out)  # fmt: skip
 
 
 @daily_app.command("run")
@@ -332,7 +367,9 @@ def run_cmd(
         context.out.print(
             f"[{colour}]{run.status}[/] {run.job} {run.as_of} ({run.run_id}): "
             f"{', '.join(run.steps_done) or 'no step done'}"
-            + (f"; failed at {run.failed_step}: {run.error}" if run.failed_step else ""),
+            + (f"; failed at {run.failed_step}: {run.error}" if run.failed_step else "")
+            + (f"; data quality {dq}" if (dq := run.artifacts.get("data_quality_status")) else "")
+            + (f"; {rep}" if (rep := run.artifacts.get("report")) else ""),
             highlight=False,
         )
     if run.status != "OK":

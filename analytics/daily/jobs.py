@@ -21,6 +21,7 @@ from typing import Any
 
 from analytics.daily.schedule import JOBS
 from connectors.clickhouse.store import Store
+from streams import redact
 from streams.config import DeskConfig
 from streams.errors import DeskError
 
@@ -90,14 +91,14 @@ def run_job(
         try:
             steps[step]()
         except Exception as exc:  # a step's failure is the run's result, said where
-            run.failed_step, run.error = step, f"{type(exc).__name__}: {exc}"[:500]
+            run.failed_step, run.error = step, redact.error_text(exc, 500)
             break
         run.steps_done.append(step)
     run.artifacts = {k: v for k, v in state.items() if isinstance(v, str | int)}
     if dsn is not None:
-        _record_end(dsn, run)
         if run.failed_step:
-            _alert(config, data_dir, run)
+            run.artifacts["alerts"] = _alert(config, data_dir, run)
+        _record_end(dsn, run)
     return run
 
 
@@ -183,8 +184,9 @@ def _record_end(dsn: str, run: JobRun) -> None:
         )
 
 
-def _alert(config: DeskConfig, data_dir: Path, run: JobRun) -> None:
-    """CRITICAL on every configured route (a failed daily run is somebody's morning)."""
+def _alert(config: DeskConfig, data_dir: Path, run: JobRun) -> str:
+    """CRITICAL on every configured route (a failed daily run is somebody's morning);
+    what each route did, for the run's record (a route that failed is said, not lost)."""
     from connectors.alerts.delivery import Deliverer
     from streams.envelope import envelope
     from streams.ids import event_id
@@ -201,8 +203,11 @@ def _alert(config: DeskConfig, data_dir: Path, run: JobRun) -> None:
         "symbol": None,
         "evidence": {"run_id": run.run_id, "step": run.failed_step or ""},
     }
+    said = []
     for route in config.alert_routes:
-        Deliverer(route, data_dir).deliver(alert)
+        got = Deliverer(route, data_dir).deliver(alert)
+        said.append(f"{route.name}: {got.outcome}" + (f" ({got.error})" if got.error else ""))
+    return "; ".join(said) or "no alert route configured"
 
 
 def last_runs(dsn: str, n: int = 10) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from streams.cli.dq import register_dq
 from streams.cli.exchange import data_app, register_live
 from streams.cli.ops import register_ops
 from streams.cli.parity import register_parity
+from streams.cli.prune import register_prune
 from streams.cli.recon import register_recon
 from streams.cli.replay import register_replay
 from streams.cli.sql import register_sql
@@ -51,6 +52,7 @@ register_dq(app)  # dq check, dq report
 register_db(app)  # db migrate
 register_audit(app)  # audit verify / show
 register_parity(app)  # parity report
+register_prune(app)  # prune --older-than
 
 # command groups that live with their concern, named by path as the topology names cores
 # (``streams/`` imports no concern): ``module:function(app)``

@@ -169,3 +169,80 @@ def test_a_universe_is_validated_imported_once_and_a_bad_one_changes_nothing(
         "unchanged": False,
     }  # fmt: skip
     assert count(pg_dsn, "SELECT count(*) FROM universe_imports") == logged + 1
+
+
+SECRETS = {
+    "DESK_BINANCEUS_API_KEY": "ApiKeyDaily0042",
+    "DESK_BINANCEUS_SECRET": "ApiSecDaily0043",
+    "DESK_TEST_ONCALL_WEBHOOK": "http://hook-user:HookPw9921@127.0.0.1:9/services/T0/B0/"
+    "XyzTok3n88?token=QueryTok77",
+}
+SECRET_WORDS = ("PgPw7f3a9cDaily", "ApiKeyDaily0042", "ApiSecDaily0043", "HookPw9921",
+                "XyzTok3n88", "QueryTok77")  # fmt: skip
+TABLES = ("tickets", "daily_runs", "ledger_trades_intended", "ledger_trades_fills",
+          "confirmations", "config_universe", "universe_imports")  # fmt: skip
+
+
+def test_no_secret_reaches_a_ticket_an_artifact_a_run_record_or_a_run_log(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """Point 8: a desk whose DSN has a password, whose exchange keys and on-call webhook
+    (userinfo, path token, query token) are in the environment runs the whole daily
+    workflow, including a failed run that alerts; nothing it wrote or said holds them."""
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS desk_daily_secret")
+        conn.execute("CREATE ROLE desk_daily_secret LOGIN SUPERUSER PASSWORD 'PgPw7f3a9cDaily'")
+    dsn = make_conninfo(pg_dsn, user="desk_daily_secret", password="PgPw7f3a9cDaily")
+    config = tmp_path / "desk.yaml"
+    config.write_text(
+        "extends: default\nalert_routes:\n"
+        "  - {name: oncall, kind: webhook, url_env: DESK_TEST_ONCALL_WEBHOOK}\n"
+        "  - {name: oncall-dry, kind: webhook, url_env: DESK_TEST_ONCALL_WEBHOOK, "
+        "dry_run: true}\n"
+    )
+    data_dir = tmp_path / "desk"
+    env = {"DESK_POSTGRES_DSN": dsn, "DESK_DATA_DIR": str(data_dir),
+           "DESK_CONFIG_FILE": str(config), **SECRETS}  # fmt: skip
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    day = ("--as-of", "2021-06-04")
+    said: list[str] = []
+
+    def desk(*args: str, ok: bool = True) -> str:
+        res = run_desk(*args, env=env)
+        assert (res.returncode == 0) is ok, res.stdout[-1500:] + res.stderr[-1500:]
+        said.append(res.stdout + res.stderr)
+        return res.stdout
+
+    desk("universe", "import", "--json")
+    tk = json.loads(desk("daily", "ticket", *day, "--data", str(ETF), "--dry-run-trades",
+                         "--json"))  # fmt: skip
+    fills = tmp_path / "fills.csv"
+    fills.write_text(HEAD + "".join(
+        f"{ln['symbol']},{ln['side']},{ln['units']},{ln['price']},USD,1,2021-06-04T15:00:00Z\n"
+        for ln in tk["plan"]["lines"]))  # fmt: skip
+    desk("ticket", "confirm", "--ticket", tk["ticket_id"], "--fills", str(fills))
+    desk("daily", "run", "--job", "morning", *day, "--data", str(ETF))
+    failed = json.loads(desk("daily", "run", "--job", "ticket", *day, "--data", str(empty),
+                             "--json", ok=False))  # fmt: skip
+    alerts = failed["artifacts"]["alerts"]
+    assert "oncall: failed (" in alerts and "oncall-dry: dry_run" in alerts, alerts
+    desk("runs", "last")
+    desk("tickets", "last", "--json")
+    desk("daily", "--dry-run", *day, "--data", str(ETF))
+    desk("prune", "--older-than", "1m", "--dry-run")
+
+    files = [p for p in data_dir.rglob("*") if p.is_file()]
+    assert any("dry-run" in p.parts for p in files)  # the dry-run alert was written
+    assert any(p.name == "ticket.md" for p in files)
+    with psycopg.connect(pg_dsn) as conn:
+        rows = [
+            r[0] for t in TABLES for r in conn.execute(f"SELECT row_to_json(x)::text FROM {t} x")
+        ]
+    assert any(tk["ticket_id"] in r for r in rows)
+    texts = [*said, *rows, *(p.read_bytes().decode("utf-8", "replace") for p in files)]
+    for word in SECRET_WORDS:
+        leaks = [t[:200] for t in texts if word in t]
+        assert not leaks, f"{word} leaked: {leaks[:2]}"
