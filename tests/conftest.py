@@ -81,6 +81,24 @@ def run_desk(
     )
 
 
+DEMO_LIMIT = "2000"  # bars per bundled sample: both bots trade, a couple of minutes on 2 cores
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, str]]:
+    """One ``desk demo`` for the session (test_demo judges it, the dashboard tests read
+    the desk it leaves): its report and the environment naming its data dir."""
+    import json
+
+    data = tmp_path_factory.mktemp("demo")
+    env = {"DESK_DATA_DIR": str(data)}
+    # from a folder with no ../shared beside it: the demo needs nothing but the package
+    cwd = tmp_path_factory.mktemp("elsewhere")
+    res = run_desk("demo", "--json", "--limit", DEMO_LIMIT, env=env, timeout=600, cwd=cwd)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return json.loads(res.stdout), env
+
+
 @pytest.fixture
 def new_database(stack: object, request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
     """Makes fresh, migrated databases on the session's embedded PostgreSQL (dropped after)."""

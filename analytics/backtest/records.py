@@ -183,6 +183,7 @@ def table_rows(s: Mapping[str, Any], run: Run) -> Iterator[tuple[str, list[dict[
                 "position": str(sum((Decimal(p["quantity"]) for p in st.positions), Decimal(0))),
                 "positions": _json(st.positions),
                 "state": st.state,
+                **dict(zip(("open", "high", "low", "close"), st.ohlc or (None,) * 4, strict=True)),
             }
             for st in run.states
         ],

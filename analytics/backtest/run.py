@@ -151,6 +151,7 @@ class BarState:
     drawdown: Decimal
     positions: list[dict[str, Any]]
     state: str  # the strategy's own state, JSON (any strategy, no schema)
+    ohlc: tuple[float, float, float, float] | None = None  # the bar's, for the candles
 
 
 @dataclass
@@ -188,6 +189,13 @@ def strategy_state(strategy: Any) -> str:
     """A strategy's own state as JSON (its fields; indicators are flat objects), for any
     strategy and without a schema: the C encoder does the walking."""
     return _STATE.encode(vars(strategy))
+
+
+def _ohlc(bar: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
+    try:
+        return tuple(float(bar[k]) for k in ("open", "high", "low", "close"))  # type: ignore[return-value]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def periods_per_year(config: DeskConfig) -> int:
@@ -230,6 +238,7 @@ def run_backtest(
                     Decimal(snap["drawdown"]),
                     [dict(p) for p in snap["positions"]],
                     strategy_state(strategy) if strategy else "null",
+                    _ohlc(bar),
                 )
             )
         on_bar(n)

@@ -101,9 +101,11 @@ def _print(r: dict[str, Any], data: Path) -> None:
         f'fills GROUP BY bot_id"; DESK_DATA_DIR={data} desk gates show',
         highlight=False,
     )
-    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-    if app.is_file():
-        out.print(f"the dashboard: DESK_DATA_DIR={data} streamlit run {app}", highlight=False)
+    out.print(
+        f"the dashboard: DESK_DATA_DIR={data} desk dashboard (desk view, the backtest "
+        f"{r['backtest']['run_id']}, triage, gates)",
+        highlight=False,
+    )
 
 
 def register_demo(app: typer.Typer) -> None:

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from analytics.backtest.run import Run, run_backtest
 from analytics.regression.build import from_bars
 from analytics.regression.dataset import GOLDEN, differences, open_dataset
 from analytics.regression.run import SETTLE_STUCK_S, capture, save_verdict, verdict
 from connectors.feeds.sample import demo_bars
 from streams.config import DEFAULT_CONFIG, load_config, load_config_data
-from streams.engine import Engine
 from streams.errors import DeskError
 from streams.kafka import EventProducer, decode_all, event_time_headers, read_topic
 from streams.settings import DeskSettings, load_settings
@@ -74,7 +74,8 @@ def run_demo(
     bars = list(demo_bars(limit_per_sample))
     on_stage(f"backtesting {len(bars):,} bars on the engine of the desk graph")
     expected: dict[str, list[dict[str, Any]]] = {t: [] for t in (*GOLDEN, "alerts")}
-    for topic, _key, event in Engine.for_desk(desk).run(bars).events:
+    backtest = run_backtest(desk, bars)  # the engine of the desk graph, states recorded
+    for topic, _key, event in backtest.out.events:
         if topic in expected:
             expected[topic].append(event)
     data = settings.data_path
@@ -196,10 +197,27 @@ def run_demo(
         },
         "bars_per_second": round(len(bars) / max(t_done - t_ready, 1e-9)),
     }
+    on_stage("recording the backtest in the analytics store")
+    report["backtest"] = _record_backtest(settings, backtest, bars)
     report["passed"] = all(ok for _n, ok, _d in checks)
     out = data / "demo" / run_id
     report["artifacts"] = write_report(out, report, equity_curves(have))
     return report
+
+
+def _record_backtest(settings: DeskSettings, backtest: Run, bars: list) -> dict[str, Any]:
+    """The engine's run as ``desk backtest run`` records one (summary.json and the
+    ``backtest_*`` tables), so ``desk backtest show`` and the dashboard have it."""
+    from analytics.backtest.records import summary, table_rows, write_run_dir
+    from connectors.clickhouse.backtests import save
+    from streams.runtime.access import analytics_store
+
+    s = summary(backtest, bars, ["bundled EUR/USD hourly and GOOG daily (backtesting wheel)"])
+    where = write_run_dir(settings.data_path / "backtests", s, backtest)
+    with analytics_store(settings) as st:
+        st.migrate({})
+        rows = save(st, list(table_rows(s, backtest)))
+    return {"run_id": s["run_id"], "summary": str(where / "summary.json"), "rows": rows}
 
 
 def _settle(

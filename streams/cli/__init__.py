@@ -61,6 +61,7 @@ CONCERN_GROUPS = (
     "analytics.gates.cli:register_gates",  # gates run/show
     "analytics.daily.cli:register_daily",  # daily ticket/run/serve, ticket confirm, tickets, runs
     "analytics.daily.universe_cli:register_universe",  # universe validate/import/show
+    "dashboard.cli:register_dashboard",  # dashboard (Streamlit)
     "analytics.backtest.cli:register_backtest",  # backtest run/list/show/compare/sweep
     "analytics.regression.cli:register_replay_datasets",  # replay windows/record/run/verify
 )

@@ -14,22 +14,11 @@ from pathlib import Path
 import pytest
 
 from streams.config import DEFAULT_CONFIG
+from tests.conftest import DEMO_LIMIT as LIMIT
 from tests.conftest import run_desk
 
 pytestmark = pytest.mark.integration
 DEMO_CONFIG = DEFAULT_CONFIG.parent / "desk.demo.yaml"
-LIMIT = "2000"  # bars per bundled sample: both bots trade, a couple of minutes on 2 cores
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, str]]:
-    data = tmp_path_factory.mktemp("demo")
-    env = {"DESK_DATA_DIR": str(data)}
-    # from a folder with no ../shared beside it: the demo needs nothing but the package
-    cwd = tmp_path_factory.mktemp("elsewhere")
-    res = run_desk("demo", "--json", "--limit", LIMIT, env=env, timeout=600, cwd=cwd)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return json.loads(res.stdout), env
 
 
 def test_the_demo_trades_agrees_with_its_backtest_and_passes_its_gates(demo) -> None:
@@ -59,6 +48,11 @@ def test_the_demo_trades_agrees_with_its_backtest_and_passes_its_gates(demo) -> 
         png = Path(r["artifacts"][f"equity_{bot}"])
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png.name})" in md
     assert "shared" not in json.dumps(r["config"])
+    # the engine run is recorded as a backtest (desk backtest show, the dashboard)
+    assert r["backtest"]["run_id"].startswith("bt-") and r["backtest"]["rows"] > 0
+    assert (
+        json.loads(Path(r["backtest"]["summary"]).read_text())["run_id"] == r["backtest"]["run_id"]
+    )
 
 
 def test_a_second_demo_reads_only_its_own_run(demo, tmp_path: Path) -> None:
