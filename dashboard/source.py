@@ -78,3 +78,20 @@ def pg_rows(dsn: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, 
 
     with psycopg.connect(dsn, connect_timeout=5, row_factory=dict_row) as conn:
         return list(conn.execute(sql, params).fetchall())
+
+
+def risk_view(dsn: str, prefix: str) -> tuple[str | None, dict[str, Any] | None]:
+    """Risk's own view (trading states, reserved exposure) from the desk core's latest
+    checkpoint: this desk's topic prefix first, else the most recently saved core (a
+    demo or replay run has its own prefix). (checkpoint name, view) or (None, None)."""
+    from streams.core import NAME
+
+    rows = pg_rows(
+        dsn,
+        "SELECT name, state->'views'->'risk' AS view FROM agent_checkpoints "
+        "WHERE name = %s OR name LIKE %s ORDER BY (name = %s) DESC, updated_at DESC LIMIT 1",
+        (f"{prefix}{NAME}", f"%{NAME}", f"{prefix}{NAME}"),
+    )
+    if not rows or rows[0]["view"] is None:
+        return None, None
+    return rows[0]["name"], rows[0]["view"]

@@ -141,3 +141,29 @@ def desk_uses(
             limits = config.limits_for(bot).model_dump(mode="json")
             out += limit_uses(bot, limits, b, [p for p in legs if p["bot_id"] == bot])
     return out
+
+
+def exposure(
+    legs: Iterable[Mapping[str, Any]], reserved: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per bot and instrument: filled, open buys and sells risk reserves, the worst case
+    if every open order fills (as ``desk positions`` shows it) and its value at the mark."""
+    held = {(str(p["bot_id"]), f"{p['venue']}:{p['symbol']}"): p for p in legs}
+    out = []
+    for bot, key in sorted(set(held) | set(reserved)):
+        p = held.get((bot, key), {})
+        filled = dec(p.get("quantity")) or Decimal(0)
+        res = reserved.get((bot, key), {})
+        buys, sells = dec(res.get("buys")) or Decimal(0), dec(res.get("sells")) or Decimal(0)
+        worst = max(abs(filled + buys), abs(filled - sells))
+        if not (filled or buys or sells):
+            continue
+        mark = dec(p.get("mark"))
+        out.append({
+            "bot_id": bot, "symbol": key, "filled": filled, "open_buys": buys,
+            "open_sells": sells, "worst_case": worst,
+            "worst_case_value": None if mark is None else worst * mark,
+            "market_value": dec(p.get("market_value")),
+            "unrealized_pnl": dec(p.get("unrealized_pnl")),
+        })  # fmt: skip
+    return out

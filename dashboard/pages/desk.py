@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, status, ui
+from dashboard import charts, data, source, status, ui
 
 
-def _states(src: ui.Sources) -> tuple[dict[str, str], set[str]]:
-    """Trading state per bot: as risk recorded it in PostgreSQL, else its latest decision."""
+def _states(src: ui.Sources) -> tuple[dict[str, str], set[str], dict, str | None]:
+    """Trading state per bot and reserved exposure, as risk holds them: its view in the
+    desk core's checkpoint; else the states risk recorded in PostgreSQL; else its latest
+    decision. Returns (states, killed, reserved by (bot, venue:symbol), checkpoint)."""
     states: dict[str, str] = {}
     killed: set[str] = set()
+    reserved: dict[tuple[str, str], dict[str, str]] = {}
+    name = None
     if src.store is not None:
         for r in data.latest_states(src.store).itertuples():
             states[str(r.bot_id)] = str(r.trading_state)
@@ -19,9 +23,15 @@ def _states(src: ui.Sources) -> tuple[dict[str, str], set[str]]:
 
         for bot, s in trading_states(src.dsn).items():
             states[bot] = s["state"]
-            if s["killed"]:
-                killed.add(bot)
-    return states, killed
+            killed |= {bot} if s["killed"] else set()
+        name, view = source.risk_view(src.dsn, src.settings.topic_prefix)
+        if view is not None:
+            for bot, s in view.get("trading_states", {}).items():
+                states[bot] = s.get("state", states.get(bot, "ACTIVE"))
+                killed |= {bot} if s.get("killed") else set()
+            reserved = {(b, k): leg for b, legs in view.get("reserved", {}).items()
+                        for k, leg in legs.items()}  # fmt: skip
+    return states, killed, reserved, name
 
 
 def body() -> None:
@@ -41,7 +51,7 @@ def body() -> None:
         )
         return
     now = ui.now_ms()
-    states, killed = _states(src)
+    states, killed, reserved, checkpoint = _states(src)
     legs = data.positions(books)
     uses = status.desk_uses(ui.config(), books.to_dict("records"), legs.to_dict("records"))
     checks = data.statuses(store)
@@ -86,20 +96,22 @@ def body() -> None:
     table["drawdown"] = [f"{float(v) * 100:.2f}%" for v in table["drawdown"]]
     st.dataframe(table, hide_index=True, width="stretch")
 
-    st.subheader("Positions")
+    st.subheader("Positions: filled, reserved and the worst case")
     with ui.section("positions"):
-        if legs.empty:
-            st.caption("no open position")
+        table = status.exposure(legs.to_dict("records"), reserved)
+        if not table:
+            st.caption("no open position or order")
         else:
-            shown = legs.copy()
-            for k in ("market_value", "unrealized_pnl", "realized_pnl"):
-                shown[k] = [ui.money(v) for v in shown[k]]
-            for k in ("quantity", "avg_cost", "mark"):
-                shown[k] = [ui.money(v, 6) for v in shown[k]]
-            st.dataframe(shown, hide_index=True, width="stretch")
+            st.dataframe(
+                [{k: v if k in ("bot_id", "symbol") else
+                  ui.money(v, 2 if k.endswith(("value", "pnl")) else 6)
+                  for k, v in row.items()} for row in table],
+                hide_index=True, width="stretch",
+            )  # fmt: skip
         st.caption(
-            "Reserved exposure (open orders) is risk's own view: `desk positions` shows it "
-            "beside the filled positions while the desk runs."
+            f"Reserved: risk's own view in the desk core's checkpoint `{checkpoint}`"
+            if checkpoint
+            else "Reserved exposure: no desk-core checkpoint in PostgreSQL yet (filled only)."
         )
 
     left, right = st.columns([3, 2])
@@ -152,8 +164,8 @@ def body() -> None:
         blotter["ts_event"] = [ui.when(x) for x in blotter["ts_event"]]
         st.dataframe(blotter, hide_index=True, width="stretch")
     st.caption(
-        "Kill switch: `desk kill --all --reason ...` (typed, audited); "
-        "`desk resume ... --confirm` lifts it."
+        'Kill switch: `desk kill --reason "..." [--scope bot:<id>]` (recorded and '
+        "audited); `desk resume --confirm ...` lifts it."
     )
 
 

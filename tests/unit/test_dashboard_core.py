@@ -74,3 +74,20 @@ def test_regime_bands_are_contiguous_runs_and_the_heatmap_is_year_by_month() -> 
     hm = fig.data[0]
     assert list(hm.y) == ["2022", "2023"] and hm.z[0][11] == -1.0 and hm.z[1][0] == 2.0
     assert hm.z[1][2] is None and hm.z[1][1] is None  # no return, no month: no cell
+
+
+def test_exposure_puts_risks_reserved_orders_beside_the_filled_position() -> None:
+    legs = [{"bot_id": "a", "venue": "v", "symbol": "X", "quantity": "2", "mark": "10",
+             "market_value": "20", "unrealized_pnl": "1"}]  # fmt: skip
+    reserved = {
+        ("a", "v:X"): {"buys": "3", "sells": "1"},
+        ("b", "v:Y"): {"buys": "0", "sells": "4"},
+        ("c", "v:Z"): {"buys": "0", "sells": "0"},
+    }
+    rows = {(r["bot_id"], r["symbol"]): r for r in status.exposure(legs, reserved)}
+    assert set(rows) == {("a", "v:X"), ("b", "v:Y")}  # nothing held, nothing open: no row
+    a = rows[("a", "v:X")]
+    assert (a["filled"], a["open_buys"], a["open_sells"], a["worst_case"]) == (2, 3, 1, 5)
+    assert a["worst_case_value"] == 50  # every open buy filled, at the mark
+    b = rows[("b", "v:Y")]
+    assert b["worst_case"] == 4 and b["worst_case_value"] is None  # no mark held: unknown
