@@ -5,7 +5,8 @@ desk's 1-minute events, side by side, against the 2 s a page may take.
 
 The three Binance.US files in ../shared/data go through the in-process engine (the
 reference bots) and every event it produces is written through the ClickHouse sink
-into a fresh data dir's chDB (the tables and code path of the running desk), once for
+into a fresh data dir's chDB (the tables and code path of the running desk), with the
+run recorded as a backtest (the backtest review page's data), once for
 one day and once for ``--days`` (the recorded window is 21 days: three weeks of the
 "month of 1-minute events" the issue asks for). Each store is seeded in a process of
 its own (chDB: one data path per process), then every page is rendered ``REPEAT``
@@ -39,18 +40,21 @@ BUDGET_S = 2.0
 
 def seed(data_dir: Path, days: int) -> dict[str, Any]:
     """The engine's events of ``days`` recorded days in ``data_dir``'s analytics store."""
+    from analytics.backtest.records import summary, table_rows
+    from analytics.backtest.run import run_backtest
     from analytics.store import migrate
+    from connectors.clickhouse.backtests import save
     from connectors.clickhouse.sink import ClickHouseSink
     from connectors.clickhouse.store import DirectStore
     from connectors.feeds.files import read_files
     from streams.config import load_config
-    from streams.engine import Engine
     from streams.runtime.clickhouse import connect
 
     bars = read_files(sorted(CRYPTO.glob("binanceus_BTC*_1m_*.csv"))).bars
     bars = [b for b in bars if b["open_time"] < bars[0]["open_time"] + days * DAY_MS]
     t0 = time.perf_counter()
-    out = Engine.for_desk(load_config(), wire=True).run(bars)
+    run = run_backtest(load_config(), bars)  # the desk graph's events, and a backtest
+    out = run.out
     t_engine = time.perf_counter() - t0
     per_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for topic, _key, event in out.events:
@@ -65,6 +69,7 @@ def seed(data_dir: Path, days: int) -> dict[str, Any]:
             _n, rejected = sink.write(topic, events[i : i + 5000])
             if rejected:
                 raise SystemExit(f"{topic}: {len(rejected)} rejected: {rejected[0].error}")
+    save(sink.store, list(table_rows(summary(run, bars, ["binanceus 1m"]), run)))
     client.close()
     return {
         "days": days,

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from streams.cli import context
 from streams.cli.audit import register_audit
+from streams.cli.backup import register_backup
 from streams.cli.catalog import register_catalog
 from streams.cli.db import register_db
 from streams.cli.dq import register_dq
@@ -53,6 +54,7 @@ register_db(app)  # db migrate
 register_audit(app)  # audit verify / show
 register_parity(app)  # parity report
 register_prune(app)  # prune --older-than
+register_backup(app)  # backup, restore
 
 # command groups that live with their concern, named by path as the topology names cores
 # (``streams/`` imports no concern): ``module:function(app)``
