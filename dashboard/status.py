@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 STALE_AFTER_S = 15 * 60  # a status older than this (ingest wall clock) is stale
-BAD_WORDS = {"CRITICAL", "ERROR", "FAIL", "BREACH", "DEGRADED"}
-HALTED = {"HALTED", "KILLED", "REDUCE_ONLY", "FAIL_CLOSED"}
+BAD_WORDS = {"CRITICAL", "WARNING", "ERROR", "FAIL"}  # recon / dq severities, parity status
+HALTED = {"HALTED"}  # risk's trading states: ACTIVE, REDUCING (attention), HALTED
 
 
 def dec(x: Any) -> Decimal | None:
@@ -107,7 +107,8 @@ def safety(
         )
     stop = [f"{b} is killed" for b in sorted(killed)]
     stop += [f"{b} is {s}" for b, s in sorted(states.items()) if s in HALTED and b not in killed]
-    attention = []
+    attention = [f"{b} is REDUCING (no new exposure)" for b, s in sorted(states.items())
+                 if s == "REDUCING"]  # fmt: skip
     for s in statuses:
         word = str(s.get("status") or "")
         fresh = freshness(s.get("last_ingest"), now_ms)

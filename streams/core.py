@@ -41,7 +41,7 @@ from connectors.retry import until_done
 from streams.engine import Engine, Output, load
 from streams.incarnation import offsets_valid
 from streams.kafka import EventProducer
-from streams.metrics import EVENTS_IN, EVENTS_OUT, child
+from streams.metrics import EVENTS_IN, EVENTS_OUT, PROCESSING, child, observe
 from streams.topics import key_of
 from streams.topology import NODES, core_agent
 from streams.writebehind import Checkpointer
@@ -162,6 +162,7 @@ class CoreShell:
             msg = event.message
             where = f"{msg.topic}/{msg.partition}"
             if self.offsets.get(where, -1) < msg.offset:  # else re-delivered: in the state
+                t0 = time.perf_counter()
                 out = self.engine.out = Output()
                 try:
                     if self.engine.takes(topic, event.value):
@@ -179,6 +180,9 @@ class CoreShell:
                     child(EVENTS_IN, node, t).inc(n)
                 for (node, t), n in out.emitted.items():
                     child(EVENTS_OUT, node, t).inc(n)
+                for t, _key, ev in out.events:
+                    observe(t, ev)
+                child(PROCESSING, NAME).observe(time.perf_counter() - t0)
                 self.offsets[where] = msg.offset
                 self.desk.progressed(NAME, int(event.value.get("ts_event") or 0))
             if self.saver is None:  # nothing to save: acked once its events are sent

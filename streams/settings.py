@@ -68,6 +68,10 @@ class DeskSettings(BaseSettings):
     )
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 = any free.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port; 0 = off.")
+    metrics_address: str = Field(
+        "127.0.0.1",
+        description="Address /metrics, /healthz, /readyz bind (0.0.0.0 in a container).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("topic_prefix")

@@ -33,7 +33,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connectors.retry import until_done
-from streams.metrics import EVENTS_IN, EVENTS_OUT, SINK_RETRIES, SINK_ROWS, child
+from streams.metrics import (
+    EVENTS_IN,
+    EVENTS_OUT,
+    PROCESSING,
+    SINK_BATCH,
+    SINK_RETRIES,
+    SINK_ROWS,
+    SINK_WRITE_SECONDS,
+    child,
+    observe,
+)
 from streams.redact import error_text
 from streams.topics import key_of
 from streams.topology import BY_NAME, DEADLETTER
@@ -109,6 +119,7 @@ class NodeShell:
 
     async def apply(self, topic: str, event: Any) -> None:
         child(EVENTS_IN, self.name, topic).inc()
+        t0 = time.perf_counter()
         ctx = _Emitted()
         try:
             await self._run(self.node.handle, topic, event.value, ctx)
@@ -119,11 +130,13 @@ class NodeShell:
             else:
                 log.error("%s failed on %s: %s", self.name, topic, error_text(exc))
         await self.publish(ctx)  # what it made before failing still goes out
+        child(PROCESSING, self.name).observe(time.perf_counter() - t0)
 
     async def publish(self, ctx: _Emitted) -> None:
         for out_topic, out in ctx.events:
             await self.desk.topics[out_topic].send(key=key_of(out_topic, out).encode(), value=out)
             child(EVENTS_OUT, self.name, out_topic).inc()
+            observe(out_topic, out)
 
 
 def serve(desk: Any, name: str, node: Any) -> NodeShell:
@@ -167,8 +180,12 @@ def serve_batches(desk: Any, name: str, writer: BatchWriter) -> None:
 def _batches(desk: Any, name: str, topic: str, agent: str | None, writer: BatchWriter) -> None:
     retried = SINK_RETRIES.labels(name, topic).inc
 
+    batch_rows, write_s = SINK_BATCH.labels(name, topic), SINK_WRITE_SECONDS.labels(name, topic)
+
     async def write(events: list[Any]) -> None:
         values = [e.value for e in events]
+        batch_rows.observe(len(values))
+        t0 = time.perf_counter()
         written, refused = await until_done(
             f"{name} write ({topic})",
             lambda: writer.write(topic, values),
@@ -182,6 +199,7 @@ def _batches(desk: Any, name: str, topic: str, agent: str | None, writer: BatchW
             await desk.dead_letter_event(events[r.index], agent=name, error=r.error,
                                          kind=getattr(r, "kind", "sink"))  # fmt: skip
         SINK_ROWS.labels(name, topic).inc(written)
+        write_s.observe(time.perf_counter() - t0)
 
     # write-behind: a stalled store holds rows here (bounded), not the consumer every agent shares
     rows = RowBuffer(f"{name}-{topic}", write, batch=writer.batch)

@@ -28,6 +28,7 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
     async def _mark_ready(sender: Any, **kwargs: Any) -> None:
         # the supervisor (desk up) waits for this file: partitions assigned, tables recovered
         ready.write_text(str(os.getpid()))
+        metrics.mark_ready()  # /readyz
 
     status_path = run_dir / f"{settings.topic_prefix}agents{suffix}.json"
 
@@ -37,13 +38,35 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
         tmp = status_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(desk.status()))
         tmp.replace(status_path)
+        _consumer_lag(desk.app.consumer)
 
     @desk.app.on_before_shutdown.connect
     async def _flush(sender: Any, **kwargs: Any) -> None:
         # a graceful stop writes what the stores are owed (bounded; the rest is re-delivered)
+        metrics.mark_ready(False)
         for w in desk.writers:
             await w.flush(timeout_s=5.0)
 
-    metrics.serve(settings.metrics_port if settings.worker_index == 0 else 0)
+    # each worker its own port on one machine (desk up --workers N); in compose each
+    # container has its own address and every worker serves the same port
+    port = settings.metrics_port + settings.worker_index if settings.metrics_port else 0
+    metrics.serve(port, settings.metrics_address)
     worker = faust.Worker(desk.app, loglevel=settings.log_level, redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()  # installs its own signal handlers; stops cleanly
+
+
+def _consumer_lag(consumer: Any) -> None:
+    """Per assigned partition: the broker's high water mark less the committed offset."""
+    try:
+        assigned = consumer.assignment()
+    except Exception:  # not started / rebalancing: no lag to tell yet
+        return
+    for tp in assigned:
+        try:
+            high = consumer.highwater(tp)
+        except Exception:
+            continue
+        if high is None:
+            continue
+        done = consumer._committed_offset.get(tp) or 0
+        metrics.child(metrics.CONSUMER_LAG, tp.topic, str(tp.partition)).set(max(0, high - done))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import pytest
@@ -89,6 +90,22 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     assert metrics[("desk_events_out_total", "data-quality", "market.bars.clean", None)] >= 100
     assert metrics[("desk_dead_letters_total", "decoder", "market.bars", "decode")] >= 2
     assert metrics[("desk_dead_letters_total", "data-quality", "market.bars", "validation")] >= 1
+    # and how it is: alive, ready, how long an input takes, how fresh each stream is, what
+    # its consumer has left, what its sinks write (issue 19, point 4)
+    port = stack_settings.metrics_port
+    for path, body in (("/healthz", b"ok\n"), ("/readyz", b"ready\n")):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            assert resp.status == 200 and resp.read() == body
+    got = _samples(port)
+    assert got[("desk_processing_seconds_count", (("agent", "desk-core"),))] >= 101
+    stream = (("stream", "itest:E2E/A"),)
+    assert 0 < time.time() - got[("desk_stream_last_seen_timestamp_seconds", stream)] < 600
+    last = max(b["ts_event"] for b in first + after)
+    assert got[("desk_stream_event_time_seconds", stream)] == last / 1000
+    assert any(n == "desk_consumer_lag" and dict(lb)["topic"].endswith("market.bars")
+               for n, lb in got)  # fmt: skip
+    assert got[("desk_sink_batch_rows_count",
+                (("agent", "sink-clickhouse"), ("topic", "market.bars.clean")))] >= 1  # fmt: skip
 
 
 def _scrape(port: int) -> dict[tuple, float]:
@@ -103,3 +120,17 @@ def _scrape(port: int) -> dict[tuple, float]:
                 key = (s.name, s.labels.get("agent"), s.labels.get("topic"), s.labels.get("kind"))
                 out[key] = s.value
     return out
+
+
+def _samples(port: int) -> dict[tuple, float]:
+    """Every desk_ sample: (name, sorted labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("desk_")
+    }

@@ -51,6 +51,9 @@ def test_limit_uses_measure_the_latest_books_against_each_configured_limit() -> 
         ({"a": "ACTIVE"}, set(), [{**FRESH, "status": "CRITICAL"}], 0, "ATTENTION",
          "parity: CRITICAL"),
         ({"a": "ACTIVE"}, set(), [FRESH], 2, "ATTENTION", "2 CRITICAL alert(s)"),
+        ({"a": "REDUCING"}, set(), [FRESH], 0, "ATTENTION", "a is REDUCING"),
+        ({"a": "ACTIVE"}, set(), [{**FRESH, "status": "WARNING"}], 0, "ATTENTION",
+         "parity: WARNING"),
     ],
 )  # fmt: skip
 def test_is_it_safe(states, killed, checks, critical, level, says) -> None:
