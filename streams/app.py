@@ -306,6 +306,10 @@ def create_app(
     import agents
 
     register_codecs()
+    if settings.schema_registry_url:
+        from streams.schema_registry import configure
+
+        configure(settings)
     app_id = f"{settings.topic_prefix}{settings.app_id}"
     app = faust.App(app_id, **faust_settings(settings, bootstrap))
     faust_transport.install(app, settings.broker_fetch_wait_ms)

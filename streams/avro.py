@@ -6,6 +6,10 @@ its own schema and no registry server is needed. Decoding resolves the writer
 schema by fingerprint among every committed version and reads it with the
 *current* schema of the same type: old recorded events keep decoding after a
 (backward-compatible) schema change.
+
+With a schema registry server configured (``use_remote``, ``streams.schema_registry``)
+messages are written in the registry's wire format instead (``00`` + schema id + body)
+so Redpanda Console and Kafka tools decode them; the decoder reads both framings.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class SchemaRegistry:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.remote: Any = None  # streams.schema_registry.RemoteSchemas, when configured
         self._current: dict[str, SchemaVersion] = {}
         self._by_fp: dict[bytes, SchemaVersion] = {}
         for path in sorted(root.glob("*.avsc")):
@@ -99,27 +104,47 @@ class SchemaRegistry:
         except KeyError:
             raise DecodeError(f"unknown schema fingerprint {fp.hex()}") from None
 
+    def use_remote(self, remote: Any) -> None:
+        """Write in a registry's wire format from now on (``None``: single-object again)."""
+        self.remote = remote
+
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
-        """Encode ``record`` with the current schema of ``name`` (single-object)."""
+        """Encode ``record`` with the current schema of ``name`` (single-object, or the
+        registry's wire format when one is configured)."""
         version = self.current(name)
-        return encode_with(version, record)
+        if self.remote is None:
+            return encode_with(version, record)
+        from streams.schema_registry import frame
+
+        body = encode_with(version, record)[HEADER_LEN:]
+        return frame(self.remote.id_for(version), body)
 
     def decode(self, data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Decode a single-object message into (type name, record) with the current reader."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise DecodeError(f"expected bytes, got {type(data).__name__}")
         data = bytes(data)
-        if len(data) < HEADER_LEN or data[:2] != MAGIC:
+        if len(data) >= 5 and data[:1] == b"\x00":  # the registry's wire format
+            schema_id = int.from_bytes(data[1:5], "big")
+            if self.remote is None:
+                raise DecodeError(
+                    f"not an Avro single-object message (starts with {data[:4].hex()}): in a "
+                    f"schema registry's framing (schema id {schema_id}), and no registry is "
+                    "configured (DESK_SCHEMA_REGISTRY_URL)"
+                )
+            writer, start = self.remote.version_for(schema_id, self), 5
+        elif len(data) >= HEADER_LEN and data[:2] == MAGIC:
+            writer, start = self.by_fingerprint(data[2:HEADER_LEN]), HEADER_LEN
+        else:
             raise DecodeError(
                 f"not an Avro single-object message (starts with {data[:4].hex() or 'nothing'})"
             )
-        writer = self.by_fingerprint(data[2:HEADER_LEN])
         if expect is not None and writer.name != expect:
             raise DecodeError(f"expected a {expect} event, got {writer.name}")
         reader = self._current.get(writer.name)
         if reader is None:
             raise DecodeError(f"event type {writer.name} is no longer in the catalog")
-        body = io.BytesIO(data[HEADER_LEN:])
+        body = io.BytesIO(data[start:])
         try:
             record = fastavro.schemaless_reader(
                 body,
@@ -128,7 +153,7 @@ class SchemaRegistry:
             )
         except Exception as exc:  # fastavro raises many types on garbage
             raise DecodeError(f"bad {writer.name} body: {type(exc).__name__}: {exc}") from None
-        if body.tell() != len(data) - HEADER_LEN:
+        if body.tell() != len(data) - start:
             raise DecodeError(f"trailing bytes after a {writer.name} body")
         return writer.name, record
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from connectors.postgres.checkpoint import AgentCheckpoint
 from connectors.retry import until_done
+from streams.avro import AvroError
 from streams.engine import Engine, Output, load
 from streams.incarnation import offsets_valid
 from streams.kafka import EventProducer
@@ -172,7 +173,7 @@ class CoreShell:
                 except Exception as exc:  # a bug must not stop the desk: keep the input
                     await self.desk.dead_letter_event(event, agent=NAME, error=exc,
                                                       kind="processing")  # fmt: skip
-                await self._publish(out)
+                await self._publish(out, event)
                 for keeper in self.keepers:  # a command applied: durable before what follows
                     await keeper.settle()
                 await self._dead_letters(event, out)
@@ -191,9 +192,20 @@ class CoreShell:
             else:
                 await self.saver.applied([event])
 
-    async def _publish(self, out: Output) -> None:
+    async def _publish(self, out: Output, cause: Any = None) -> None:
         for topic, key, ev in out.events:
-            self.producer.send(topic, key, ev)
+            try:
+                self.producer.send(topic, key, ev)
+            except AvroError as exc:  # an output its schema cannot carry: said, not a crash
+                # loop (the input would come back after a restart and fail the same way)
+                if cause is None:  # a timer's output: no input to keep, the log says it
+                    log.error("desk core: output on %s not encodable: %s", topic, exc)
+                    continue
+                await self.desk.dead_letter_event(
+                    cause, agent=NAME, error=f"output on {topic} not encodable: {exc}",
+                    kind="encode",
+                )  # fmt: skip
+                continue
             self.outbox.append((topic, key, ev))
 
     async def _dead_letters(self, event: Any, out: Output) -> None:

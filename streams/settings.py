@@ -38,6 +38,11 @@ class DeskSettings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Kafka bootstrap servers (host:port,...); unset = embedded Tansu."
     )
+    schema_registry_url: str | None = Field(
+        None,
+        description="A schema registry (Redpanda's, Confluent's): events are written in its"
+        " wire format; unset = Avro single-object encoding. Both are always read.",
+    )
     broker_fetch_wait_ms: int = Field(
         50,
         ge=1,

@@ -43,6 +43,14 @@ def _q(x: Decimal) -> Decimal:
     return x.quantize(Q18)
 
 
+def _fit(x: Decimal) -> Decimal:
+    """A figure as the snapshot carries it: exact, unless a product of a quantity and a
+    price has more than 18 decimal places (the events' scale), then rounded to 18 (half
+    even); the books themselves stay exact."""
+    exp = x.as_tuple().exponent
+    return _q(x) if isinstance(exp, int) and exp < -18 else x
+
+
 @dataclass
 class Position:
     venue: str
@@ -262,24 +270,24 @@ class Portfolio:
             "bot_id": bot_id,
             "quote_currency": b.quote_currency,
             "trading_day": b.day or trading_day(ts_ms),
-            "cash": b.cash,
-            "equity": equity,
-            "peak_equity": b.peak_equity,
+            "cash": _fit(b.cash),
+            "equity": _fit(equity),
+            "peak_equity": _fit(b.peak_equity),
             "drawdown": drawdown,
-            "realized_pnl": b.realized,
-            "unrealized_pnl": b.unrealized(),
-            "daily_pnl": equity - b.day_start_equity,
-            "fees": b.fees,
+            "realized_pnl": _fit(b.realized),
+            "unrealized_pnl": _fit(b.unrealized()),
+            "daily_pnl": _fit(equity - b.day_start_equity),
+            "fees": _fit(b.fees),
             "positions": [
                 {
                     "venue": p.venue,
                     "symbol": p.symbol,
-                    "quantity": p.quantity,
+                    "quantity": _fit(p.quantity),
                     "avg_cost": _q(p.basis / p.quantity) if p.quantity else ZERO,
                     "mark": p.mark,
-                    "market_value": p.market_value(),
-                    "unrealized_pnl": p.unrealized(),
-                    "realized_pnl": p.realized,
+                    "market_value": _fit(p.market_value()),
+                    "unrealized_pnl": _fit(p.unrealized()),
+                    "realized_pnl": _fit(p.realized),
                 }
                 for _k, p in sorted(b.positions.items())
             ],

@@ -20,7 +20,12 @@ err = console(stderr=True)
 
 
 def settings() -> DeskSettings:
-    return load_settings()
+    loaded = load_settings()
+    if loaded.schema_registry_url:  # events this command writes go in the registry's framing
+        from streams.schema_registry import configure
+
+        configure(loaded)
+    return loaded
 
 
 def checked_settings() -> DeskSettings:

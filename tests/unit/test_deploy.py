@@ -132,6 +132,7 @@ def test_every_variable_is_provided_and_every_port_matches_its_service() -> None
     assert _hostport(pg) == ("postgres", 5432)
     registry = services["console"]["environment"]["KAFKA_SCHEMAREGISTRY_URLS"]
     assert _hostport(registry)[1] == 8081 and "internal://0.0.0.0:8081" in redpanda
+    assert env["DESK_SCHEMA_REGISTRY_URL"] == registry  # the desk writes what Console reads
     # metrics: the port the workers serve is the one Prometheus scrapes and the check asks
     port = int(env["DESK_METRICS_PORT"])
     prom = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())

@@ -129,3 +129,23 @@ def test_books_survive_a_restart_through_their_table_state() -> None:
         q.on_fill(fill("SELL", "1", "97", "0.1", t=T0 + DAY_MS + 20, n=2))
     assert restored.snapshot("b1", T0 + DAY_MS + 30) == p.snapshot("b1", T0 + DAY_MS + 30)
     assert p.snapshot("b1", T0 + 5)["ts_event"] == T0 + DAY_MS + 30  # never back in time
+
+
+def test_a_product_finer_than_the_event_scale_is_rounded_in_the_snapshot_not_a_crash() -> None:
+    """A quantity with 12 decimals at a price with 8 gives a value with 20: the snapshot
+    carries it at the events' 18 (half even) and encodes; the books stay exact (the
+    control-plane drill once crash-looped the desk core on exactly this)."""
+    p = book()
+    p.on_fill(fill("BUY", "0.123456789012", "23140.48123457", n=1))
+    p.on_mark(bar(23141.12345679, T0 + 60_000))
+    snap = p.snapshot("b1", T0 + 60_000)
+    exact = p.books["b1"].positions["v:BTC/USD"].market_value()
+    assert exact.as_tuple().exponent < -18  # the books keep the exact product
+    pos = snap["positions"][0]
+    assert pos["market_value"] == exact.quantize(Decimal("1e-18"))
+    assert snap["equity"].as_tuple().exponent >= -18
+    _name, back = registry().decode(registry().encode("PortfolioSnapshot", snap))
+    assert back["positions"][0]["market_value"] == pos["market_value"]
+    small = book()  # a figure already within the scale is carried as it is
+    small.on_fill(fill("BUY", "1", "100", n=1))
+    assert str(small.snapshot("b1", T0)["cash"]) == str(START - 100)
