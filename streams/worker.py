@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 from typing import Any
@@ -38,7 +40,13 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
         tmp = status_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(desk.status()))
         tmp.replace(status_path)
-        _consumer_lag(desk.app.consumer)
+
+    @desk.app.timer(5.0)
+    async def _lag() -> None:
+        # the broker's end offsets: its own timer, bounded, so a slow answer never holds
+        # the status file back
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_consumer_lag(desk.app.consumer), timeout=3.0)
 
     @desk.app.on_before_shutdown.connect
     async def _flush(sender: Any, **kwargs: Any) -> None:
@@ -55,18 +63,20 @@ def run_worker(settings: DeskSettings, bootstrap: str) -> None:
     worker.execute_from_commandline()  # installs its own signal handlers; stops cleanly
 
 
-def _consumer_lag(consumer: Any) -> None:
-    """Per assigned partition: the broker's high water mark less the committed offset."""
+async def _consumer_lag(consumer: Any) -> None:
+    """Per assigned partition: the broker's end offset less what the group committed
+    (or, before a commit, what this worker has read)."""
     try:
-        assigned = consumer.assignment()
-    except Exception:  # not started / rebalancing: no lag to tell yet
+        assigned = list(consumer.assignment())
+        highs = await consumer.highwaters(*assigned) if assigned else {}
+    except Exception:  # rebalancing, the broker away: no lag to tell this round
         return
     for tp in assigned:
-        try:
-            high = consumer.highwater(tp)
-        except Exception:
-            continue
+        high = highs.get(tp)
         if high is None:
             continue
-        done = consumer._committed_offset.get(tp) or 0
+        done = consumer._committed_offset.get(tp)
+        if done is None:
+            read = consumer._read_offset.get(tp)
+            done = 0 if read is None else read + 1
         metrics.child(metrics.CONSUMER_LAG, tp.topic, str(tp.partition)).set(max(0, high - done))

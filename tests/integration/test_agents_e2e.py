@@ -12,6 +12,7 @@ from streams.avro import registry
 from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
 from streams.schema_history import sample_record
 from streams.topics import stream_key
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -102,10 +103,11 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     assert 0 < time.time() - got[("desk_stream_last_seen_timestamp_seconds", stream)] < 600
     last = max(b["ts_event"] for b in first + after)
     assert got[("desk_stream_event_time_seconds", stream)] == last / 1000
-    assert any(n == "desk_consumer_lag" and dict(lb)["topic"].endswith("market.bars")
-               for n, lb in got)  # fmt: skip
-    assert got[("desk_sink_batch_rows_count",
-                (("agent", "sink-clickhouse"), ("topic", "market.bars.clean")))] >= 1  # fmt: skip
+    wait_for(lambda: any(n == "desk_consumer_lag" and dict(lb)["topic"].endswith("market.bars")
+                         for n, lb in _samples(port)), "the consumer lag gauge", 60)  # fmt: skip
+    batches = ("desk_sink_batch_rows_count",
+               (("agent", "sink-clickhouse"), ("topic", "market.bars.clean")))  # fmt: skip
+    wait_for(lambda: _samples(port).get(batches, 0) >= 1, "a sink batch in the metrics", 60)
 
 
 def _scrape(port: int) -> dict[tuple, float]:
