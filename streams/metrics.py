@@ -159,20 +159,18 @@ def observe(topic: str, event: Mapping[str, Any]) -> None:
         child(STREAM_SEEN, stream).set(now)
         child(STREAM_EVENT_TIME, stream).set(int(event.get("ts_event") or 0) / 1000)
     elif topic == "risk.decisions":
-        bot, state = str(event.get("bot_id")), str(event.get("trading_state"))
-        before = _STATES.get(bot)
-        if before != state:
-            if before is not None:
-                child(TRADING_STATE, bot, before).set(0)
-            child(TRADING_STATE, bot, state).set(1)
-            _STATES[bot] = state
+        _one_hot(TRADING_STATE, _STATES, str(event.get("bot_id")), str(event.get("trading_state")))
     elif topic in _CHECKS:
         check, field = _CHECKS[topic]
-        word = str(event.get(field) or "")
-        before = _CHECK_WORD.get(check)
-        if before != word:
-            if before is not None:
-                child(CHECK_STATUS, check, before).set(0)
-            child(CHECK_STATUS, check, word).set(1)
-            _CHECK_WORD[check] = word
+        _one_hot(CHECK_STATUS, _CHECK_WORD, check, str(event.get(field) or ""))
         child(CHECK_SEEN, check).set(now)
+
+
+def _one_hot(gauge: Any, held: dict[str, str], key: str, word: str) -> None:
+    """``gauge{key, word}`` = 1 for the latest word of ``key``, its previous word set to 0."""
+    before = held.get(key)
+    if before != word:
+        if before is not None:
+            child(gauge, key, before).set(0)
+        child(gauge, key, word).set(1)
+        held[key] = word
