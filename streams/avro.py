@@ -114,10 +114,8 @@ class SchemaRegistry:
         version = self.current(name)
         if self.remote is None:
             return encode_with(version, record)
-        from streams.schema_registry import frame
-
-        body = encode_with(version, record)[HEADER_LEN:]
-        return frame(self.remote.id_for(version), body)
+        body = encode_with(version, record)[HEADER_LEN:]  # the registry's wire format
+        return b"\x00" + self.remote.id_for(version).to_bytes(4, "big") + body
 
     def decode(self, data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Decode a single-object message into (type name, record) with the current reader."""

@@ -18,9 +18,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from streams.avro import SchemaVersion
 
-WIRE_MAGIC = b"\x00"
-WIRE_HEADER_LEN = 5
-
 
 class RemoteSchemas:
     """Schema ids for the desk's schema versions, both ways, cached (a registry is asked
@@ -77,10 +74,6 @@ class RemoteSchemas:
         with self._lock:
             self._by_id[schema_id] = version
         return version
-
-
-def frame(schema_id: int, body: bytes) -> bytes:
-    return WIRE_MAGIC + schema_id.to_bytes(4, "big") + body
 
 
 def configure(settings: Any) -> None:
