@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -325,7 +324,3 @@ def candles(
 
 def run_symbols(summary: dict[str, Any]) -> list[str]:
     return sorted({s.partition(":")[2] for s in summary.get("data", {}).get("streams", [])})
-
-
-def as_float(values: Sequence[Any]) -> list[float | None]:
-    return [None if v is None else float(v) for v in values]

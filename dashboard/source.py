@@ -22,12 +22,6 @@ class Sources:
     dsn: str | None
     mode: str  # "the running desk" | "the data dir (no desk running)" | "external stores"
     problems: list[str] = field(default_factory=list)
-    _stack: contextlib.ExitStack | None = None
-
-    def close(self) -> None:
-        if self._stack is not None:
-            self._stack.close()
-            self._stack = None
 
 
 def open_sources(settings: DeskSettings) -> Sources:
@@ -47,8 +41,8 @@ def open_sources(settings: DeskSettings) -> Sources:
         else "the data dir (no desk running)"
     )
     stack = contextlib.ExitStack()
-    atexit.register(stack.close)
-    src = Sources(settings, None, None, mode, _stack=stack)
+    atexit.register(stack.close)  # the stores stay open for the dashboard's life
+    src = Sources(settings, None, None, mode)
     try:
         src.store = stack.enter_context(analytics_store(settings))
         if mode == "the data dir (no desk running)":

@@ -23,8 +23,9 @@ class RemoteSchemas:
     """Schema ids for the desk's schema versions, both ways, cached (a registry is asked
     once per version and per id)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, url: str | None = None) -> None:
         self.client = client
+        self.url = url
         self._ids: dict[bytes, int] = {}
         self._by_id: dict[int, SchemaVersion] = {}
         self._lock = threading.Lock()
@@ -33,7 +34,7 @@ class RemoteSchemas:
     def connect(cls, url: str) -> RemoteSchemas:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        return cls(SchemaRegistryClient({"url": url}))
+        return cls(SchemaRegistryClient({"url": url}), url)
 
     def id_for(self, version: SchemaVersion) -> int:
         """Register ``version`` (idempotent on the registry) and return its id."""
@@ -83,6 +84,4 @@ def configure(settings: Any) -> None:
     url = getattr(settings, "schema_registry_url", None)
     current = registry().remote
     if url and getattr(current, "url", None) != url:
-        remote = RemoteSchemas.connect(url)
-        remote.url = url  # type: ignore[attr-defined]
-        registry().use_remote(remote)
+        registry().use_remote(RemoteSchemas.connect(url))

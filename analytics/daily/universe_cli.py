@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from analytics.daily import universe as universe_mod
 from analytics.daily.universe import EXAMPLE, Report
 from streams.cli import context
 from streams.cli.options import JsonOpt
@@ -26,7 +27,7 @@ OutOpt = Annotated[
 ]
 
 
-def _report(path: Path, data: list[Path] | None) -> Report:
+def _report(path: Path, data: list[Path] | None) -> tuple[universe_mod.UniverseFile, Report]:
     from analytics.daily import universe
 
     uf = universe.read(path)
@@ -40,7 +41,7 @@ def _report(path: Path, data: list[Path] | None) -> Report:
             for r in parse(read_raw(f)):
                 if r.symbol in fetch and r.adj_close is not None:
                     last[r.symbol] = max(last.get(r.symbol, r.day), r.day)
-    return universe.check(uf, last)
+    return uf, universe.check(uf, last)
 
 
 def _say(report: Report, where: Path) -> None:
@@ -76,7 +77,7 @@ def validate_cmd(
     """
     from analytics.daily.universe import write_report
 
-    report = _report(file, data)
+    _uf, report = _report(file, data)
     where = write_report(report, out or context.settings().data_path / "reports")
     if json_out:
         context.print_json({**report.to_json(), "artifact": str(where)})
@@ -92,12 +93,12 @@ def import_cmd(file: FileArg = EXAMPLE, out: OutOpt = None, json_out: JsonOpt = 
     transaction; a failing file changes nothing, exit 1). Importing the same rows again
     changes nothing; each import that changes something is logged with what it changed.
     """
-    from analytics.daily.universe import read, write_report
+    from analytics.daily.universe import write_report
     from connectors.postgres.daily import import_universe
     from connectors.postgres.migrate import migrate
     from streams.runtime.access import postgres_dsn
 
-    report = _report(file, None)
+    uf, report = _report(file, None)
     where = write_report(report, out or context.settings().data_path / "reports")
     if report.status != "PASS":
         if json_out:
@@ -106,7 +107,6 @@ def import_cmd(file: FileArg = EXAMPLE, out: OutOpt = None, json_out: JsonOpt = 
             _say(report, where)
             context.err.print("[red]refused:[/] nothing imported", highlight=False)
         raise typer.Exit(1)
-    uf = read(file)
     with postgres_dsn(context.settings()) as dsn:
         migrate(dsn)
         done = import_universe(dsn, [i.to_json() for i in uf.rows], uf.sha256, str(file))
