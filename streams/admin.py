@@ -15,6 +15,7 @@ from confluent_kafka.admin import (
 
 from streams.errors import DeskError
 from streams.kafka import admin as admin_client
+from streams.settings import DeskSettings
 from streams.topics import CATALOG, ObservedTopic, TopicChange, TopicSpec, plan
 
 _WATCHED_CONFIGS = ("cleanup.policy", "retention.ms")
@@ -23,7 +24,7 @@ _WATCHED_CONFIGS = ("cleanup.policy", "retention.ms")
 def observe(
     admin: AdminClient, names: Iterable[str], timeout_s: float = 10.0
 ) -> dict[str, ObservedTopic]:
-    """Partitions and watched configs of the named topics that exist."""
+    """Partitions, replicas and watched configs of the named topics that exist."""
     try:
         md = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
@@ -36,7 +37,9 @@ def observe(
     for res, fut in futures.items():
         entries = fut.result(timeout=timeout_s)
         config = {k: entries[k].value for k in _WATCHED_CONFIGS if k in entries}
-        out[res.name] = ObservedTopic(len(md.topics[res.name].partitions), config)
+        parts = md.topics[res.name].partitions.values()
+        replicas = min((len(p.replicas) for p in parts), default=None)
+        out[res.name] = ObservedTopic(len(parts), config, replicas)
     return out
 
 
@@ -45,15 +48,21 @@ def apply_topics(
     prefix: str = "",
     specs: Iterable[TopicSpec] = CATALOG,
     timeout_s: float = 10.0,
+    replication_factor: int = -1,
 ) -> list[TopicChange]:
-    """Create missing topics and fix drifted configs; idempotent. Returns the plan applied."""
+    """Create missing topics and fix drifted configs; idempotent. Returns the plan applied.
+
+    ``replication_factor`` -1 leaves it to the broker's default."""
     specs = list(specs)
     admin = admin_client(bootstrap, timeout_s)
     names = [prefix + s.name for s in specs]
-    changes = plan(specs, observe(admin, names, timeout_s), prefix)
+    changes = plan(specs, observe(admin, names, timeout_s), prefix, replication_factor)
     creates = [
         NewTopic(
-            c.topic, num_partitions=c.spec.partitions, replication_factor=-1, config=dict(c.config)
+            c.topic,
+            num_partitions=c.spec.partitions,
+            replication_factor=replication_factor,
+            config=dict(c.config),
         )
         for c in changes
         if c.action == "create"
@@ -86,8 +95,35 @@ def apply_topics(
     return changes
 
 
-def list_topics(bootstrap: str, prefix: str = "", timeout_s: float = 10.0) -> list[TopicChange]:
+def list_topics(
+    bootstrap: str,
+    prefix: str = "",
+    timeout_s: float = 10.0,
+    specs: Iterable[TopicSpec] = CATALOG,
+    replication_factor: int = -1,
+) -> list[TopicChange]:
     """The catalog compared with the broker, without changing anything."""
-    specs = list(CATALOG)
+    specs = list(specs)
     admin = admin_client(bootstrap, timeout_s)
-    return plan(specs, observe(admin, [prefix + s.name for s in specs], timeout_s), prefix)
+    observed = observe(admin, [prefix + s.name for s in specs], timeout_s)
+    return plan(specs, observed, prefix, replication_factor)
+
+
+def apply_desk_topics(bootstrap: str, settings: DeskSettings) -> list[TopicChange]:
+    """``apply_topics`` as the settings say: namespace, retention overrides, replicas."""
+    return apply_topics(
+        bootstrap,
+        settings.topic_prefix,
+        settings.catalog,
+        replication_factor=settings.topic_replication_factor,
+    )
+
+
+def list_desk_topics(bootstrap: str, settings: DeskSettings) -> list[TopicChange]:
+    """``list_topics`` as the settings say."""
+    return list_topics(
+        bootstrap,
+        settings.topic_prefix,
+        specs=settings.catalog,
+        replication_factor=settings.topic_replication_factor,
+    )

@@ -23,7 +23,7 @@ from streams.avro import registry
 from streams.config import DeskConfig, load_config
 from streams.deadletter import dead_letter_record
 from streams.incarnation import broker_incarnation
-from streams.kafka import event_time_s
+from streams.kafka import event_time_headers, event_time_s
 from streams.metrics import AGENT_PROGRESS, DEAD_LETTERS, child
 from streams.redact import install_log_redaction
 from streams.settings import DeskSettings
@@ -256,7 +256,9 @@ class DeskApp:
         log.warning(
             "dead-lettered %s[%s]@%s (%s): %s", logical, partition, offset, kind, record["error"]
         )
-        await self.topics["deadletter"].send(key=logical.encode(), value=record)
+        await self.topics["deadletter"].send(
+            key=logical.encode(), value=record, headers=event_time_headers(record["ts_event"])
+        )
 
     async def dead_letter_event(
         self, event: Any, *, agent: str, error: BaseException | str, kind: str
@@ -288,7 +290,8 @@ def faust_settings(settings: DeskSettings, bootstrap: str) -> dict[str, Any]:
         broker_rebalance_timeout=6.0,
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
-        topic_replication_factor=1,
+        # Faust's own topics (table changelogs): the desk's replicas, 1 on the broker default
+        topic_replication_factor=max(settings.topic_replication_factor, 1),
         topic_allow_declare=True,
         web_enabled=settings.worker_web_port != 0,
         web_port=settings.worker_web_port or 6066,

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.errors import ConfigError
 from streams.redact import redact_generic
+from streams.topics import TopicSpec, parse_retention, with_retention
 
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]*$")
 _KEY_PARAM = re.compile(r"(?i)(key)=(?!\*\*\*)[^&\s]+")
@@ -57,6 +58,18 @@ class DeskSettings(BaseSettings):
         description="ClickHouse URL (http[s]://... or chdb:///path); unset = chDB in data_dir.",
     )
     topic_prefix: str = Field("", description="Namespace for every topic (replays, tests).")
+    topic_replication_factor: int = Field(
+        -1,
+        ge=-1,
+        le=16,
+        description="Replicas of each topic the desk creates; -1 = the broker's default "
+        "(3 on a three-node Redpanda: a broker lost loses no event).",
+    )
+    topic_retention: str = Field(
+        "",
+        description="Per-topic retention over the catalog's, e.g. "
+        "'market.quotes=3d,fills=forever' (every name a catalog topic).",
+    )
     app_id: str = Field("deskplane", description="Faust app id (consumer group prefix).")
     broker_incarnation: str | None = Field(
         None,
@@ -86,6 +99,19 @@ class DeskSettings(BaseSettings):
             raise ValueError("only letters, digits, '.', '_' and '-' are allowed")
         return v
 
+    @field_validator("topic_replication_factor")
+    @classmethod
+    def _replicas(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("0 replicas keeps nothing: use -1 (the broker's default) or >= 1")
+        return v
+
+    @field_validator("topic_retention")
+    @classmethod
+    def _retention(cls, v: str) -> str:
+        parse_retention(v)  # a bad override is a one-line error at start, not at apply
+        return v
+
     @field_validator("broker_url")
     @classmethod
     def _strip_scheme(cls, v: str | None) -> str | None:
@@ -104,6 +130,11 @@ class DeskSettings(BaseSettings):
         """Where risk says whether its trading state is durable (its keeper writes it,
         ``desk status`` reads it)."""
         return self.data_path / "state" / f"{self.topic_prefix}risk-status.json"
+
+    @property
+    def catalog(self) -> tuple[TopicSpec, ...]:
+        """The topic catalog as this desk runs it: retention overrides applied."""
+        return with_retention(parse_retention(self.topic_retention))
 
     @property
     def embedded_broker(self) -> bool:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connectors.retry import until_done
+from streams.kafka import event_time_headers
 from streams.metrics import (
     EVENTS_IN,
     EVENTS_OUT,
@@ -134,7 +135,13 @@ class NodeShell:
 
     async def publish(self, ctx: _Emitted) -> None:
         for out_topic, out in ctx.events:
-            await self.desk.topics[out_topic].send(key=key_of(out_topic, out).encode(), value=out)
+            await self.desk.topics[out_topic].send(
+                key=key_of(out_topic, out).encode(),
+                value=out,
+                # produce time is the record's timestamp (what retention reads); event time
+                # rides in a header, as from every producer of the desk (streams.kafka)
+                headers=event_time_headers(out["ts_event"]) if "ts_event" in out else None,
+            )
             child(EVENTS_OUT, self.name, out_topic).inc()
             observe(out_topic, out)
 

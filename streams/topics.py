@@ -8,8 +8,9 @@ the plan (AdminClient I/O) lives in ``streams.admin``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 DAY_MS = 86_400_000
@@ -102,6 +103,35 @@ def key_of(topic: str, event: Mapping[str, Any]) -> str:
     return ":".join(str(event[KEY_FIELDS.get(part, part)]) for part in spec(topic).key.split(":"))
 
 
+_RETENTION_ITEM = re.compile(r"^\s*([A-Za-z0-9._-]+)\s*=\s*(?:(\d+)\s*d|(forever))\s*$")
+
+
+def parse_retention(text: str) -> dict[str, int | None]:
+    """Per-topic retention overrides, ``market.quotes=3d,fills=forever`` -> days (None =
+    forever). Every name must be a catalog topic: a typo must not pass for an override."""
+    out: dict[str, int | None] = {}
+    for item in filter(str.strip, text.split(",")):
+        m = _RETENTION_ITEM.match(item)
+        if m is None:
+            raise ValueError(f"{item.strip()!r}: expected TOPIC=<days>d or TOPIC=forever")
+        name, days, forever = m.groups()
+        if name not in BY_NAME:
+            raise ValueError(f"{name!r} is not in the topic catalog")
+        if not forever and int(days) < 1:
+            raise ValueError(f"{item.strip()!r}: retention must be at least 1d")
+        out[name] = None if forever else int(days)
+    return out
+
+
+def with_retention(
+    overrides: Mapping[str, int | None], specs: Iterable[TopicSpec] = CATALOG
+) -> tuple[TopicSpec, ...]:
+    """The catalog with retention replaced where the settings say (``parse_retention``)."""
+    return tuple(
+        replace(s, retention_days=overrides[s.name]) if s.name in overrides else s for s in specs
+    )
+
+
 def physical_name(name: str, prefix: str = "") -> str:
     """Topic name on the broker: the namespace prefix plus the catalog name."""
     return f"{prefix}{name}"
@@ -113,6 +143,7 @@ class ObservedTopic:
 
     partitions: int
     config: Mapping[str, str]
+    replicas: int | None = None  # the fewest replicas of any partition (None: not reported)
 
 
 @dataclass(frozen=True)
@@ -131,13 +162,18 @@ class TopicChange:
 
 
 def plan(
-    specs: Iterable[TopicSpec], observed: Mapping[str, ObservedTopic], prefix: str = ""
+    specs: Iterable[TopicSpec],
+    observed: Mapping[str, ObservedTopic],
+    prefix: str = "",
+    replication_factor: int = -1,
 ) -> list[TopicChange]:
     """Compare the catalog with the broker: what to create, what to alter, what is fine.
 
     Partition counts are never decreased (Kafka cannot); more partitions than
     the catalog is reported as ``drift`` and left alone. Fewer partitions is
     also ``drift``: adding partitions re-keys existing data, an operator decision.
+    Fewer replicas than ``replication_factor`` (-1: the broker's default, not
+    checked) is ``drift`` too: raising it moves data between brokers.
     """
     out: list[TopicChange] = []
     for s in specs:
@@ -158,6 +194,17 @@ def plan(
                     "drift",
                     f"{have.partitions} partitions on the broker, catalog says {s.partitions}"
                     " (left alone: changing partitions re-keys data)",
+                    s,
+                    {},
+                )
+            )
+        elif replication_factor > 0 and (have.replicas or replication_factor) < replication_factor:
+            out.append(
+                TopicChange(
+                    name,
+                    "drift",
+                    f"{have.replicas} replica(s) on the broker, settings say {replication_factor}"
+                    " (left alone: raising it is a partition reassignment)",
                     s,
                     {},
                 )

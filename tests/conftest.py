@@ -1,4 +1,11 @@
-"""Shared fixtures: the real embedded stack (Tansu, PostgreSQL, chDB) once per session."""
+"""Shared fixtures: the real embedded stack (Tansu, PostgreSQL, chDB) once per session.
+
+``DESK_TEST_BROKER_URL`` points the broker-using tests at an external broker (one
+that keeps its topics, as Redpanda does) instead of an embedded one each: every
+topic namespace then carries this run's tag, so a second run on the same broker
+never meets the first's topics. Tests that kill or restart the broker keep an
+embedded one of their own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +24,21 @@ from streams.settings import DeskSettings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_BROKER = os.environ.get("DESK_TEST_BROKER_URL", "").strip() or None
+RUN_TAG = uuid.uuid4().hex[:6]  # this test run's: its topic namespaces are its own
+
+
+def namespace(name: str) -> str:
+    """A topic prefix of this run's own (``op`` -> ``op-3fa2c1.``)."""
+    return f"{name.rstrip('.')}-{RUN_TAG}."
+
+
+def test_broker() -> dict[str, str]:
+    """Settings that put a test's stack on ``DESK_TEST_BROKER_URL`` when one is given."""
+    return {"broker_url": TEST_BROKER} if TEST_BROKER else {}
+
+
+test_broker.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def desk_config_file(directory: Path, **changes: object) -> Path:
@@ -41,7 +64,8 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> DeskSettings:
     dq["extra_streams"] = [*dq.get("extra_streams", []), "itest:*"]
     return load_settings(
         data_dir=data_dir,
-        topic_prefix="it.",
+        topic_prefix=namespace("it"),
+        **test_broker(),
         metrics_port=free_port(),
         config_file=desk_config_file(data_dir, bots=[], data_quality=dq),
     )
@@ -61,8 +85,12 @@ def stack(stack_settings: DeskSettings) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def bootstrap(stack: object) -> str:
-    return stack.broker.bootstrap  # type: ignore[attr-defined]
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    """A broker to talk to: the external one when given (no desk needed), else the
+    session stack's."""
+    if TEST_BROKER:
+        return TEST_BROKER
+    return request.getfixturevalue("stack").broker.bootstrap
 
 
 def run_desk(

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -88,7 +89,8 @@ def run_demo(
         "the demo window: bundled EUR/USD hourly and GOOG daily, the demo desk",
     )
     ds = open_dataset(dataset_dir)
-    run_id = "demo" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    # its own topic namespace: on a broker that keeps topics, runs never read each other
+    run_id = "demo" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(2)
     run_settings = load_settings(
         **{
             **settings.model_dump(exclude_unset=True),
@@ -137,8 +139,8 @@ def run_demo(
                 {topic: len(read_topic(bootstrap, topic, prefix, idle_s=0.5))},
             )
         on_stage("waiting for the analytics store and PostgreSQL")
-        rows = _wait_for_sinks(run_settings, {t: len(have[t]) for t in SINK_TABLES}, 120.0)
-        pg_fills = _postgres_fills(run_settings)
+        rows = _wait_for_sinks(run_settings, {t: _ids(have[t]) for t in SINK_TABLES}, 120.0)
+        pg_fills = _postgres_fills(run_settings, _ids(have["fills"]))
         health = [p.to_json() for p in stack.health()]
         v = verdict(
             ds,
@@ -250,30 +252,44 @@ def _caught_up(bootstrap: str, group: str, prefix: str, counts: dict[str, int]) 
     return [f"{t}: {got[t]} of {n} taken" for t, n in counts.items() if got[t] < n]
 
 
-def _wait_for_sinks(settings: DeskSettings, want: dict[str, int], timeout_s: float) -> dict:
-    """Each sink table's rows (FINAL: one per event id) once it holds what the broker holds
-    (bounded: what is there at the deadline is reported, and the check fails)."""
+def _ids(events: list[dict]) -> list[str]:
+    return [e["event_id"] for e in events]
+
+
+def _quoted(ids: list[str]) -> str:
+    return ", ".join("'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in ids)
+
+
+def _wait_for_sinks(settings: DeskSettings, want: dict[str, list[str]], timeout_s: float) -> dict:
+    """How many of this run's events (by id) each sink table holds, once it holds them all
+    (bounded: what is there at the deadline is reported, and the check fails). Counted by
+    this run's ids, not the table's rows: a data dir that kept an earlier run's events
+    (another demo, a desk on a durable broker) must not lend them to this one."""
     from streams.runtime.access import analytics_store
 
     deadline = time.monotonic() + timeout_s
+    sql = {
+        t: f"SELECT uniqExact(event_id) FROM {SINK_TABLES[t]} WHERE event_id IN ({_quoted(ids)})"
+        if ids
+        else None
+        for t, ids in want.items()
+    }
     with analytics_store(settings) as store:
         while True:
-            got = {
-                t: int(store.query(f"SELECT count() FROM {table} FINAL").rows[0][0])
-                for t, table in SINK_TABLES.items()
-            }
-            if all(got[t] >= want[t] for t in want) or time.monotonic() > deadline:
+            got = {t: int(store.query(q).rows[0][0]) if q else 0 for t, q in sql.items()}
+            if all(got[t] >= len(want[t]) for t in want) or time.monotonic() > deadline:
                 return {SINK_TABLES[t]: n for t, n in got.items()}
             time.sleep(1.0)
 
 
-def _postgres_fills(settings: DeskSettings) -> int:
+def _postgres_fills(settings: DeskSettings, ids: list[str]) -> int:
+    """How many of this run's fills (by id) the operational store holds."""
     import psycopg
 
     from streams.runtime.access import postgres_dsn
 
     with postgres_dsn(settings) as dsn, psycopg.connect(dsn, connect_timeout=5) as conn:
-        row = conn.execute("SELECT count(*) FROM fills").fetchone()
+        row = conn.execute("SELECT count(*) FROM fills WHERE event_id = ANY(%s)", (ids,)).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -42,7 +42,7 @@ register_replay(feed_app)  # feed replay
 register_live(feed_app)  # feed live
 
 # commands, then groups (typer lists them so), each in this order
-register_stack(app)  # up, status, worker, demo, drill
+register_stack(app)  # up, status, worker, broker, drill
 register_ops(app)  # positions, orders, kill, resume
 register_sql(app)  # sql (read-only, analytics store)
 register_recon(app)  # reconcile

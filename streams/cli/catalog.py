@@ -16,7 +16,6 @@ from rich.table import Table
 from streams.cli import context
 from streams.cli.options import JsonOpt
 from streams.display import desk_table, print_table
-from streams.topics import CATALOG
 
 topics_app = typer.Typer(help="The topic catalog on the broker.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The Avro event catalog (schemas/avro).", no_args_is_help=True)
@@ -76,10 +75,10 @@ def topics_apply(json_out: JsonOpt = False) -> None:
 
       $ desk topics apply  # needs: desk up
     """
-    from streams.admin import apply_topics
+    from streams.admin import apply_desk_topics
 
     settings = context.settings()
-    changes = apply_topics(context.bootstrap(settings), settings.topic_prefix, CATALOG)
+    changes = apply_desk_topics(context.bootstrap(settings), settings)
     rows = _topic_rows(changes)
     changed = sum(1 for c in changes if c.changes_anything)
     if json_out:
@@ -101,10 +100,10 @@ def topics_list(json_out: JsonOpt = False) -> None:
 
       $ desk topics list --json  # needs: desk up
     """
-    from streams.admin import list_topics
+    from streams.admin import list_desk_topics
 
     settings = context.settings()
-    rows = _topic_rows(list_topics(context.bootstrap(settings), settings.topic_prefix))
+    rows = _topic_rows(list_desk_topics(context.bootstrap(settings), settings))
     for r in rows:
         r["action"] = {"create": "missing", "alter": "drifted"}.get(r["action"], r["action"])
     if json_out:

@@ -1,8 +1,8 @@
-"""``desk up``, ``status``, ``worker``, ``demo`` and ``drill``: running a desk and checking it.
+"""``desk up``, ``status``, ``worker``, ``broker``, ``drill``: running a desk and checking it.
 
 ``up`` runs the whole stack in the foreground (embedded wherever no URL is set),
-``worker`` only the agents, ``status`` asks every part; ``demo`` and ``drill`` start
-a desk of their own on real bars, to show it and to break it.
+``worker`` only the agents, ``status`` asks every part, ``broker`` runs a broker that
+outlives desks; ``drill`` starts a desk of its own on real bars, to break it.
 """
 
 from __future__ import annotations
@@ -102,6 +102,61 @@ def worker() -> None:
     run_worker(settings, settings.broker_url)
 
 
+def broker(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 9092,
+    address: Annotated[str, typer.Option(help="Address to listen on and advertise.")] = (
+        "127.0.0.1"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a standalone broker (Tansu) in the foreground, outside any desk.
+
+    Desks pointed at it (DESK_BROKER_URL) come and go; its topics stay until it
+    stops, as on Redpanda, so each run keeps to its own topic namespace. Storage
+    is in memory: stopping it forgets every topic, and it comes back with a new
+    cluster id, so a desk knows its saved offsets mean nothing there. --json
+    prints one line (bootstrap, cluster id, pid, log) once it listens.
+
+    Examples:
+
+      $ desk broker --port 19092  # needs: port 19092 free
+    """
+    from streams.runtime.broker import EmbeddedBroker
+    from streams.runtime.proc import tcp_open
+
+    settings = context.checked_settings()
+    if tcp_open(address, port):
+        raise DeskError(f"{address}:{port} is already in use (another broker?); pick --port")
+    log = settings.data_path / "run" / f"broker-{port}.log"
+    server = EmbeddedBroker(log, settings.tansu_bin, port=port, host=address)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    try:
+        info = {
+            "bootstrap": server.bootstrap,
+            "cluster_id": server.cluster_id,
+            "pid": server.proc.pid if server.proc else None,
+            "log": str(log),
+        }
+        if json_out:
+            print(json.dumps(info), flush=True)
+        else:
+            context.out.print(
+                f"broker {info['cluster_id']} on {server.bootstrap} (memory: its topics last "
+                f"as long as it runs); log {log}\n"
+                f"point desks at it: DESK_BROKER_URL={server.bootstrap} - Ctrl-C to stop",
+                highlight=False,
+            )
+        while not stop.wait(0.5):
+            if server.proc is None or server.proc.poll() is not None:
+                raise DeskError(f"the broker exited by itself; see {log}")
+    finally:
+        server.stop()
+        context.err.print("broker stopped")
+
+
 # -- drills ---------------------------------------------------------------------------------
 
 
@@ -153,5 +208,5 @@ def drill(
 
 
 def register_stack(app: typer.Typer) -> None:
-    for command in (up, status, worker, drill):
+    for command in (up, status, worker, broker, drill):
         app.command()(command)

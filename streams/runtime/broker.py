@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -34,22 +35,29 @@ class EmbeddedBroker:
 
     mode = "embedded"
 
-    def __init__(self, log_path: Path, binary: Path | None = None, port: int = 0) -> None:
+    def __init__(
+        self, log_path: Path, binary: Path | None = None, port: int = 0, host: str = "127.0.0.1"
+    ) -> None:
         self.log_path = log_path
         self.binary = binary
         self.port = port
+        self.host = host
         self.proc: subprocess.Popen | None = None
         self.incarnation: str | None = None  # a new one each start: it starts empty
+        self.cluster_id: str | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> None:
         binary = tansu_binary(self.binary)
         self.port = self.port or free_port()
-        url = f"tcp://127.0.0.1:{self.port}"
+        url = f"tcp://{self.host}:{self.port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # a cluster id of its own each start: it starts empty, and a desk that meets it as
+        # an external broker (desk broker) knows its offsets from cluster id (incarnation)
+        self.cluster_id = f"desk-{uuid.uuid4().hex[:16]}"
         self.proc = spawn(
             [
                 binary,
@@ -60,11 +68,13 @@ class EmbeddedBroker:
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                "--cluster-id",
+                self.cluster_id,
             ],
             str(self.log_path),
         )
         ok = wait_until(
-            lambda: self.proc.poll() is not None or tcp_open("127.0.0.1", self.port), timeout_s
+            lambda: self.proc.poll() is not None or tcp_open(self.host, self.port), timeout_s
         )
         if not ok or self.proc.poll() is not None:
             self.stop()
@@ -72,9 +82,7 @@ class EmbeddedBroker:
         self.incarnation = new_incarnation()
 
     def alive(self) -> bool:
-        return (
-            self.proc is not None and self.proc.poll() is None and tcp_open("127.0.0.1", self.port)
-        )
+        return self.proc is not None and self.proc.poll() is None and tcp_open(self.host, self.port)
 
     def stop(self) -> None:
         if self.proc is not None:

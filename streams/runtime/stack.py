@@ -34,7 +34,7 @@ from connectors.clickhouse.store import (
     StoreUnavailable,
 )
 from connectors.postgres.migrate import migrate as migrate_postgres
-from streams.admin import apply_topics
+from streams.admin import apply_desk_topics
 from streams.config import DEFAULT_CONFIG, load_config
 from streams.errors import DeskError
 from streams.runtime.broker import EmbeddedBroker, ExternalBroker
@@ -44,7 +44,6 @@ from streams.runtime.postgres import EmbeddedPostgres, ExternalPostgres
 from streams.runtime.proc import pid_alive, spawn, stop_process, wait_until
 from streams.runtime.supervisor import PARTS, Supervisor
 from streams.settings import DeskSettings, redact_url
-from streams.topics import CATALOG
 
 Progress = Callable[[str], None]
 log = logging.getLogger("deskplane.stack")
@@ -165,11 +164,7 @@ class Stack:
                 load_config(self.settings.config_file).analytics.table_retention()
             )
             progress("topics")
-            apply_topics(
-                self.broker.bootstrap,
-                self.settings.topic_prefix,
-                CATALOG,
-            )
+            apply_desk_topics(self.broker.bootstrap, self.settings)
             self._serve_health()  # before the agents: the sink reaches chDB through it
             if self.with_agents:
                 progress("agents")
@@ -296,11 +291,7 @@ class Stack:
                 self.worker = None
             self.broker.stop()
             self.broker.start()
-            apply_topics(
-                self.broker.bootstrap,
-                self.settings.topic_prefix,
-                CATALOG,
-            )
+            apply_desk_topics(self.broker.bootstrap, self.settings)
             self._write_state()
             if self.with_agents:
                 self.start_worker()

@@ -29,7 +29,7 @@ from streams.runtime.proc import free_port, stop_process
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
-from tests.conftest import SHARED_DATA, desk_config_file, run_desk, wait_for
+from tests.conftest import SHARED_DATA, desk_config_file, namespace, run_desk, test_broker, wait_for
 from tests.receiver import Receiver
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -37,7 +37,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not CRYPTO.exists(), reason="../shared/data not present"),
 ]
-PREFIX = "cp."
+PREFIX = namespace("cp")
 HOOK_ENV = "DESK_TEST_ALERT_WEBHOOK"
 SECRET = "T0DESK/B0ALERTS/xoxb-scenario-s3cr3t-7f3a9c"
 LIMITS = {
@@ -64,6 +64,7 @@ def scenario(
             metrics_port=free_port(),
             config_file=desk_config_file(data_dir, portfolio_risk=LIMITS, alert_routes=ROUTES),
             clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB per process: the session's
+            **test_broker(),
         )
         stack = Stack(settings, with_agents=True)
         stack.start()
@@ -288,7 +289,7 @@ def test_desk_reconcile_once_finds_each_injected_fault_on_the_broker(scenario) -
     from tests.unit.test_recon import injected_day
 
     stack, settings, _rx = scenario
-    prefix = "rc."
+    prefix = namespace("rc")
     apply_topics(stack.broker.bootstrap, prefix)
     events, lost, tampered = injected_day()
     producer = EventProducer(stack.broker.bootstrap, prefix)

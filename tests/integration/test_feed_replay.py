@@ -11,12 +11,12 @@ import pytest
 from connectors.feeds.files import ReadOptions, parse_when, read_files
 from streams.admin import apply_topics
 from streams.kafka import decode_all, read_topic
-from tests.conftest import SHARED_DATA, run_desk, wait_for
+from tests.conftest import SHARED_DATA, namespace, run_desk, wait_for
 
 pytestmark = pytest.mark.integration
 
 CRYPTO = SHARED_DATA / "crypto_1m"
-PREFIX = "itfeed."  # own namespace: the session's agents (prefix "it.") do not see these bars
+PREFIX = namespace("itfeed")  # own namespace: the session's agents (it-*) do not see these
 UNTIL = "2023-03-01T03:20:00Z"  # 200 one-minute bars
 
 

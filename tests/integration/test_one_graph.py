@@ -30,7 +30,7 @@ from streams.kafka import EventProducer, GroupProgress, read_topic
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import key_of, spec
-from tests.conftest import SHARED_DATA, wait_for
+from tests.conftest import SHARED_DATA, namespace, test_broker, wait_for
 
 CRYPTO = SHARED_DATA / "crypto_1m"
 pytestmark = [
@@ -115,7 +115,7 @@ def brief(values: list[bytes]) -> list[str]:
 def desk(
     tmp_path_factory: pytest.TempPathFactory, stack_settings: DeskSettings, request: Any
 ) -> Iterator[tuple[Stack, str]]:
-    workers, prefix = request.param
+    workers, prefix = request.param[0], namespace(request.param[1])
     settings = load_settings(
         data_dir=tmp_path_factory.mktemp("onegraph"),
         topic_prefix=prefix,
@@ -123,6 +123,7 @@ def desk(
         # the trading graph alone: the sinks would add three days of fills to the session's
         # shared ClickHouse, which the order-path test's day query counts
         agent_modules="streams.core",
+        **test_broker(),
     )
     stack = Stack(settings, with_agents=True, workers=workers)
     stack.start()

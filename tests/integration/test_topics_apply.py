@@ -10,13 +10,13 @@ from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 from streams.admin import apply_topics, list_topics
 from streams.kafka import admin
 from streams.topics import CATALOG
-from tests.conftest import run_desk
+from tests.conftest import namespace, run_desk
 
 pytestmark = pytest.mark.integration
 
 
 def test_apply_is_idempotent_and_repairs_drift(bootstrap: str) -> None:
-    prefix = "apply-test."
+    prefix = namespace("apply-test")
     first = apply_topics(bootstrap, prefix)
     assert {c.action for c in first} == {"create"} and len(first) == len(CATALOG)
     second = apply_topics(bootstrap, prefix)
@@ -41,7 +41,7 @@ def test_apply_is_idempotent_and_repairs_drift(bootstrap: str) -> None:
 
 
 def test_cli_apply_twice_says_nothing_changed(bootstrap: str) -> None:
-    env = {"DESK_BROKER_URL": bootstrap, "DESK_TOPIC_PREFIX": "cli-test."}
+    env = {"DESK_BROKER_URL": bootstrap, "DESK_TOPIC_PREFIX": namespace("cli-test")}
     one = run_desk("topics", "apply", "--json", env=env)
     assert one.returncode == 0, one.stderr
     assert json.loads(one.stdout)["changed"] == len(CATALOG)

@@ -271,7 +271,7 @@ def test_every_dead_letter_reason_is_redacted(tmp_path: Path) -> None:
     sent: list[dict[str, Any]] = []
 
     class Topic:
-        async def send(self, key: bytes, value: dict[str, Any]) -> None:
+        async def send(self, key: bytes, value: dict[str, Any], headers: Any = None) -> None:
             sent.append(value)
 
     settings = load_settings(data_dir=tmp_path)

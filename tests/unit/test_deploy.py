@@ -9,7 +9,7 @@ import yaml
 from typer.main import get_command
 
 from streams.cli import app
-from streams.settings import DeskSettings
+from streams.settings import DeskSettings, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "redpanda"
 
@@ -94,8 +94,10 @@ def test_the_bootstrap_provisions_every_topic_and_migration_before_the_workers()
     services = _compose()["services"]
     assert services["topics"]["command"] == ["desk", "topics", "apply"]
     assert services["migrate"]["command"] == ["desk", "db", "migrate"]
-    # `desk topics apply` applies the whole catalog; `desk db migrate` both stores' folders
-    assert "CATALOG)" in Path(topics_apply.__code__.co_filename).read_text()
+    # `desk topics apply` applies the whole catalog as the settings run it (retention
+    # overrides, replicas); `desk db migrate` both stores' folders
+    assert "apply_desk_topics(" in Path(topics_apply.__code__.co_filename).read_text()
+    assert [s.name for s in load_settings().catalog] == [s.name for s in CATALOG]
     assert len(CATALOG) >= 17 and any(PG_MIGRATIONS.glob("*.sql"))
     assert any(CH_MIGRATIONS.glob("*.sql"))
     for name in ("agents",):
@@ -133,6 +135,14 @@ def test_every_variable_is_provided_and_every_port_matches_its_service() -> None
     registry = services["console"]["environment"]["KAFKA_SCHEMAREGISTRY_URLS"]
     assert _hostport(registry)[1] == 8081 and "internal://0.0.0.0:8081" in redpanda
     assert env["DESK_SCHEMA_REGISTRY_URL"] == registry  # the desk writes what Console reads
+    # topics get no more replicas than there are brokers, and the retention overrides parse
+    nodes = [n for n in services if n.startswith("redpanda")]
+    rf = re.fullmatch(
+        r"\$\{DESK_TOPIC_REPLICATION_FACTOR:-(\d+)\}", env["DESK_TOPIC_REPLICATION_FACTOR"]
+    )
+    assert rf and 1 <= int(rf.group(1)) <= len(nodes)
+    assert int(example["DESK_TOPIC_REPLICATION_FACTOR"]) <= len(nodes)
+    load_settings(topic_retention=example["DESK_TOPIC_RETENTION"])
     # metrics: the port the workers serve is the one Prometheus scrapes and the check asks
     port = int(env["DESK_METRICS_PORT"])
     prom = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())

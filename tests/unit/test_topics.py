@@ -61,3 +61,49 @@ def test_the_core_takes_its_outside_inputs_as_one_stream_each() -> None:
     both to the worker that runs the desk's core."""
     assert spec("market.bars").partitions == 1
     assert spec("risk.commands").partitions == 1
+
+
+def test_retention_overrides_from_settings_replace_the_catalogs() -> None:
+    import pytest
+
+    from streams.errors import ConfigError
+    from streams.settings import load_settings
+    from streams.topics import parse_retention, with_retention
+
+    assert parse_retention("") == {}
+    assert parse_retention(" market.quotes = 3d , fills=forever,") == {
+        "market.quotes": 3,
+        "fills": None,
+    }
+    specs = {s.name: s for s in with_retention({"market.quotes": 3, "fills": None})}
+    assert specs["market.quotes"].config()["retention.ms"] == str(3 * 86_400_000)
+    assert specs["fills"].config()["retention.ms"] == "-1"
+    assert specs["orders.intents"] == spec("orders.intents")  # the rest as the catalog says
+    for bad, why in (
+        ("market.quote=3d", "not in the topic catalog"),
+        ("fills=3", "expected TOPIC=<days>d"),
+        ("fills=0d", "at least 1d"),
+        ("fills=-1d", "expected TOPIC=<days>d"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            parse_retention(bad)
+        with pytest.raises(ConfigError, match="DESK_TOPIC_RETENTION") as info:
+            load_settings(topic_retention=bad)
+        assert "\n" not in str(info.value)
+    settings = load_settings(topic_retention="dq.reports=7d", topic_replication_factor=3)
+    assert {s.name: s.retention_days for s in settings.catalog}["dq.reports"] == 7
+    assert load_settings().topic_replication_factor == -1  # the broker's default
+    with pytest.raises(ConfigError, match=r"DESK_TOPIC_REPLICATION_FACTOR.*-1"):
+        load_settings(topic_replication_factor=0)
+
+
+def test_plan_reports_fewer_replicas_than_the_settings_ask_as_drift() -> None:
+    bars = spec("market.bars")
+    one = {"market.bars": ObservedTopic(bars.partitions, bars.config(), replicas=1)}
+    assert plan([bars], one)[0].action == "ok"  # -1: whatever the broker chose
+    assert plan([bars], one, replication_factor=1)[0].action == "ok"
+    short = plan([bars], one, replication_factor=3)[0]
+    assert short.action == "drift" and "1 replica(s) on the broker, settings say 3" in short.detail
+    assert not short.changes_anything
+    three = {"market.bars": ObservedTopic(bars.partitions, bars.config(), replicas=3)}
+    assert plan([bars], three, replication_factor=3)[0].action == "ok"
