@@ -95,6 +95,12 @@ RISK_CONDITIONS = Counter(
     "desk_risk_conditions_total", "Bots raised stuck / out_of_bounds / overdue", ["bot", "kind"]
 )
 RISK_DECISIONS = Counter("desk_risk_decisions_total", "Risk decisions", ["bot", "decision"])
+# why: the checks a denial failed, by name (a fixed set: reasons are free text, checks not)
+RISK_DENIALS = Counter(
+    "desk_risk_denials_total",
+    "Denials by the risk check that failed (a denial failing two checks counts under each)",
+    ["bot", "check"],
+)
 WRITE_BACKLOG = Gauge(
     "desk_write_backlog",
     "Inputs handed to a write-behind writer and not yet in its store",

@@ -173,3 +173,19 @@ def wait_for(check: Callable[[], object], what: str, limit_s: float = 120) -> No
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def metric_samples(port: int) -> dict[tuple, float]:
+    """Every desk_ sample a worker's /metrics serves: (name, sorted labels) -> value."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("desk_")
+    }

@@ -31,7 +31,13 @@ from connectors.journal import CommandJournal, journal_path
 from connectors.postgres.risk_state import record_outcomes
 from streams.envelope import envelope
 from streams.ids import event_id
-from streams.metrics import RISK_CONDITIONS, RISK_DECISIONS, RISK_DURABLE, RISK_RESERVED
+from streams.metrics import (
+    RISK_CONDITIONS,
+    RISK_DECISIONS,
+    RISK_DENIALS,
+    RISK_DURABLE,
+    RISK_RESERVED,
+)
 
 log = logging.getLogger(__name__)
 NAME = "risk"
@@ -100,6 +106,9 @@ class RiskKeeper:
         for topic, _key, ev in events:
             if topic == "risk.decisions":
                 RISK_DECISIONS.labels(ev["bot_id"], ev["decision"]).inc()
+                if ev["decision"] == "DENY":
+                    for check in denied_by(ev):
+                        RISK_DENIALS.labels(ev["bot_id"], check).inc()
                 bots.add(ev["bot_id"])
             # (in the engine only risk sends alerts)
             elif topic == "alerts" and ev["bot_id"] and ev["severity"] != "INFO":
@@ -183,3 +192,10 @@ class RiskKeeper:
             "symbol": None,
             "evidence": {},
         })  # fmt: skip
+
+
+def denied_by(decision: dict[str, Any]) -> list[str]:
+    """The names of the checks a denial failed (``unspecified`` if it names none)."""
+    return sorted({c["name"] for c in decision.get("checks") or () if not c["passed"]}) or [
+        "unspecified"
+    ]

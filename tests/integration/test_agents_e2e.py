@@ -12,7 +12,7 @@ from streams.avro import registry
 from streams.kafka import EventProducer, TopicReader, decode_all, read_topic
 from streams.schema_history import sample_record
 from streams.topics import stream_key
-from tests.conftest import wait_for
+from tests.conftest import metric_samples, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -97,17 +97,18 @@ def test_bars_flow_through_the_agent_and_garbage_goes_to_deadletter(stack, stack
     for path, body in (("/healthz", b"ok\n"), ("/readyz", b"ready\n")):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
             assert resp.status == 200 and resp.read() == body
-    got = _samples(port)
+    got = metric_samples(port)
     assert got[("desk_processing_seconds_count", (("agent", "desk-core"),))] >= 101
     stream = (("stream", "itest:E2E/A"),)
     assert 0 < time.time() - got[("desk_stream_last_seen_timestamp_seconds", stream)] < 600
     last = max(b["ts_event"] for b in first + after)
     assert got[("desk_stream_event_time_seconds", stream)] == last / 1000
     wait_for(lambda: any(n == "desk_consumer_lag" and dict(lb)["topic"].endswith("market.bars")
-                         for n, lb in _samples(port)), "the consumer lag gauge", 60)  # fmt: skip
+                         for n, lb in metric_samples(port)),
+             "the consumer lag gauge", 60)  # fmt: skip
     batches = ("desk_sink_batch_rows_count",
                (("agent", "sink-clickhouse"), ("topic", "market.bars.clean")))  # fmt: skip
-    wait_for(lambda: _samples(port).get(batches, 0) >= 1, "a sink batch in the metrics", 60)
+    wait_for(lambda: metric_samples(port).get(batches, 0) >= 1, "a sink batch in the metrics", 60)
 
 
 def _scrape(port: int) -> dict[tuple, float]:
@@ -122,17 +123,3 @@ def _scrape(port: int) -> dict[tuple, float]:
                 key = (s.name, s.labels.get("agent"), s.labels.get("topic"), s.labels.get("kind"))
                 out[key] = s.value
     return out
-
-
-def _samples(port: int) -> dict[tuple, float]:
-    """Every desk_ sample: (name, sorted labels) -> value."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name.startswith("desk_")
-    }

@@ -29,7 +29,15 @@ from streams.runtime.proc import free_port, stop_process
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
-from tests.conftest import SHARED_DATA, desk_config_file, namespace, run_desk, test_broker, wait_for
+from tests.conftest import (
+    SHARED_DATA,
+    desk_config_file,
+    metric_samples,
+    namespace,
+    run_desk,
+    test_broker,
+    wait_for,
+)
 from tests.receiver import Receiver
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -199,6 +207,18 @@ def test_a_global_loss_breach_halts_the_desk_alerts_and_is_audited(scenario) -> 
     producer.flush()
     wait_for(lambda: len(in_halt()) > denied_before, "decisions after the restart")
     assert all(d["decision"] == "DENY" for d in in_halt())
+    # the restarted worker's metrics say why, by check: every denial since it started
+    # failed the trading state (HALTED), and no decision is counted under a check it passed
+    failed = {c["name"] for d in in_halt() for c in d["checks"] if not c["passed"]}
+
+    def denials() -> dict[str, float]:
+        got = metric_samples(settings.metrics_port)
+        return {
+            dict(lb)["check"]: v for (n, lb), v in got.items() if n == "desk_risk_denials_total"
+        }
+
+    wait_for(lambda: denials().get("trading_state", 0) >= 1, "denials by check in /metrics")
+    assert set(denials()) <= failed | {"unspecified"}, (denials(), failed)
     assert len(halted()) == 1  # the breach latch came back from the audit trail: no re-halt
 
     # the CRITICAL alert reached the receiver; the attempt is recorded

@@ -35,3 +35,17 @@ def test_a_clean_bar_marks_its_streams_freshness_and_event_time() -> None:
     assert value("desk_stream_event_time_seconds", stream="obs:X/Y") == 1_678_060_800
     seen = value("desk_stream_last_seen_timestamp_seconds", stream="obs:X/Y")
     assert seen is not None and abs(time.time() - seen) < 60
+
+
+def test_a_denial_is_counted_under_each_check_it_failed() -> None:
+    from agents.risk.keeper import denied_by
+
+    def check(name: str, passed: bool) -> dict:
+        return {"name": name, "passed": passed, "value": None, "limit": None, "detail": ""}
+
+    both = {"checks": [check("kill_switch", False), check("quantity", True),
+                       check("max_order_notional", False),
+                       check("kill_switch", False)]}  # fmt: skip
+    assert denied_by(both) == ["kill_switch", "max_order_notional"]
+    assert denied_by({"checks": [check("quantity", True)]}) == ["unspecified"]
+    assert denied_by({"checks": []}) == ["unspecified"]
