@@ -196,6 +196,20 @@ def test_a_global_loss_breach_halts_the_desk_alerts_and_is_audited(scenario) -> 
 
     wait_for(lambda: bool(in_halt()), "intents decided while HALTED")
     assert all(d["decision"] == "DENY" for d in in_halt())
+    # the worker's metrics say why, by check: the denials in the halt failed the trading
+    # state, and no check is named that no denial failed
+
+    def denials() -> dict[str, float]:
+        got = metric_samples(settings.metrics_port)
+        return {
+            dict(lb)["check"]: v for (n, lb), v in got.items() if n == "desk_risk_denials_total"
+        }
+
+    wait_for(lambda: denials().get("trading_state", 0) >= 1, "denials by check in /metrics")
+    counted = denials()
+    failed = {c["name"] for d in topic(stack, "risk.decisions") if d["decision"] == "DENY"
+              for c in d["checks"] if not c["passed"]}  # fmt: skip
+    assert set(counted) <= failed | {"unspecified"}, (counted, failed)
 
     # the halt survives a restart of the agents: what they decide next is still a denial
     assert stack.worker is not None
@@ -207,18 +221,6 @@ def test_a_global_loss_breach_halts_the_desk_alerts_and_is_audited(scenario) -> 
     producer.flush()
     wait_for(lambda: len(in_halt()) > denied_before, "decisions after the restart")
     assert all(d["decision"] == "DENY" for d in in_halt())
-    # the restarted worker's metrics say why, by check: every denial since it started
-    # failed the trading state (HALTED), and no decision is counted under a check it passed
-    failed = {c["name"] for d in in_halt() for c in d["checks"] if not c["passed"]}
-
-    def denials() -> dict[str, float]:
-        got = metric_samples(settings.metrics_port)
-        return {
-            dict(lb)["check"]: v for (n, lb), v in got.items() if n == "desk_risk_denials_total"
-        }
-
-    wait_for(lambda: denials().get("trading_state", 0) >= 1, "denials by check in /metrics")
-    assert set(denials()) <= failed | {"unspecified"}, (denials(), failed)
     assert len(halted()) == 1  # the breach latch came back from the audit trail: no re-halt
 
     # the CRITICAL alert reached the receiver; the attempt is recorded
