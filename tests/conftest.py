@@ -33,12 +33,9 @@ def namespace(name: str) -> str:
     return f"{name.rstrip('.')}-{RUN_TAG}."
 
 
-def test_broker() -> dict[str, str]:
+def broker_overrides() -> dict[str, str]:
     """Settings that put a test's stack on ``DESK_TEST_BROKER_URL`` when one is given."""
     return {"broker_url": TEST_BROKER} if TEST_BROKER else {}
-
-
-test_broker.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def desk_config_file(directory: Path, **changes: object) -> Path:
@@ -65,7 +62,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> DeskSettings:
     return load_settings(
         data_dir=data_dir,
         topic_prefix=namespace("it"),
-        **test_broker(),
+        **broker_overrides(),
         metrics_port=free_port(),
         config_file=desk_config_file(data_dir, bots=[], data_quality=dq),
     )
@@ -93,12 +90,17 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("stack").broker.bootstrap
 
 
+def desk_free_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``DESK_*`` setting, plus ``extra``: a child
+    sees only the settings the test gives it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DESK_")} | extra
+
+
 def run_desk(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120, **kw: object
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `desk` entry point in a subprocess (as an operator would)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
-    full_env.update(env or {})
+    full_env = desk_free_env(**(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
         capture_output=True,

@@ -25,7 +25,7 @@ from agents import AGENT_MODULES
 from streams.runtime.proc import free_port
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
-from tests.conftest import SHARED_DATA, namespace, run_desk, test_broker
+from tests.conftest import SHARED_DATA, broker_overrides, namespace, run_desk
 from tests.integration.order_flow import settle, topic
 
 CRYPTO = SHARED_DATA / "crypto_1m"
@@ -50,7 +50,7 @@ def desk(
         # no ClickHouse sink: this day's fills in the session's shared store would move the
         # order-path test's position-drift timeline (the desk's position sums every fill)
         agent_modules=",".join(m for m in AGENT_MODULES if m != "connectors.clickhouse.agent"),
-        **test_broker(),
+        **broker_overrides(),
     )
     stack = Stack(settings, with_agents=True)
     stack.start()

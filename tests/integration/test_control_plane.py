@@ -31,11 +31,11 @@ from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
 from tests.conftest import (
     SHARED_DATA,
+    broker_overrides,
     desk_config_file,
     metric_samples,
     namespace,
     run_desk,
-    test_broker,
     wait_for,
 )
 from tests.receiver import Receiver
@@ -72,7 +72,7 @@ def scenario(
             metrics_port=free_port(),
             config_file=desk_config_file(data_dir, portfolio_risk=LIMITS, alert_routes=ROUTES),
             clickhouse_url=stack_settings.clickhouse_dsn,  # one chDB per process: the session's
-            **test_broker(),
+            **broker_overrides(),
         )
         stack = Stack(settings, with_agents=True)
         stack.start()

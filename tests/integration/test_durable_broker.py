@@ -17,7 +17,6 @@ retention reads, the record timestamps; it fails if any producer stamps event ti
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,15 +31,10 @@ from streams.avro import AvroError, registry
 from streams.kafka import EVENT_TIME_HEADER, consumer, decode_all, read_topic
 from streams.runtime.proc import free_port
 from streams.topics import CATALOG, DAY_MS
-from tests.conftest import REPO, run_desk
+from tests.conftest import REPO, desk_free_env, run_desk
 
 pytestmark = pytest.mark.integration
 CREATE_TIME = 1  # confluent_kafka.TIMESTAMP_CREATE_TIME
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
-    return env | extra
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +46,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_clean_env(DESK_DATA_DIR=str(data)),
+        env=desk_free_env(DESK_DATA_DIR=str(data)),
         cwd=REPO,
     )
     line = proc.stdout.readline() if proc.stdout else ""
@@ -152,7 +146,7 @@ def test_the_broker_tests_pass_twice_on_one_external_broker(broker, tmp_path: Pa
     """The tests that take a broker, run twice against this one: the second run would meet
     the first's topics if the namespaces were fixed."""
     tests = ["tests/integration/test_topics_apply.py", "tests/integration/test_topic_reader.py"]
-    env = _clean_env(DESK_TEST_BROKER_URL=broker["bootstrap"])
+    env = desk_free_env(DESK_TEST_BROKER_URL=broker["bootstrap"])
     for run in (1, 2):
         res = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",

@@ -30,7 +30,7 @@ from streams.kafka import EventProducer, GroupProgress, read_topic
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import key_of, spec
-from tests.conftest import SHARED_DATA, namespace, test_broker, wait_for
+from tests.conftest import SHARED_DATA, broker_overrides, namespace, wait_for
 
 CRYPTO = SHARED_DATA / "crypto_1m"
 pytestmark = [
@@ -123,7 +123,7 @@ def desk(
         # the trading graph alone: the sinks would add three days of fills to the session's
         # shared ClickHouse, which the order-path test's day query counts
         agent_modules="streams.core",
-        **test_broker(),
+        **broker_overrides(),
     )
     stack = Stack(settings, with_agents=True, workers=workers)
     stack.start()

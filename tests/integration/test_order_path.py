@@ -31,7 +31,14 @@ from streams.runtime.proc import free_port, stop_process
 from streams.runtime.stack import Stack
 from streams.settings import DeskSettings, load_settings
 from streams.topics import stream_key
-from tests.conftest import SHARED_DATA, desk_config_file, namespace, run_desk, test_broker, wait_for
+from tests.conftest import (
+    SHARED_DATA,
+    broker_overrides,
+    desk_config_file,
+    namespace,
+    run_desk,
+    wait_for,
+)
 from tests.integration import order_flow
 from tests.integration.order_flow import ORDER_TOPICS
 
@@ -58,7 +65,7 @@ def desk(
         # chDB runs inside this test process and opens one data path per process:
         # share the session stack's (this test writes nothing to it)
         clickhouse_url=stack_settings.clickhouse_dsn,
-        **test_broker(),
+        **broker_overrides(),
     )
     stack = Stack(settings, with_agents=True)
     stack.start()
