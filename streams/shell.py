@@ -213,7 +213,11 @@ def _batches(desk: Any, name: str, topic: str, agent: str | None, writer: BatchW
     desk.writers.append(rows)
 
     async def consume(stream: Any) -> None:
-        async for batch in stream.noack().take_events(writer.batch, within=writer.within_s):
+        # ``noack_take``, not ``take_events``: Faust's ``take_events`` acks every event of a
+        # batch once the loop body returns, ``noack()`` or not; here that is at hand-over, so
+        # offsets were committed before the rows were written (a crash lost them), and the
+        # RowBuffer's own ack took a second reference off a message other agents still held
+        async for batch in stream.noack().noack_take(writer.batch, within=writer.within_s):
             events = list(batch)
             EVENTS_IN.labels(name, topic).inc(len(events))
             await rows.add(events)
