@@ -28,6 +28,20 @@ TEST_BROKER = os.environ.get("DESK_TEST_BROKER_URL", "").strip() or None
 RUN_TAG = uuid.uuid4().hex[:6]  # this test run's: its topic namespaces are its own
 
 
+# the session's ``desk demo`` takes a couple of minutes: its readers share one process
+DEMO_READERS = ("test_demo.py", "test_backup.py", "test_dashboard.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``-n`` (``./dev test``, ``--dist loadgroup``) a test file runs whole in one
+    process: its module fixtures (a desk of its own) start once; the readers of the
+    session's demo go together. Each process has a session stack of its own."""
+    for item in items:
+        name = item.path.name
+        group = "demo" if name in DEMO_READERS else str(item.path.relative_to(REPO))
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def namespace(name: str) -> str:
     """A topic prefix of this run's own (``op`` -> ``op-3fa2c1.``)."""
     return f"{name.rstrip('.')}-{RUN_TAG}."
