@@ -32,14 +32,20 @@ RUN_TAG = uuid.uuid4().hex[:6]  # this test run's: its topic namespaces are its 
 DEMO_READERS = ("test_demo.py", "test_backup.py", "test_dashboard.py")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``-n`` (``./dev test``, ``--dist loadgroup``) a test file runs whole in one
-    process: its module fixtures (a desk of its own) start once; the readers of the
-    session's demo go together. Each process has a session stack of its own."""
-    for item in items:
-        name = item.path.name
-        group = "demo" if name in DEMO_READERS else str(item.path.relative_to(REPO))
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under ``-n`` (``./dev test``) a test file runs whole in one process, so its module
+    fixtures (a desk of its own) start once, and the readers of the session's demo go to
+    one process (it runs once). Each process has a session stack of its own. (xdist's
+    ``loadgroup`` marks do not reach its scheduler under pytest 9: scoped here instead.)"""
+    from xdist.scheduler import LoadFileScheduling
+
+    class ByFile(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "demo" if path.rsplit("/", 1)[-1] in DEMO_READERS else path
+
+    return ByFile(config, log)
 
 
 def namespace(name: str) -> str:

@@ -3,7 +3,9 @@ Tansu started outside any desk, kept for the whole module, as Redpanda would be)
 
 - Two ``desk demo`` runs on it, one data dir: each reports its own numbers (its own
   topic namespace; the stores counted by its own event ids), and the first run's
-  topics are still there, untouched, when the second has run.
+  topics are still there, untouched, when the second has run. (The same data dir
+  twice is also what an operator running ``./dev demo`` again does; this replaces a
+  second full-size demo in ``test_demo.py``.)
 - Every record the desk wrote (feeds, the core, Faust agents, dead letters) is stamped
   when it was produced, its event time in a header: a broker's time-based retention
   (which reads record timestamps) keeps replayed history for the topic's retention.
