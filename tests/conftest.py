@@ -28,26 +28,6 @@ TEST_BROKER = os.environ.get("DESK_TEST_BROKER_URL", "").strip() or None
 RUN_TAG = uuid.uuid4().hex[:6]  # this test run's: its topic namespaces are its own
 
 
-# the session's ``desk demo`` takes a couple of minutes: its readers share one process
-DEMO_READERS = ("test_demo.py", "test_backup.py", "test_dashboard.py")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under ``-n`` (``./dev test``) a test file runs whole in one process, so its module
-    fixtures (a desk of its own) start once, and the readers of the session's demo go to
-    one process (it runs once). Each process has a session stack of its own. (xdist's
-    ``loadgroup`` marks do not reach its scheduler under pytest 9: scoped here instead.)"""
-    from xdist.scheduler import LoadFileScheduling
-
-    class ByFile(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "demo" if path.rsplit("/", 1)[-1] in DEMO_READERS else path
-
-    return ByFile(config, log)
-
-
 def namespace(name: str) -> str:
     """A topic prefix of this run's own (``op`` -> ``op-3fa2c1.``)."""
     return f"{name.rstrip('.')}-{RUN_TAG}."

@@ -142,8 +142,8 @@ def test_a_real_day_through_the_running_desk_then_kill_and_resume(desk) -> None:
     # venue has not yet answered (a re-quote waits for the cancel of the one it replaces),
     # so under the fast part's lag the market maker's re-quotes are denied; here they rest
     day = bars_from(9, 1440)
-    publish(producer, day[:-60])
-    publish(producer, day[-60:], pause_s=0.3)
+    publish(producer, day[: -3 * 60])
+    publish(producer, day[-3 * 60 :], pause_s=0.3)
     settle(stack, ORDER_TOPICS)
     intents, decisions = topic(stack, "orders.intents"), topic(stack, "risk.decisions")
     commands, fills = topic(stack, "orders.commands"), topic(stack, "fills")
