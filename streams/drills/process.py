@@ -23,6 +23,17 @@ def _worker_back(desk: DrillDesk, restarts_before: int) -> bool:
             and sup.policy.parts["worker"].up)  # fmt: skip
 
 
+def kill_worker(desk: DrillDesk) -> bool | None:
+    """SIGKILL the agents' worker and wait (up to 2 min) for the supervisor to bring it
+    back: whether it came back, None if there was no worker to kill."""
+    worker = desk.stack.worker
+    if worker is None:
+        return None
+    before = _worker_restarts(desk)
+    os.kill(worker.pid, signal.SIGKILL)
+    return wait_until(lambda: _worker_back(desk, before), 120, 0.2)
+
+
 def drill_worker_crash(desk: DrillDesk, files: list[str], w: Window, kills: int = 3) -> DrillResult:
     """SIGKILL the agents' worker ``kills`` times mid-replay: the supervisor restarts it, the
     broker keeps what it accepted, every bar lands once."""
@@ -31,13 +42,10 @@ def drill_worker_crash(desk: DrillDesk, files: list[str], w: Window, kills: int 
     recover: list[float] = []
     for _ in range(kills):
         time.sleep(6)
-        worker = desk.stack.worker
-        if worker is None:
-            continue
-        before = _worker_restarts(desk)
-        os.kill(worker.pid, signal.SIGKILL)
         t0 = time.monotonic()
-        back = wait_until(lambda b=before: _worker_back(desk, b), 120, 0.2)
+        back = kill_worker(desk)
+        if back is None:
+            continue
         recover.append(round(time.monotonic() - t0, 1))
         r.check(back, "the supervisor did not restart the worker")
     desk.finish(proc)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 from streams.drills.desk import DrillDesk, DrillResult, Window, measure
-from streams.runtime.proc import wait_until
+from streams.drills.process import kill_worker
 
 
 def _bars_committed(desk: DrillDesk) -> int:
@@ -42,7 +40,7 @@ def drill_clickhouse_outage(desk: DrillDesk, files: list[str], w: Window, down_s
         time.sleep(down_s * 2 / 3)
         committed_late = _bars_committed(desk)
         orders_during = sum(desk.orders_by_status().values()) - orders_before
-        killed = _kill_worker(desk)
+        killed = kill_worker(desk) is True
     t0 = time.monotonic()
     desk.finish(proc)
     measure(desk, r)
@@ -60,14 +58,3 @@ def drill_clickhouse_outage(desk: DrillDesk, files: list[str], w: Window, down_s
             "taken (a crash would lose them)")  # fmt: skip
     r.check(killed, "the worker was not killed and restarted during the outage")
     return r
-
-
-def _kill_worker(desk: DrillDesk) -> bool:
-    """SIGKILL the worker and wait for the supervisor to bring it back."""
-    sup, worker = desk.stack.supervisor, desk.stack.worker
-    if sup is None or worker is None:
-        return False
-    part = sup.policy.parts["worker"]
-    before = part.restarts
-    os.kill(worker.pid, signal.SIGKILL)
-    return wait_until(lambda: part.restarts > before and part.up, 120, 0.2)
